@@ -1,0 +1,41 @@
+//! Building the AWS SDK clients, once per process.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+
+/// The three clients every Outbox process uses.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl AwsClients {
+    /// The standard credential and region chain (Lambda's role, or a user's profile).
+    /// `AWS_ENDPOINT_URL` is honoured by the SDK itself; S3 then needs path-style addressing.
+    pub async fn from_environment(endpoint_url: Option<&str>) -> AwsClients {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::from_sdk_config(&sdk, endpoint_url.is_some())
+    }
+
+    /// An AWS emulator (moto, LocalStack) at `endpoint`: fixed test credentials and region.
+    pub async fn emulator(endpoint: &str) -> AwsClients {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "outbox-emulator"))
+            .load()
+            .await;
+        Self::from_sdk_config(&sdk, true)
+    }
+
+    fn from_sdk_config(sdk: &aws_config::SdkConfig, path_style: bool) -> AwsClients {
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build();
+        AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! DynamoDB: one table holds orgs, keys, phones and message records.
+//!
+//! | item            | pk                       | sk             | gsi1 (pk / sk)                 | gsi2 (pk / sk)              |
+//! |-----------------|--------------------------|----------------|--------------------------------|-----------------------------|
+//! | org             | `ORG#{org}`              | `ORG`          |                                |                             |
+//! | phone           | `ORG#{org}`              | `PHONE#{id}`   |                                |                             |
+//! | api key         | `KEY#{sha256}`           | `KEY`          | `KEYS#{org}` / key_id          |                             |
+//! | message         | `MSG#{org}#{queue_id}`   | `MSG`          | `UID#{org}#{unique_id}` / `MSG`| `DLQ` / `{at}#{org}#{qid}` once dead-lettered |
+//! | poison job      | `POISON#{sqs message id}`| `POISON`       |                                | `POISON` / `{at}`           |
+//!
+//! Every message key embeds the org, so another org's id is simply not found.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
+use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError, TenantStore};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Largest poison body kept as evidence (a DynamoDB item holds 400 KB).
+const POISON_BODY_LIMIT: usize = 32 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into() }
+    }
+
+    fn message_key(org: &OrgId, queue_id: &str) -> Item {
+        key(format!("MSG#{org}#{queue_id}"), "MSG")
+    }
+
+    fn update_message(&self, org: &OrgId, queue_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::message_key(org, queue_id)))
+            .expression_attribute_names("#status", "status")
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(DisplayErrorContext(err).to_string())
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn status_value(status: Status) -> AttributeValue {
+    s(status.as_str())
+}
+
+/// The item that failed a condition (ALL_OLD), `Ok(None)` when the item does not exist,
+/// or the error itself when it was not a condition failure.
+fn condition_failure(err: SdkError<UpdateItemError, impl std::fmt::Debug + Send + Sync + 'static>)
+    -> Result<Option<Item>, StoreError> {
+    match err.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed.item().cloned()),
+        _ => Err(unavailable(err)),
+    }
+}
+
+/// Runs a conditional update: `Ok(true)` when applied, `Ok(false)` when its condition did not hold.
+async fn applied(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
+    match update.send().await {
+        Ok(_) => Ok(true),
+        Err(err) => condition_failure(err).map(|_| false),
+    }
+}
+
+fn record_from_output(output: UpdateItemOutput) -> Result<MessageRecord, StoreError> {
+    from_item(output.attributes.unwrap_or_default())
+}
+
+#[async_trait]
+impl StatusStore for DynamoStore {
+    async fn create(&self, record: &MessageRecord) -> Result<(), StoreError> {
+        let mut item = to_item(record)?;
+        item.extend(Self::message_key(&record.org_id, &record.queue_id));
+        item.insert("gsi1pk".into(), s(format!("UID#{}#{}", record.org_id, record.unique_id)));
+        item.insert("gsi1sk".into(), s("MSG"));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, org: &OrgId, queue_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::message_key(org, queue_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(format!("UID#{org}#{unique_id}")))
+            .limit(1)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.items.unwrap_or_default().into_iter().next().map(from_item).transpose()
+    }
+
+    async fn begin_attempt(&self, org: &OrgId, queue_id: &str, now: &str, lease_until: &str)
+        -> Result<BeginAttempt, StoreError> {
+        // The attempt number is the entry's position in the log; the stored field is filled on read.
+        let entry = AttemptLogEntry { attempt: 0, started_at: now.to_string(), outcome: None, error: None, finished_at: None };
+        let result = self
+            .update_message(org, queue_id)
+            .update_expression(
+                "SET #status = :sending, attempts = if_not_exists(attempts, :zero) + :one, \
+                 attempt_log = list_append(if_not_exists(attempt_log, :empty), :entry), lease_until = :lease",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND (#status = :queued OR (#status = :sending AND lease_until < :now))",
+            )
+            .expression_attribute_values(":sending", status_value(Status::Sending))
+            .expression_attribute_values(":queued", status_value(Status::Queued))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![to_value(&entry)?]))
+            .expression_attribute_values(":lease", s(lease_until))
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(BeginAttempt::Started(number_attempts(record_from_output(output)?))),
+            Err(err) => match condition_failure(err)? {
+                None => Ok(BeginAttempt::Missing),
+                Some(item) => {
+                    let record: MessageRecord = number_attempts(from_item(item)?);
+                    Ok(if record.status.is_final() { BeginAttempt::Finished(record) } else { BeginAttempt::InFlight(record) })
+                }
+            },
+        }
+    }
+
+    async fn finish_attempt(&self, org: &OrgId, queue_id: &str, attempt: u32, result: AttemptResult, now: &str)
+        -> Result<bool, StoreError> {
+        let index = attempt.saturating_sub(1);
+        let entry = format!("attempt_log[{index}]");
+        let update = self
+            .update_message(org, queue_id)
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":queued", status_value(Status::Queued))
+            .expression_attribute_values(":sending", status_value(Status::Sending));
+        let update = match result {
+            AttemptResult::Sent { provider_message_id } => update
+                .update_expression(format!(
+                    "SET #status = :sent, provider_message_id = :pid, timeline.sent_at = :now, \
+                     {entry}.outcome = :outcome, {entry}.finished_at = :now REMOVE lease_until, status_description"
+                ))
+                .condition_expression("#status IN (:queued, :sending)")
+                .expression_attribute_values(":sent", status_value(Status::Sent))
+                .expression_attribute_values(":pid", s(provider_message_id))
+                .expression_attribute_values(":outcome", to_value(&AttemptOutcome::Sent)?),
+            AttemptResult::Retry { error } => update
+                .update_expression(format!(
+                    "SET #status = :queued, {entry}.outcome = :outcome, {entry}.#error = :error, \
+                     {entry}.finished_at = :now REMOVE lease_until"
+                ))
+                .condition_expression("#status = :sending AND attempts = :attempt")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+                .expression_attribute_values(":outcome", to_value(&AttemptOutcome::TransientError)?)
+                .expression_attribute_values(":error", s(error)),
+            AttemptResult::Failed { outcome, error } => update
+                .update_expression(format!(
+                    "SET #status = :failed, status_description = :error, timeline.failed_at = :now, \
+                     {entry}.outcome = :outcome, {entry}.#error = :error, {entry}.finished_at = :now REMOVE lease_until"
+                ))
+                .condition_expression("#status IN (:queued, :sending)")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":failed", status_value(Status::Failed))
+                .expression_attribute_values(":outcome", to_value(&outcome)?)
+                .expression_attribute_values(":error", s(error)),
+        };
+        applied(update).await
+    }
+
+    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str) -> Result<(), StoreError> {
+        let update = self
+            .update_message(org, queue_id)
+            .update_expression("SET #status = :failed, status_description = :reason, timeline.failed_at = :now")
+            .condition_expression("#status = :queued AND attempts = :zero")
+            .expression_attribute_values(":failed", status_value(Status::Failed))
+            .expression_attribute_values(":queued", status_value(Status::Queued))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":now", s(now));
+        applied(update).await.map(|_| ())
+    }
+
+    async fn mark_dead_lettered(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<DeadLetterMark, StoreError> {
+        let dlq_sort = format!("{now}#{org}#{queue_id}");
+        let result = self
+            .update_message(org, queue_id)
+            .update_expression(
+                "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, \
+                 dead_lettered_at = :now, gsi2pk = :dlq, gsi2sk = :dlq_sort REMOVE lease_until",
+            )
+            .condition_expression("attribute_exists(pk) AND #status IN (:queued, :sending)")
+            .expression_attribute_values(":failed", status_value(Status::Failed))
+            .expression_attribute_values(":queued", status_value(Status::Queued))
+            .expression_attribute_values(":sending", status_value(Status::Sending))
+            .expression_attribute_values(
+                ":reason",
+                s("the job reached the dead-letter queue before an outcome was recorded (its worker crashed or timed out)"),
+            )
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":dlq", s("DLQ"))
+            .expression_attribute_values(":dlq_sort", s(dlq_sort.clone()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(_) => return Ok(DeadLetterMark::MarkedFailed),
+            Err(err) => match condition_failure(err)? {
+                None => return Ok(DeadLetterMark::Missing),
+                Some(item) => from_item::<MessageRecord>(item)?,
+            },
+        };
+        if old.status != Status::Failed {
+            return Ok(DeadLetterMark::NotFailed(old.status));
+        }
+        let update = self
+            .update_message(org, queue_id)
+            .update_expression(
+                "SET dead_lettered_at = if_not_exists(dead_lettered_at, :now), gsi2pk = :dlq, \
+                 gsi2sk = if_not_exists(gsi2sk, :dlq_sort)",
+            )
+            .condition_expression("#status = :failed")
+            .expression_attribute_values(":failed", status_value(Status::Failed))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":dlq", s("DLQ"))
+            .expression_attribute_values(":dlq_sort", s(dlq_sort));
+        Ok(if applied(update).await? { DeadLetterMark::AlreadyFailed } else { DeadLetterMark::NotFailed(old.status) })
+    }
+
+    async fn record_poison(&self, message_id: &str, body: &str, reason: &str, now: &str, expires_at: i64)
+        -> Result<(), StoreError> {
+        let mut kept = body.to_string();
+        if kept.len() > POISON_BODY_LIMIT {
+            let mut cut = POISON_BODY_LIMIT;
+            while !kept.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            kept.truncate(cut);
+        }
+        let mut item = key(format!("POISON#{message_id}"), "POISON");
+        item.extend([
+            ("body".to_string(), s(kept)),
+            ("body_bytes".to_string(), AttributeValue::N(body.len().to_string())),
+            ("reason".to_string(), s(reason)),
+            ("recorded_at".to_string(), s(now)),
+            ("gsi2pk".to_string(), s("POISON")),
+            ("gsi2sk".to_string(), s(format!("{now}#{message_id}"))),
+            ("expires_at".to_string(), AttributeValue::N(expires_at.to_string())),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Attempt numbers follow the log's order.
+fn number_attempts(mut record: MessageRecord) -> MessageRecord {
+    for (index, entry) in record.attempt_log.iter_mut().enumerate() {
+        entry.attempt = index as u32 + 1;
+    }
+    record
+}
+
+#[async_trait]
+impl TenantStore for DynamoStore {
+    async fn put_org(&self, org: &OrgId, name: &str, now: &str) -> Result<(), StoreError> {
+        let mut item = key(format!("ORG#{org}"), "ORG");
+        item.extend([
+            ("org_id".to_string(), s(org.as_str())),
+            ("name".to_string(), s(name)),
+            ("created_at".to_string(), s(now)),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        let mut item = to_item(record)?;
+        item.extend(key(format!("KEY#{}", hash.as_str()), "KEY"));
+        item.insert("gsi1pk".into(), s(format!("KEYS#{}", record.org_id)));
+        item.insert("gsi1sk".into(), s(&record.key_id));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("KEY#{}", hash.as_str()), "KEY")))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError> {
+        let mut item = to_item(phone)?;
+        item.extend(key(format!("ORG#{}", phone.org_id), &format!("PHONE#{}", phone.phone_id)));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :phone)")
+            .expression_attribute_values(":pk", s(format!("ORG#{org}")))
+            .expression_attribute_values(":phone", s("PHONE#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
+    }
+}

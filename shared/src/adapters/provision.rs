@@ -1,0 +1,151 @@
+//! Creates the table, queues and bucket on an emulator, idempotently: the local twin of template.yaml.
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use super::aws::AwsClients;
+
+/// What to create; names are derived from `prefix`.
+#[derive(Debug, Clone)]
+pub struct ProvisionSpec {
+    pub prefix: String,
+    /// The jobs queue's visibility timeout; template.yaml uses 6× the delivery timeout.
+    pub visibility_timeout_secs: u32,
+    /// Receives before a job moves to the dead-letter queue; equals `Config::max_attempts`.
+    pub max_receive_count: u32,
+}
+
+/// The names and URLs of what was created.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub bucket: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not create {resource}: {message}")]
+pub struct ProvisionError {
+    resource: String,
+    message: String,
+}
+
+fn failed(resource: &str, err: impl std::error::Error + Send + Sync + 'static) -> ProvisionError {
+    ProvisionError { resource: resource.to_string(), message: DisplayErrorContext(err).to_string() }
+}
+
+pub async fn provision(aws: &AwsClients, spec: &ProvisionSpec) -> Result<Provisioned, ProvisionError> {
+    let table = format!("{}-table", spec.prefix);
+    let bucket = format!("{}-media", spec.prefix);
+    create_table(aws, &table).await?;
+    let (queue_url, dlq_url) = create_queues(aws, spec).await?;
+    create_bucket(aws, &bucket).await?;
+    Ok(Provisioned { table, queue_url, dlq_url, bucket })
+}
+
+fn string_key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, ProvisionError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(|e| failed(name, e))
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, ProvisionError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| failed(name, e))
+}
+
+fn index(name: &str) -> Result<GlobalSecondaryIndex, ProvisionError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(string_key(&format!("{name}pk"), KeyType::Hash)?)
+        .key_schema(string_key(&format!("{name}sk"), KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(|e| failed(name, e))
+}
+
+async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionError> {
+    let mut request = aws
+        .dynamodb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(string_key("pk", KeyType::Hash)?)
+        .key_schema(string_key("sk", KeyType::Range)?)
+        .global_secondary_indexes(index("gsi1")?)
+        .global_secondary_indexes(index("gsi2")?);
+    for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
+        request = request.attribute_definitions(string_attribute(name)?);
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(err) => return Err(failed(table, err)),
+    }
+    let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().map_err(|e| failed(table, e))?;
+    aws.dynamodb
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| failed(table, e))?;
+    Ok(())
+}
+
+async fn create_queues(aws: &AwsClients, spec: &ProvisionSpec) -> Result<(String, String), ProvisionError> {
+    let dlq_name = format!("{}-dlq", spec.prefix);
+    let dlq = aws
+        .sqs
+        .create_queue()
+        .queue_name(&dlq_name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .map_err(|e| failed(&dlq_name, e))?;
+    let dlq_url = dlq.queue_url.unwrap_or_default();
+    let attributes = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| failed(&dlq_name, e))?;
+    let dlq_arn = attributes
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .unwrap_or_default();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}).to_string();
+    let queue_name = format!("{}-jobs", spec.prefix);
+    let queue = aws
+        .sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .attributes(QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string())
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .map_err(|e| failed(&queue_name, e))?;
+    Ok((queue.queue_url.unwrap_or_default(), dlq_url))
+}
+
+async fn create_bucket(aws: &AwsClients, bucket: &str) -> Result<(), ProvisionError> {
+    match aws.s3.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(failed(bucket, err)),
+    }
+}

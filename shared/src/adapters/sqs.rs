@@ -1,0 +1,85 @@
+//! SQS: the delivery queue and its dead-letter queue.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+
+use crate::domain::job::Job;
+use crate::ports::{JobQueue, QueueError};
+
+/// SQS caps a message's visibility timeout at 12 hours.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
+
+#[derive(Clone, Debug)]
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+    dlq_url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>, dlq_url: impl Into<String>) -> SqsQueue {
+        SqsQueue { client, queue_url: queue_url.into(), dlq_url: dlq_url.into() }
+    }
+}
+
+fn queue_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueError {
+    QueueError(DisplayErrorContext(err).to_string())
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        self.client.send_message().queue_url(&self.queue_url).message_body(job.encode()).send().await.map_err(queue_error)?;
+        Ok(())
+    }
+
+    async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(delay.min(MAX_VISIBILITY).as_secs() as i32)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+        let reason = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(queue_error)?;
+        self.client
+            .send_message()
+            .queue_url(&self.dlq_url)
+            .message_body(body)
+            .message_attributes("outbox-reason", reason)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
+    async fn approximate_depth(&self) -> Result<u64, QueueError> {
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        let depth = output
+            .attributes
+            .and_then(|attributes| attributes.get(&QueueAttributeName::ApproximateNumberOfMessages).cloned())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        Ok(depth)
+    }
+}

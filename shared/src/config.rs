@@ -1,0 +1,111 @@
+//! Configuration, read once from the environment at cold start.
+
+use std::time::Duration;
+
+/// Everything the Lambdas and the local runner need to know about their deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub media_bucket: String,
+    /// Base of the exponential retry backoff: attempt n waits `base × 2^(n-1)`.
+    pub retry_base: Duration,
+    /// Must equal the queue's redrive `maxReceiveCount`.
+    pub max_attempts: u32,
+    /// How long message records and staged media are kept.
+    pub retention: Duration,
+    /// The delivery Lambda's timeout: an attempt older than this was interrupted.
+    pub delivery_timeout: Duration,
+    /// How long an API key or phone lookup is reused within one process.
+    pub auth_cache_ttl: Duration,
+    /// The largest request body the API reads (Lambda's synchronous payload limit is 6 MB).
+    pub max_body_bytes: usize,
+    /// `AWS_ENDPOINT_URL`, set when talking to an emulator (moto, LocalStack).
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("environment variable {name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+
+impl Config {
+    /// Reads the configuration; fails with the name of the first missing or malformed variable.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{v:?} is not a whole number") }),
+            }
+        };
+        let max_attempts = number("OUTBOX_MAX_ATTEMPTS", 3)?;
+        if max_attempts == 0 {
+            return Err(ConfigError::Invalid { name: "OUTBOX_MAX_ATTEMPTS", reason: "must be at least 1".into() });
+        }
+        Ok(Config {
+            table: required("OUTBOX_TABLE")?,
+            queue_url: required("OUTBOX_QUEUE_URL")?,
+            dlq_url: required("OUTBOX_DLQ_URL")?,
+            media_bucket: required("OUTBOX_MEDIA_BUCKET")?,
+            retry_base: Duration::from_secs(number("OUTBOX_RETRY_BASE_SECS", 10)?),
+            max_attempts: max_attempts as u32,
+            retention: Duration::from_secs(number("OUTBOX_RETENTION_DAYS", 30)? * 86_400),
+            delivery_timeout: Duration::from_secs(number("OUTBOX_DELIVERY_TIMEOUT_SECS", 30)?),
+            auth_cache_ttl: Duration::from_secs(number("OUTBOX_AUTH_CACHE_SECS", 10)?),
+            max_body_bytes: number("OUTBOX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)? as usize,
+            endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("OUTBOX_TABLE", "t"),
+        ("OUTBOX_QUEUE_URL", "q"),
+        ("OUTBOX_DLQ_URL", "d"),
+        ("OUTBOX_MEDIA_BUCKET", "b"),
+    ];
+
+    #[test]
+    fn defaults_apply_when_only_names_are_set() {
+        let config = Config::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(config.retry_base, Duration::from_secs(10));
+        assert_eq!(config.max_attempts, 3);
+        assert_eq!(config.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.endpoint_url, None);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let err = Config::from_lookup(lookup(&BASE[1..])).unwrap_err();
+        assert_eq!(err.to_string(), "missing environment variable OUTBOX_TABLE");
+    }
+
+    #[test]
+    fn a_malformed_number_is_named() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OUTBOX_RETRY_BASE_SECS", "soon"));
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_RETRY_BASE_SECS"), "{err}");
+    }
+}

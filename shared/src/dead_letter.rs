@@ -1,0 +1,65 @@
+//! The dead-letter consumer: every job that reaches the DLQ ends with a terminal `failed` record,
+//! marked so it can be listed and replayed; bodies that name no record are kept as poison evidence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use futures_util::future::join_all;
+use tracing::{error, info, warn};
+
+use crate::delivery::records::{ReceivedRecord, batch_response};
+use crate::domain::clock::rfc3339;
+use crate::domain::job::Job;
+use crate::ports::{DeadLetterMark, StatusStore, StoreError};
+
+#[derive(Clone)]
+pub struct DeadLetters {
+    pub store: Arc<dyn StatusStore>,
+    /// How long poison evidence is kept.
+    pub retention: Duration,
+}
+
+pub async fn handle_batch(dead_letters: &DeadLetters, event: SqsEvent) -> SqsBatchResponse {
+    let results = join_all(event.records.into_iter().filter_map(ReceivedRecord::from_sqs).map(|record| async move {
+        match settle(dead_letters, &record).await {
+            Ok(()) => None,
+            Err(err) => {
+                error!(message_id = %record.message_id, error = %err, "could not settle a dead-lettered job; it stays on the DLQ");
+                Some(record.message_id)
+            }
+        }
+    }))
+    .await;
+    batch_response(results.into_iter().flatten())
+}
+
+async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let job = match Job::decode(&record.body) {
+        Ok(job) => job,
+        Err(err) => return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await,
+    };
+    match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, &rfc3339(now)).await? {
+        DeadLetterMark::MarkedFailed => {
+            warn!(queue_id = %job.queue_id, "dead-lettered before an outcome was recorded; marked failed");
+        }
+        DeadLetterMark::AlreadyFailed => info!(queue_id = %job.queue_id, "dead-lettered; already failed, kept for replay"),
+        DeadLetterMark::NotFailed(status) => {
+            info!(queue_id = %job.queue_id, status = status.as_str(), "dead-lettered copy of a finished message; nothing to replay");
+        }
+        DeadLetterMark::Missing => {
+            let reason = format!("no message record for queue_id {}", job.queue_id);
+            return keep_poison(dead_letters, record, &reason, now).await;
+        }
+    }
+    Ok(())
+}
+
+async fn keep_poison(dead_letters: &DeadLetters, record: &ReceivedRecord, reason: &str, now: chrono::DateTime<Utc>)
+    -> Result<(), StoreError> {
+    warn!(message_id = %record.message_id, body_bytes = record.body.len(), %reason, "keeping an unprocessable job as evidence");
+    let expires_at = now.timestamp() + dead_letters.retention.as_secs() as i64;
+    dead_letters.store.record_poison(&record.message_id, &record.body, reason, &rfc3339(now), expires_at).await
+}

@@ -1,0 +1,160 @@
+//! The delivery consumer: takes jobs off the queue, hands each message to its provider once,
+//! records the outcome, and leaves retries to SQS visibility and redrive.
+
+pub mod records;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::Utc;
+use futures_util::future::join_all;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::domain::clock::{parse_rfc3339, rfc3339};
+use crate::domain::job::Job;
+use crate::domain::message::AttemptOutcome;
+use crate::ports::{AttemptResult, BeginAttempt, JobQueue, StatusStore};
+use crate::providers::{DeliveryError, Providers};
+use records::{ReceivedRecord, batch_response};
+use retry::RetryPolicy;
+
+/// What the delivery handler needs, built once per process.
+#[derive(Clone)]
+pub struct Delivery {
+    pub store: Arc<dyn StatusStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub providers: Providers,
+    pub retry: RetryPolicy,
+    /// Equals the queue's `maxReceiveCount`: the attempt after which a job is given up.
+    pub max_attempts: u32,
+    /// How long an attempt may take before another worker may take the job over.
+    pub lease: Duration,
+}
+
+/// What becomes of one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Finished with: the event source deletes it.
+    Acknowledge,
+    /// Reported as a batch item failure; visible again after `visible_in`, or after the
+    /// queue's own visibility timeout when `None`.
+    Retry { visible_in: Option<Duration> },
+    /// Cannot ever be processed: moved to the dead-letter queue at once.
+    DeadLetter { reason: String },
+}
+
+/// The Lambda handler: every record decoded and delivered on its own, concurrently.
+pub async fn handle_batch(delivery: &Delivery, event: SqsEvent) -> SqsBatchResponse {
+    let results = join_all(event.records.into_iter().filter_map(ReceivedRecord::from_sqs).map(|record| async move {
+        let failed = !handle_record(delivery, &record).await;
+        failed.then_some(record.message_id)
+    }))
+    .await;
+    batch_response(results.into_iter().flatten())
+}
+
+/// Processes one record; `true` when it may be deleted.
+async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
+    let outcome = match Job::decode(&record.body) {
+        Ok(job) => {
+            let span = info_span!("deliver", queue_id = %job.queue_id, org_id = %job.org_id, receive_count = record.receive_count);
+            deliver_job(delivery, &job, record.receive_count).instrument(span).await
+        }
+        Err(err) => JobOutcome::DeadLetter { reason: format!("malformed job: {err}") },
+    };
+    match outcome {
+        JobOutcome::Acknowledge => true,
+        JobOutcome::Retry { visible_in } => {
+            if let Some(delay) = visible_in {
+                if let Err(err) = delivery.queue.change_visibility(&record.receipt_handle, delay).await {
+                    warn!(message_id = %record.message_id, error = %err, "could not set the retry delay; the queue's visibility timeout applies");
+                }
+            }
+            false
+        }
+        JobOutcome::DeadLetter { reason } => {
+            error!(message_id = %record.message_id, body_bytes = record.body.len(), %reason, "moving the job to the dead-letter queue");
+            match delivery.queue.dead_letter(&record.body, &reason).await {
+                Ok(()) => true,
+                Err(err) => {
+                    error!(message_id = %record.message_id, error = %err, "could not dead-letter the job; leaving it on the queue");
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// Delivers one job: the conditional `queued → sending` transition, one provider call, the outcome.
+/// `receive_count` is SQS's count for this job; it decides the backoff and when to give up,
+/// because the same count decides when the redrive policy moves the job to the dead-letter queue.
+pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> JobOutcome {
+    let started = Utc::now();
+    let lease_until = started + chrono::Duration::from_std(delivery.lease).unwrap_or(chrono::Duration::seconds(30));
+    let begin = delivery.store.begin_attempt(&job.org_id, &job.queue_id, &rfc3339(started), &rfc3339(lease_until)).await;
+    let message = match begin {
+        Ok(BeginAttempt::Started(message)) => message,
+        Ok(BeginAttempt::Finished(message)) => {
+            info!(status = message.status.as_str(), "already finished; acknowledging without calling the provider");
+            return JobOutcome::Acknowledge;
+        }
+        Ok(BeginAttempt::InFlight(message)) => {
+            // A duplicate delivery while another worker holds the lease: look again once it has expired.
+            let remaining = message
+                .lease_until
+                .as_deref()
+                .and_then(parse_rfc3339)
+                .and_then(|until| (until - started).to_std().ok())
+                .unwrap_or(delivery.lease);
+            info!(?remaining, "another worker is delivering this message; retrying after its lease");
+            return JobOutcome::Retry { visible_in: Some(remaining + Duration::from_secs(1)) };
+        }
+        Ok(BeginAttempt::Missing) => {
+            return JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) };
+        }
+        Err(err) => {
+            warn!(error = %err, "could not start the attempt");
+            return JobOutcome::Retry { visible_in: None };
+        }
+    };
+
+    let attempt = message.attempts;
+    let provider = message.provider.as_str();
+    let result = delivery.providers.for_kind(message.provider).deliver(&message, attempt).await;
+    let now = rfc3339(Utc::now());
+    let (record, outcome) = match result {
+        Ok(receipt) => {
+            info!(attempt, provider, provider_message_id = %receipt.provider_message_id, "sent");
+            (AttemptResult::Sent { provider_message_id: receipt.provider_message_id }, JobOutcome::Acknowledge)
+        }
+        Err(DeliveryError::Permanent(error)) => {
+            warn!(attempt, provider, %error, "permanent failure; not retrying");
+            (AttemptResult::Failed { outcome: AttemptOutcome::PermanentError, error }, JobOutcome::Acknowledge)
+        }
+        Err(DeliveryError::Transient(error)) if receive_count >= delivery.max_attempts => {
+            warn!(attempt, provider, %error, "transient failure on the last attempt; giving up");
+            let error = format!("failed after {receive_count} attempts; last error: {error}");
+            // Visible at once: the next receive moves it to the dead-letter queue (maxReceiveCount).
+            (AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error }, JobOutcome::Retry { visible_in: Some(Duration::ZERO) })
+        }
+        Err(DeliveryError::Transient(error)) => {
+            let delay = delivery.retry.delay_for(receive_count);
+            warn!(attempt, provider, %error, ?delay, "transient failure; will retry");
+            (AttemptResult::Retry { error }, JobOutcome::Retry { visible_in: Some(delay) })
+        }
+    };
+    match delivery.store.finish_attempt(&job.org_id, &job.queue_id, attempt, record, &now).await {
+        Ok(true) => outcome,
+        Ok(false) => {
+            // Someone else moved the record on (a purge, or a worker that took over the lease).
+            info!(attempt, "the record moved on during the attempt; keeping what it says");
+            JobOutcome::Acknowledge
+        }
+        Err(err) => {
+            error!(attempt, error = %err, "could not record the outcome; the job will be seen again");
+            JobOutcome::Retry { visible_in: None }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The message record: one per accepted send, the single source of truth for its status.
+
+use serde::{Deserialize, Serialize};
+
+use super::chat_id::ChatId;
+use super::media::MediaKind;
+use super::poll::Poll;
+use super::tenant::{OrgId, ProviderKind};
+
+/// Where a message is in its life: `queued → sending → sent → delivered → read`, or `failed` / `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Delivered => "delivered",
+            Status::Read => "read",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Terminal for delivery: no provider call may happen any more.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Status::Queued | Status::Sending)
+    }
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Sent,
+    TransientError,
+    PermanentError,
+    /// The attempt's worker stopped (crash, timeout) before recording an outcome.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptLogEntry {
+    pub attempt: u32,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<AttemptOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// Media as recorded: a pass-through URL or a reference to the staged S3 object, never the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMedia {
+    #[serde(rename = "type")]
+    pub kind: MediaKind,
+    pub filename: String,
+    pub mimetype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+}
+
+/// When each step happened, RFC 3339; an entry appears once its step has happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub queued_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<String>,
+}
+
+/// Everything known about one accepted message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub org_id: OrgId,
+    pub queue_id: String,
+    pub unique_id: String,
+    pub phone_id: String,
+    pub provider: ProviderKind,
+    pub chat_id: ChatId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<StoredMedia>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Poll>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub hide_url_preview: bool,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub attempt_log: Vec<AttemptLogEntry>,
+    pub timeline: Timeline,
+    /// While `sending`: when the current attempt is presumed dead if it has not finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_lettered_at: Option<String>,
+    /// Epoch seconds after which DynamoDB's TTL removes the record.
+    pub expires_at: i64,
+}
+
+impl MessageRecord {
+    /// The message's kind as Periskope names it.
+    pub fn message_type(&self) -> &'static str {
+        match (&self.media, &self.poll) {
+            (Some(media), _) => media.kind.as_str(),
+            (None, Some(_)) => "poll",
+            (None, None) => "text",
+        }
+    }
+
+    /// A human explanation of the status, unless a more specific one was recorded.
+    pub fn describe_status(&self) -> String {
+        if let Some(description) = &self.status_description {
+            return description.clone();
+        }
+        match self.status {
+            Status::Queued if self.attempts > 0 => format!("waiting to retry after attempt {}", self.attempts),
+            Status::Queued => "waiting in the queue to be sent".into(),
+            Status::Sending => "being handed to the provider".into(),
+            Status::Sent => "accepted by the provider".into(),
+            Status::Delivered => "delivered to the recipient's device".into(),
+            Status::Read => "read by the recipient".into(),
+            Status::Failed => "delivery failed".into(),
+            Status::Cancelled => "cancelled before it was sent".into(),
+        }
+    }
+
+    /// The attempt log with attempts that never recorded an outcome shown as interrupted.
+    pub fn settled_attempt_log(&self) -> Vec<AttemptLogEntry> {
+        let current = (self.status == Status::Sending).then_some(self.attempts);
+        self.attempt_log
+            .iter()
+            .map(|entry| {
+                let mut entry = entry.clone();
+                if entry.outcome.is_none() && Some(entry.attempt) != current {
+                    entry.outcome = Some(AttemptOutcome::Interrupted);
+                }
+                entry
+            })
+            .collect()
+    }
+}
+
+/// A provisional WhatsApp-style id (`3EB0` + 18 hex digits), as Periskope returns.
+pub fn generate_unique_id() -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    format!("3EB0{}", &random[..18])
+}
+
+/// A queue id is a UUID; anything else given as a message id is a unique_id.
+pub fn is_queue_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_ids_look_like_periskopes_and_are_not_queue_ids() {
+        let id = generate_unique_id();
+        assert_eq!(id.len(), 22);
+        assert!(id.starts_with("3EB0"));
+        assert!(!is_queue_id(&id));
+        assert!(is_queue_id(&uuid::Uuid::new_v4().to_string()));
+    }
+
+    #[test]
+    fn only_queued_and_sending_may_still_be_delivered() {
+        use Status::*;
+        for status in [Sent, Delivered, Read, Failed, Cancelled] {
+            assert!(status.is_final(), "{status:?}");
+        }
+        assert!(!Queued.is_final());
+        assert!(!Sending.is_final());
+    }
+}

@@ -1,0 +1,100 @@
+//! The one error type every domain parser returns: a machine code, a fix-it message and the field at fault.
+
+/// Which HTTP status family the edge should map the error to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidationErrorKind {
+    /// 400: the request is malformed or breaks a rule.
+    BadRequest,
+    /// 413: the request is well formed but carries too much data.
+    PayloadTooLarge,
+}
+
+/// A rejected client input, ready to be rendered as `{"code", "message", "field"}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    pub kind: ValidationErrorKind,
+    /// snake_case, e.g. "invalid_chat_id".
+    pub code: &'static str,
+    /// Says what is wrong and how to fix it.
+    pub message: String,
+    /// JSON path of the field at fault, e.g. "media.type" or "poll.pollOptions[1]".
+    pub field: Option<String>,
+}
+
+impl ValidationError {
+    pub fn bad_request(
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(ValidationErrorKind::BadRequest, code, field, message)
+    }
+
+    pub fn payload_too_large(
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(ValidationErrorKind::PayloadTooLarge, code, field, message)
+    }
+
+    /// The `missing_field` error for a required field that is absent or blank.
+    pub fn missing_field(field: &str) -> Self {
+        Self::bad_request(
+            "missing_field",
+            Some(field),
+            format!("{field} is required; add it to the request body"),
+        )
+    }
+
+    fn new(
+        kind: ValidationErrorKind,
+        code: &'static str,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+            field: field.map(str::to_owned),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_set_kind_code_and_field() {
+        let e = ValidationError::bad_request("invalid_chat_id", Some("chat_id"), "bad");
+        assert_eq!(
+            (e.kind, e.code, e.field.as_deref()),
+            (
+                ValidationErrorKind::BadRequest,
+                "invalid_chat_id",
+                Some("chat_id")
+            )
+        );
+        let e = ValidationError::payload_too_large("media_too_large", None, "big");
+        assert_eq!(
+            (e.kind, e.field),
+            (ValidationErrorKind::PayloadTooLarge, None)
+        );
+    }
+
+    #[test]
+    fn missing_field_names_the_field_and_displays_the_message() {
+        let e = ValidationError::missing_field("media.filename");
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("missing_field", Some("media.filename"))
+        );
+        assert_eq!(
+            e.to_string(),
+            "media.filename is required; add it to the request body"
+        );
+    }
+}
