@@ -46,7 +46,9 @@ impl Config {
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match get(name).filter(|v| !v.is_empty()) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{v:?} is not a whole number") }),
+                Some(v) => {
+                    v.parse().map_err(|_| ConfigError::Invalid { name, reason: format!("{v:?} is not a whole number") })
+                }
             }
         };
         let max_attempts = number("OUTBOX_MAX_ATTEMPTS", 3)?;
@@ -79,12 +81,8 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const BASE: [(&str, &str); 4] = [
-        ("OUTBOX_TABLE", "t"),
-        ("OUTBOX_QUEUE_URL", "q"),
-        ("OUTBOX_DLQ_URL", "d"),
-        ("OUTBOX_MEDIA_BUCKET", "b"),
-    ];
+    const BASE: [(&str, &str); 4] =
+        [("OUTBOX_TABLE", "t"), ("OUTBOX_QUEUE_URL", "q"), ("OUTBOX_DLQ_URL", "d"), ("OUTBOX_MEDIA_BUCKET", "b")];
 
     #[test]
     fn defaults_apply_when_only_names_are_set() {

@@ -39,13 +39,17 @@ async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<(
     let now = Utc::now();
     let job = match Job::decode(&record.body) {
         Ok(job) => job,
-        Err(err) => return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await,
+        Err(err) => {
+            return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await;
+        }
     };
     match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, &rfc3339(now)).await? {
         DeadLetterMark::MarkedFailed => {
             warn!(queue_id = %job.queue_id, "dead-lettered before an outcome was recorded; marked failed");
         }
-        DeadLetterMark::AlreadyFailed => info!(queue_id = %job.queue_id, "dead-lettered; already failed, kept for replay"),
+        DeadLetterMark::AlreadyFailed => {
+            info!(queue_id = %job.queue_id, "dead-lettered; already failed, kept for replay")
+        }
         DeadLetterMark::NotFailed(status) => {
             info!(queue_id = %job.queue_id, status = status.as_str(), "dead-lettered copy of a finished message; nothing to replay");
         }
@@ -57,8 +61,12 @@ async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<(
     Ok(())
 }
 
-async fn keep_poison(dead_letters: &DeadLetters, record: &ReceivedRecord, reason: &str, now: chrono::DateTime<Utc>)
-    -> Result<(), StoreError> {
+async fn keep_poison(
+    dead_letters: &DeadLetters,
+    record: &ReceivedRecord,
+    reason: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), StoreError> {
     warn!(message_id = %record.message_id, body_bytes = record.body.len(), %reason, "keeping an unprocessable job as evidence");
     let expires_at = now.timestamp() + dead_letters.retention.as_secs() as i64;
     dead_letters.store.record_poison(&record.message_id, &record.body, reason, &rfc3339(now), expires_at).await

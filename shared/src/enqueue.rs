@@ -1,8 +1,8 @@
 //! Accepting a validated message: stage its media, record it as `queued`, then put its job on the queue.
 
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -45,7 +45,12 @@ pub struct Enqueuer {
 }
 
 impl Enqueuer {
-    pub async fn enqueue_message(&self, org: &OrgId, phone: &Phone, message: ValidatedMessage) -> Result<Accepted, EnqueueError> {
+    pub async fn enqueue_message(
+        &self,
+        org: &OrgId,
+        phone: &Phone,
+        message: ValidatedMessage,
+    ) -> Result<Accepted, EnqueueError> {
         let now = Utc::now();
         let queue_id = uuid::Uuid::new_v4().to_string();
         let media = match message.media {
@@ -60,7 +65,14 @@ impl Enqueuer {
                         (None, Some(key), Some(size))
                     }
                 };
-                Some(StoredMedia { kind: media.kind, filename: media.filename, mimetype: media.mimetype, url, s3_key, size })
+                Some(StoredMedia {
+                    kind: media.kind,
+                    filename: media.filename,
+                    mimetype: media.mimetype,
+                    url,
+                    s3_key,
+                    size,
+                })
             }
         };
         let record = MessageRecord {
@@ -86,12 +98,14 @@ impl Enqueuer {
             expires_at: now.timestamp() + self.retention.as_secs() as i64,
         };
         // The queue depth is refreshed alongside the write, never as an extra sequential round trip.
-        let (created, queue_position) = tokio::join!(self.store.create(&record), self.depth.position(self.queue.as_ref()));
+        let (created, queue_position) =
+            tokio::join!(self.store.create(&record), self.depth.position(self.queue.as_ref()));
         created?;
         let job = Job::new(org.clone(), queue_id.clone(), phone.phone_id.clone());
         if let Err(err) = self.queue.enqueue(&job).await {
             let reason = format!("could not be queued for delivery: {err}");
-            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, &reason, &rfc3339(Utc::now())).await {
+            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, &reason, &rfc3339(Utc::now())).await
+            {
                 error!(%queue_id, error = %store_err, "the record of an unqueued message could not be marked failed");
             }
             return Err(err.into());

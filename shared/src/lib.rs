@@ -9,8 +9,10 @@ pub mod dead_letter;
 pub mod delivery;
 pub mod domain;
 pub mod enqueue;
+pub mod local;
 pub mod ports;
 pub mod providers;
 pub mod telemetry;
+pub mod wiring;
 
 pub use config::Config;

@@ -1,5 +1,7 @@
 //! Tracing setup: JSON lines inside Lambda (CloudWatch), compact coloured text on a laptop.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; `RUST_LOG` filters (default `info`).
@@ -11,7 +13,7 @@ pub fn init() {
         // Lambda adds its own timestamp and request id to every line.
         builder.json().flatten_event(true).without_time().with_current_span(false).try_init()
     } else {
-        builder.compact().with_target(false).try_init()
+        builder.compact().with_target(false).with_ansi(std::io::stdout().is_terminal()).try_init()
     };
     // A second init (tests, the local runner's subcommands) keeps the first subscriber.
     let _ = result;

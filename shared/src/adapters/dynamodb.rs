@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -88,8 +88,9 @@ fn status_value(status: Status) -> AttributeValue {
 
 /// The item that failed a condition (ALL_OLD), `Ok(None)` when the item does not exist,
 /// or the error itself when it was not a condition failure.
-fn condition_failure(err: SdkError<UpdateItemError, impl std::fmt::Debug + Send + Sync + 'static>)
-    -> Result<Option<Item>, StoreError> {
+fn condition_failure(
+    err: SdkError<UpdateItemError, impl std::fmt::Debug + Send + Sync + 'static>,
+) -> Result<Option<Item>, StoreError> {
     match err.as_service_error() {
         Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed.item().cloned()),
         _ => Err(unavailable(err)),
@@ -154,10 +155,16 @@ impl StatusStore for DynamoStore {
         output.items.unwrap_or_default().into_iter().next().map(from_item).transpose()
     }
 
-    async fn begin_attempt(&self, org: &OrgId, queue_id: &str, now: &str, lease_until: &str)
-        -> Result<BeginAttempt, StoreError> {
-        // The attempt number is the entry's position in the log; the stored field is filled on read.
-        let entry = AttemptLogEntry { attempt: 0, started_at: now.to_string(), outcome: None, error: None, finished_at: None };
+    async fn begin_attempt(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<BeginAttempt, StoreError> {
+        // The attempt number is the entry's position in the log (see `settled_attempt_log`).
+        let entry =
+            AttemptLogEntry { attempt: 0, started_at: now.to_string(), outcome: None, error: None, finished_at: None };
         let result = self
             .update_message(org, queue_id)
             .update_expression(
@@ -180,19 +187,29 @@ impl StatusStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(BeginAttempt::Started(number_attempts(record_from_output(output)?))),
+            Ok(output) => Ok(BeginAttempt::Started(record_from_output(output)?)),
             Err(err) => match condition_failure(err)? {
                 None => Ok(BeginAttempt::Missing),
                 Some(item) => {
-                    let record: MessageRecord = number_attempts(from_item(item)?);
-                    Ok(if record.status.is_final() { BeginAttempt::Finished(record) } else { BeginAttempt::InFlight(record) })
+                    let record: MessageRecord = from_item(item)?;
+                    Ok(if record.status.is_final() {
+                        BeginAttempt::Finished(record)
+                    } else {
+                        BeginAttempt::InFlight(record)
+                    })
                 }
             },
         }
     }
 
-    async fn finish_attempt(&self, org: &OrgId, queue_id: &str, attempt: u32, result: AttemptResult, now: &str)
-        -> Result<bool, StoreError> {
+    async fn finish_attempt(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        attempt: u32,
+        result: AttemptResult,
+        now: &str,
+    ) -> Result<bool, StoreError> {
         let index = attempt.saturating_sub(1);
         let entry = format!("attempt_log[{index}]");
         let update = self
@@ -234,7 +251,13 @@ impl StatusStore for DynamoStore {
         applied(update).await
     }
 
-    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str) -> Result<(), StoreError> {
+    async fn mark_enqueue_failed(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
         let update = self
             .update_message(org, queue_id)
             .update_expression("SET #status = :failed, status_description = :reason, timeline.failed_at = :now")
@@ -293,8 +316,14 @@ impl StatusStore for DynamoStore {
         Ok(if applied(update).await? { DeadLetterMark::AlreadyFailed } else { DeadLetterMark::NotFailed(old.status) })
     }
 
-    async fn record_poison(&self, message_id: &str, body: &str, reason: &str, now: &str, expires_at: i64)
-        -> Result<(), StoreError> {
+    async fn record_poison(
+        &self,
+        message_id: &str,
+        body: &str,
+        reason: &str,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         let mut kept = body.to_string();
         if kept.len() > POISON_BODY_LIMIT {
             let mut cut = POISON_BODY_LIMIT;
@@ -316,14 +345,6 @@ impl StatusStore for DynamoStore {
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
-}
-
-/// Attempt numbers follow the log's order.
-fn number_attempts(mut record: MessageRecord) -> MessageRecord {
-    for (index, entry) in record.attempt_log.iter_mut().enumerate() {
-        entry.attempt = index as u32 + 1;
-    }
-    record
 }
 
 #[async_trait]

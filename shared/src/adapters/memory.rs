@@ -47,8 +47,13 @@ impl StatusStore for MemoryStore {
         Ok(lock(&self.messages).values().find(|r| &r.org_id == org && r.unique_id == unique_id).cloned())
     }
 
-    async fn begin_attempt(&self, org: &OrgId, queue_id: &str, now: &str, lease_until: &str)
-        -> Result<BeginAttempt, StoreError> {
+    async fn begin_attempt(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<BeginAttempt, StoreError> {
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
             return Ok(BeginAttempt::Missing);
@@ -73,10 +78,18 @@ impl StatusStore for MemoryStore {
         Ok(BeginAttempt::Started(record.clone()))
     }
 
-    async fn finish_attempt(&self, org: &OrgId, queue_id: &str, attempt: u32, result: AttemptResult, now: &str)
-        -> Result<bool, StoreError> {
+    async fn finish_attempt(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        attempt: u32,
+        result: AttemptResult,
+        now: &str,
+    ) -> Result<bool, StoreError> {
         let mut messages = lock(&self.messages);
-        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else { return Ok(false) };
+        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
+            return Ok(false);
+        };
         let live = matches!(record.status, Status::Queued | Status::Sending);
         let (outcome, error) = match &result {
             AttemptResult::Sent { .. } if live => (AttemptOutcome::Sent, None),
@@ -109,7 +122,13 @@ impl StatusStore for MemoryStore {
         Ok(true)
     }
 
-    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str) -> Result<(), StoreError> {
+    async fn mark_enqueue_failed(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
         if let Some(record) = lock(&self.messages).get_mut(&(org.clone(), queue_id.to_string())) {
             if record.status == Status::Queued && record.attempts == 0 {
                 record.status = Status::Failed;
@@ -141,8 +160,14 @@ impl StatusStore for MemoryStore {
         Ok(mark)
     }
 
-    async fn record_poison(&self, message_id: &str, body: &str, _reason: &str, _now: &str, _expires_at: i64)
-        -> Result<(), StoreError> {
+    async fn record_poison(
+        &self,
+        message_id: &str,
+        body: &str,
+        _reason: &str,
+        _now: &str,
+        _expires_at: i64,
+    ) -> Result<(), StoreError> {
         lock(&self.poison).push((message_id.to_string(), body.to_string()));
         Ok(())
     }

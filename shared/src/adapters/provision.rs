@@ -85,10 +85,16 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
     }
     match request.send().await {
         Ok(_) => {}
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+            return Ok(());
+        }
         Err(err) => return Err(failed(table, err)),
     }
-    let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().map_err(|e| failed(table, e))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name("expires_at")
+        .enabled(true)
+        .build()
+        .map_err(|e| failed(table, e))?;
     aws.dynamodb
         .update_time_to_live()
         .table_name(table)
@@ -118,11 +124,9 @@ async fn create_queues(aws: &AwsClients, spec: &ProvisionSpec) -> Result<(String
         .send()
         .await
         .map_err(|e| failed(&dlq_name, e))?;
-    let dlq_arn = attributes
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_default();
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}).to_string();
+    let dlq_arn = attributes.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).unwrap_or_default();
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}).to_string();
     let queue_name = format!("{}-jobs", spec.prefix);
     let queue = aws
         .sqs

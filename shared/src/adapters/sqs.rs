@@ -33,7 +33,13 @@ fn queue_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueErro
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        self.client.send_message().queue_url(&self.queue_url).message_body(job.encode()).send().await.map_err(queue_error)?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(job.encode())
+            .send()
+            .await
+            .map_err(queue_error)?;
         Ok(())
     }
 
@@ -50,11 +56,8 @@ impl JobQueue for SqsQueue {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
-        let reason = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(reason)
-            .build()
-            .map_err(queue_error)?;
+        let reason =
+            MessageAttributeValue::builder().data_type("String").string_value(reason).build().map_err(queue_error)?;
         self.client
             .send_message()
             .queue_url(&self.dlq_url)

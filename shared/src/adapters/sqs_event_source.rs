@@ -31,23 +31,14 @@ impl EventSource {
     {
         let arn = self.queue_arn().await;
         while !*shutdown.borrow() {
-            let receive = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(self.wait.as_secs() as i32)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .message_attribute_names("All")
-                .send();
             let received = tokio::select! {
-                received = receive => received,
+                received = self.receive(&arn) => received,
                 _ = shutdown.changed() => break,
             };
-            let messages = match received {
-                Ok(output) => output.messages.unwrap_or_default(),
+            let event = match received {
+                Ok(event) => event,
                 Err(err) => {
-                    warn!(queue = %self.queue_url, error = %DisplayErrorContext(err), "receive failed; retrying in 1 s");
+                    warn!(queue = %self.queue_url, error = %err, "receive failed; retrying in 1 s");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = shutdown.changed() => {}
@@ -55,22 +46,40 @@ impl EventSource {
                     continue;
                 }
             };
-            if messages.is_empty() {
+            if event.records.is_empty() {
                 continue;
             }
-            let receipts: Vec<(String, String)> = messages
-                .iter()
-                .map(|m| (m.message_id.clone().unwrap_or_default(), m.receipt_handle.clone().unwrap_or_default()))
-                .collect();
-            let mut event = SqsEvent::default();
-            event.records = messages.into_iter().map(|m| to_record(m, &arn)).collect();
+            let receipts = receipts_of(&event);
             let response = handler(event).await;
-            let failed: HashSet<String> = response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
-            self.delete(receipts.into_iter().filter(|(id, _)| !failed.contains(id)).collect()).await;
+            self.acknowledge(receipts, &response).await;
         }
     }
 
-    async fn queue_arn(&self) -> String {
+    /// One long-poll: up to 10 messages with all their attributes, as Lambda's records.
+    pub async fn receive(&self, arn: &str) -> Result<SqsEvent, String> {
+        let output = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(self.wait.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|err| DisplayErrorContext(err).to_string())?;
+        let mut event = SqsEvent::default();
+        event.records = output.messages.unwrap_or_default().into_iter().map(|m| to_record(m, arn)).collect();
+        Ok(event)
+    }
+
+    /// Deletes every received message the handler did not report as failed, as the event source mapping does.
+    pub async fn acknowledge(&self, receipts: Vec<(String, String)>, response: &SqsBatchResponse) {
+        let failed: HashSet<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        self.delete(receipts.into_iter().filter(|(id, _)| !failed.contains(id.as_str())).collect()).await;
+    }
+
+    pub async fn queue_arn(&self) -> String {
         let attributes = self
             .sqs
             .get_queue_attributes()
@@ -98,12 +107,26 @@ impl EventSource {
             .collect();
         match self.sqs.delete_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await {
             Ok(output) if !output.failed.is_empty() => {
-                warn!(failed = output.failed.len(), "some processed messages could not be deleted; they will be seen again")
+                warn!(
+                    failed = output.failed.len(),
+                    "some processed messages could not be deleted; they will be seen again"
+                )
             }
             Ok(_) => debug!(deleted = done.len(), "batch acknowledged"),
-            Err(err) => warn!(error = %DisplayErrorContext(err), "delete failed; the batch will be seen again"),
+            Err(err) => {
+                warn!(error = %DisplayErrorContext(err), "delete failed; the batch will be seen again")
+            }
         }
     }
+}
+
+/// (message id, receipt handle) of each record.
+pub fn receipts_of(event: &SqsEvent) -> Vec<(String, String)> {
+    event
+        .records
+        .iter()
+        .map(|r| (r.message_id.clone().unwrap_or_default(), r.receipt_handle.clone().unwrap_or_default()))
+        .collect()
 }
 
 /// An SQS message as Lambda would hand it over.

@@ -67,7 +67,9 @@ impl AppState {
         let selector = headers.get("x-phone").map(|v| v.to_str().unwrap_or_default().trim()).filter(|v| !v.is_empty());
         if let Some(selector) = selector {
             return phones.into_iter().find(|phone| phone.answers_to(selector)).ok_or_else(|| {
-                ApiError::NotFound(format!("phone {selector:?} not found; x-phone takes one of your org's numbers or phone_ids"))
+                ApiError::NotFound(format!(
+                    "phone {selector:?} not found; x-phone takes one of your org's numbers or phone_ids"
+                ))
             });
         }
         let count = phones.len();

@@ -63,7 +63,9 @@ impl IntoResponse for ApiError {
             StatusCode::PAYLOAD_TOO_LARGE if code == "body_too_large" => format!(
                 "{message}; send large media as an https media.url, or upload it with POST /v1/assets/upload and reference it"
             ),
-            StatusCode::SERVICE_UNAVAILABLE => format!("{message}; the message was not accepted, retry the request"),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                format!("{message}; the message was not accepted, retry the request")
+            }
             _ => message,
         };
         let mut response = (status, Json(ErrorBody { code, message, field })).into_response();

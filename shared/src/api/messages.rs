@@ -27,7 +27,12 @@ struct TrackBy {
     queue_id: String,
 }
 
-pub async fn send(State(app): State<AppState>, caller: Caller, headers: HeaderMap, body: Body) -> Result<Json<SendResponse>, ApiError> {
+pub async fn send(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<SendResponse>, ApiError> {
     require_json(&headers)?;
     let bytes = read_body(body, &headers, app.max_body_bytes).await?;
     let message = parse_send_request(&bytes)?;
@@ -79,7 +84,11 @@ impl From<MessageRecord> for StatusResponse {
     }
 }
 
-pub async fn status(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<StatusResponse>, ApiError> {
+pub async fn status(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<StatusResponse>, ApiError> {
     find_message(&app, &caller, &id).await.map(|record| Json(record.into()))
 }
 
@@ -90,12 +99,16 @@ async fn find_message(app: &AppState, caller: &Caller, id: &str) -> Result<Messa
     } else {
         app.store.find_by_unique_id(&caller.org_id, id).await?
     };
-    found.ok_or_else(|| ApiError::NotFound(format!("no message with id {id:?}: give a unique_id or queue_id returned by /message/send")))
+    found.ok_or_else(|| {
+        ApiError::NotFound(format!("no message with id {id:?}: give a unique_id or queue_id returned by /message/send"))
+    })
 }
 
 /// JSON bodies only; a missing Content-Type is taken as JSON, as most clients intend.
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
     let value = value.to_str().unwrap_or_default();
     let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
@@ -107,7 +120,8 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The body, refused with 413 past `limit` without reading it all.
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::BodyTooLarge { limit });
     }

@@ -78,3 +78,6 @@ async fn not_found(method: Method, uri: Uri) -> ApiError {
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed { message: format!("{method} is not allowed on {}", uri.path()) }
 }
+
+#[cfg(test)]
+mod tests;

@@ -93,7 +93,8 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
 pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> JobOutcome {
     let started = Utc::now();
     let lease_until = started + chrono::Duration::from_std(delivery.lease).unwrap_or(chrono::Duration::seconds(30));
-    let begin = delivery.store.begin_attempt(&job.org_id, &job.queue_id, &rfc3339(started), &rfc3339(lease_until)).await;
+    let begin =
+        delivery.store.begin_attempt(&job.org_id, &job.queue_id, &rfc3339(started), &rfc3339(lease_until)).await;
     let message = match begin {
         Ok(BeginAttempt::Started(message)) => message,
         Ok(BeginAttempt::Finished(message)) => {
@@ -137,7 +138,10 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
             warn!(attempt, provider, %error, "transient failure on the last attempt; giving up");
             let error = format!("failed after {receive_count} attempts; last error: {error}");
             // Visible at once: the next receive moves it to the dead-letter queue (maxReceiveCount).
-            (AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error }, JobOutcome::Retry { visible_in: Some(Duration::ZERO) })
+            (
+                AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error },
+                JobOutcome::Retry { visible_in: Some(Duration::ZERO) },
+            )
         }
         Err(DeliveryError::Transient(error)) => {
             let delay = delivery.retry.delay_for(receive_count);
@@ -158,3 +162,6 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,11 +14,8 @@ pub struct ReceivedRecord {
 impl ReceivedRecord {
     /// `None` for a record without a message id: it cannot be acknowledged or failed individually.
     pub fn from_sqs(record: SqsMessage) -> Option<ReceivedRecord> {
-        let receive_count = record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|count| count.parse().ok())
-            .unwrap_or(1);
+        let receive_count =
+            record.attributes.get("ApproximateReceiveCount").and_then(|count| count.parse().ok()).unwrap_or(1);
         Some(ReceivedRecord {
             message_id: record.message_id.filter(|id| !id.is_empty())?,
             receipt_handle: record.receipt_handle.unwrap_or_default(),

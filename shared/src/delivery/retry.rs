@@ -31,7 +31,10 @@ mod tests {
         for _ in 0..200 {
             for (attempt, nominal) in [(1u32, 10.0f64), (2, 20.0), (3, 40.0)] {
                 let delay = policy.delay_for(attempt).as_secs_f64();
-                assert!(delay >= (nominal * 0.8).floor() && delay <= (nominal * 1.2).ceil(), "attempt {attempt}: {delay}");
+                assert!(
+                    delay >= (nominal * 0.8).floor() && delay <= (nominal * 1.2).ceil(),
+                    "attempt {attempt}: {delay}"
+                );
             }
         }
     }

@@ -14,14 +14,10 @@ impl ChatId {
     /// Accepts `<digits>`, `<digits>@c.us` or `<local>@g.us`, normalising the first to `@c.us`.
     pub fn parse(raw: &str) -> Result<ChatId, ValidationError> {
         if let Some(local) = raw.strip_suffix(GROUP_SUFFIX) {
-            return is_group_local(local)
-                .then(|| ChatId(raw.to_owned()))
-                .ok_or_else(invalid);
+            return is_group_local(local).then(|| ChatId(raw.to_owned())).ok_or_else(invalid);
         }
         let digits = raw.strip_suffix(USER_SUFFIX).unwrap_or(raw);
-        is_phone_digits(digits)
-            .then(|| ChatId(format!("{digits}{USER_SUFFIX}")))
-            .ok_or_else(invalid)
+        is_phone_digits(digits).then(|| ChatId(format!("{digits}{USER_SUFFIX}"))).ok_or_else(invalid)
     }
 
     pub fn as_str(&self) -> &str {
@@ -46,8 +42,7 @@ fn is_phone_digits(s: &str) -> bool {
 /// Group ids are `<digits>` or the legacy `<creator digits>-<timestamp>`: digit runs joined by
 /// single hyphens, so a stray or leading '-' is rejected rather than forwarded to the provider.
 fn is_group_local(s: &str) -> bool {
-    s.split('-')
-        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+    s.split('-').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn invalid() -> ValidationError {
@@ -89,10 +84,7 @@ mod tests {
 
     #[test]
     fn c_us_ids_are_kept() {
-        assert_eq!(
-            ChatId::parse("919537851844@c.us").expect("valid").as_str(),
-            "919537851844@c.us"
-        );
+        assert_eq!(ChatId::parse("919537851844@c.us").expect("valid").as_str(), "919537851844@c.us");
     }
 
     #[test]
@@ -140,28 +132,17 @@ mod tests {
             let err = ChatId::parse(raw).expect_err(raw);
             assert_eq!(
                 (err.kind, err.code, err.field.as_deref()),
-                (
-                    ValidationErrorKind::BadRequest,
-                    "invalid_chat_id",
-                    Some("chat_id")
-                ),
+                (ValidationErrorKind::BadRequest, "invalid_chat_id", Some("chat_id")),
                 "{raw}"
             );
-            assert!(
-                err.message.contains("@c.us") && err.message.contains("@g.us"),
-                "{}",
-                err.message
-            );
+            assert!(err.message.contains("@c.us") && err.message.contains("@g.us"), "{}", err.message);
         }
     }
 
     #[test]
     fn serde_round_trips_through_the_normalised_string() {
         let id: ChatId = serde_json::from_str("\"15550000001\"").expect("valid");
-        assert_eq!(
-            serde_json::to_string(&id).expect("serialise"),
-            "\"15550000001@c.us\""
-        );
+        assert_eq!(serde_json::to_string(&id).expect("serialise"), "\"15550000001@c.us\"");
         assert!(serde_json::from_str::<ChatId>("\"nope\"").is_err());
     }
 }

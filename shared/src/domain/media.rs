@@ -100,12 +100,7 @@ impl Media {
                 ));
             }
         };
-        Ok(Media {
-            kind,
-            source,
-            filename,
-            mimetype,
-        })
+        Ok(Media { kind, source, filename, mimetype })
     }
 }
 
@@ -114,24 +109,15 @@ fn non_empty(value: Option<String>) -> Option<String> {
 }
 
 fn required(value: Option<String>, field: &str) -> Result<String, ValidationError> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ValidationError::missing_field(field))
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| ValidationError::missing_field(field))
 }
 
 /// `type/subtype` of RFC 6838 name characters; parameters after ';' (as in
 /// `audio/ogg; codecs=opus`, which WhatsApp voice notes use) are allowed and passed through.
 fn is_mimetype(raw: &str) -> bool {
     let essence = raw.split(';').next().unwrap_or_default();
-    let is_name = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    !raw.chars().any(char::is_control)
-        && essence
-            .split_once('/')
-            .is_some_and(|(t, sub)| is_name(t) && is_name(sub))
+    let is_name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
+    !raw.chars().any(char::is_control) && essence.split_once('/').is_some_and(|(t, sub)| is_name(t) && is_name(sub))
 }
 
 fn parse_url(url: String) -> Result<String, ValidationError> {
@@ -150,11 +136,7 @@ fn parse_url(url: String) -> Result<String, ValidationError> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     // A bracketed IPv6 host contains ':' itself, so only strip a port from other hosts.
-    let host = if host_port.starts_with('[') {
-        host_port
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
+    let host = if host_port.starts_with('[') { host_port } else { host_port.split(':').next().unwrap_or_default() };
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid());
     }
@@ -181,27 +163,17 @@ fn decode_filedata(filedata: &str, kind: MediaKind) -> Result<Vec<u8>, Validatio
         None => filedata,
     };
     // Exact decoded length of valid base64: 3 bytes per 4 symbols, padding and whitespace excluded.
-    let symbols = payload
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
-        .count();
+    let symbols = payload.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b'=').count();
     let size = symbols * 3 / 4;
     if size > kind.max_bytes() {
         return Err(too_large(size, kind));
     }
     let compact: Cow<str> = if payload.bytes().any(|b| b.is_ascii_whitespace()) {
-        Cow::Owned(
-            payload
-                .chars()
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect(),
-        )
+        Cow::Owned(payload.chars().filter(|c| !c.is_ascii_whitespace()).collect())
     } else {
         Cow::Borrowed(payload)
     };
-    let bytes = BASE64
-        .decode(compact.as_bytes())
-        .map_err(|_| invalid("is not valid base64"))?;
+    let bytes = BASE64.decode(compact.as_bytes()).map_err(|_| invalid("is not valid base64"))?;
     if bytes.is_empty() {
         return Err(invalid("decodes to an empty file"));
     }
@@ -240,50 +212,28 @@ mod tests {
     }
 
     fn with_url(url: &str) -> RawMedia {
-        RawMedia {
-            url: Some(url.into()),
-            ..raw("image")
-        }
+        RawMedia { url: Some(url.into()), ..raw("image") }
     }
 
     fn with_data(filedata: &str) -> RawMedia {
-        RawMedia {
-            filedata: Some(filedata.into()),
-            ..raw("image")
-        }
+        RawMedia { filedata: Some(filedata.into()), ..raw("image") }
     }
 
     fn assert_rejects(media: RawMedia, code: &str, field: &str) -> ValidationError {
         let err = Media::parse(media).expect_err("should be rejected");
-        assert_eq!(
-            (err.code, err.field.as_deref()),
-            (code, Some(field)),
-            "{}",
-            err.message
-        );
+        assert_eq!((err.code, err.field.as_deref()), (code, Some(field)), "{}", err.message);
         err
     }
 
     #[test]
     fn kinds_parse_and_print_lowercase() {
-        for kind in [
-            MediaKind::Image,
-            MediaKind::Video,
-            MediaKind::Audio,
-            MediaKind::Document,
-        ] {
+        for kind in [MediaKind::Image, MediaKind::Video, MediaKind::Audio, MediaKind::Document] {
             assert_eq!(MediaKind::parse(kind.as_str()), Ok(kind));
-            assert_eq!(
-                serde_json::to_string(&kind).expect("serialise"),
-                format!("\"{}\"", kind.as_str())
-            );
+            assert_eq!(serde_json::to_string(&kind).expect("serialise"), format!("\"{}\"", kind.as_str()));
         }
         for bad in ["sticker", "Image", "", " image"] {
             let err = MediaKind::parse(bad).expect_err(bad);
-            assert_eq!(
-                (err.code, err.field.as_deref()),
-                ("invalid_media_type", Some("media.type"))
-            );
+            assert_eq!((err.code, err.field.as_deref()), ("invalid_media_type", Some("media.type")));
         }
     }
 
@@ -298,19 +248,12 @@ mod tests {
     #[test]
     fn https_url_is_accepted_as_given() {
         let media = Media::parse(with_url("https://cdn.example.com/a.jpg?x=1")).expect("valid");
-        assert_eq!(
-            media.source,
-            MediaSource::Url("https://cdn.example.com/a.jpg?x=1".into())
-        );
+        assert_eq!(media.source, MediaSource::Url("https://cdn.example.com/a.jpg?x=1".into()));
         assert_eq!(
             (media.kind, media.filename.as_str(), media.mimetype.as_str()),
             (MediaKind::Image, "photo.jpg", "image/jpeg")
         );
-        for ok in [
-            "HTTPS://example.com",
-            "https://user@example.com:8443/a",
-            "https://[::1]:443/a",
-        ] {
+        for ok in ["HTTPS://example.com", "https://user@example.com:8443/a", "https://[::1]:443/a"] {
             assert!(Media::parse(with_url(ok)).is_ok(), "{ok}");
         }
     }
@@ -335,79 +278,45 @@ mod tests {
 
     #[test]
     fn exactly_one_source_is_required() {
-        let both = RawMedia {
-            url: Some("https://example.com/a.jpg".into()),
-            filedata: Some("aGk=".into()),
-            ..raw("image")
-        };
+        let both =
+            RawMedia { url: Some("https://example.com/a.jpg".into()), filedata: Some("aGk=".into()), ..raw("image") };
         let err = assert_rejects(both, "invalid_media_source", "media");
-        assert_eq!(
-            err.message,
-            "give exactly one of media.url or media.filedata"
-        );
+        assert_eq!(err.message, "give exactly one of media.url or media.filedata");
         assert_rejects(raw("image"), "invalid_media_source", "media");
-        let empties = RawMedia {
-            url: Some(String::new()),
-            filedata: Some(String::new()),
-            ..raw("image")
-        };
+        let empties = RawMedia { url: Some(String::new()), filedata: Some(String::new()), ..raw("image") };
         assert_rejects(empties, "invalid_media_source", "media");
     }
 
     #[test]
     fn empty_string_source_counts_as_absent() {
-        let media = RawMedia {
-            url: Some(String::new()),
-            filedata: Some("aGk=".into()),
-            ..raw("image")
-        };
-        assert_eq!(
-            Media::parse(media).expect("valid").source,
-            MediaSource::Inline(b"hi".to_vec())
-        );
+        let media = RawMedia { url: Some(String::new()), filedata: Some("aGk=".into()), ..raw("image") };
+        assert_eq!(Media::parse(media).expect("valid").source, MediaSource::Inline(b"hi".to_vec()));
     }
 
     #[test]
     fn type_filename_and_mimetype_are_required_in_order() {
         assert_rejects(
-            RawMedia {
-                r#type: None,
-                filename: None,
-                ..with_url("https://e.com")
-            },
+            RawMedia { r#type: None, filename: None, ..with_url("https://e.com") },
             "missing_field",
             "media.type",
         );
         assert_rejects(
-            RawMedia {
-                r#type: Some("gif".into()),
-                ..with_url("https://e.com")
-            },
+            RawMedia { r#type: Some("gif".into()), ..with_url("https://e.com") },
             "invalid_media_type",
             "media.type",
         );
         assert_rejects(
-            RawMedia {
-                filename: Some(" ".into()),
-                mimetype: None,
-                ..with_url("https://e.com")
-            },
+            RawMedia { filename: Some(" ".into()), mimetype: None, ..with_url("https://e.com") },
             "missing_field",
             "media.filename",
         );
         assert_rejects(
-            RawMedia {
-                mimetype: Some(String::new()),
-                ..with_url("https://e.com")
-            },
+            RawMedia { mimetype: Some(String::new()), ..with_url("https://e.com") },
             "missing_field",
             "media.mimetype",
         );
         assert_rejects(
-            RawMedia {
-                mimetype: Some("jpeg".into()),
-                ..raw("image")
-            },
+            RawMedia { mimetype: Some("jpeg".into()), ..raw("image") },
             "invalid_mimetype",
             "media.mimetype",
         );
@@ -423,17 +332,9 @@ mod tests {
         ] {
             assert!(is_mimetype(ok), "{ok}");
         }
-        for bad in [
-            "",
-            "image",
-            "image/",
-            "/jpeg",
-            "image /jpeg",
-            "image/jp eg",
-            "audio/ogg;\n",
-            "a/b/c",
-            "image/jpeg\n",
-        ] {
+        for bad in
+            ["", "image", "image/", "/jpeg", "image /jpeg", "image/jp eg", "audio/ogg;\n", "a/b/c", "image/jpeg\n"]
+        {
             assert!(!is_mimetype(bad), "{bad}");
         }
     }
@@ -449,11 +350,7 @@ mod tests {
             "data:text/plain;charset=utf-8;base64,aGVs\nbG8",
         ] {
             let media = Media::parse(with_data(data)).expect(data);
-            assert_eq!(
-                media.source,
-                MediaSource::Inline(b"hello".to_vec()),
-                "{data}"
-            );
+            assert_eq!(media.source, MediaSource::Inline(b"hello".to_vec()), "{data}");
         }
     }
 
@@ -479,60 +376,28 @@ mod tests {
     #[test]
     fn image_of_exactly_5_mib_is_accepted_and_one_byte_more_is_too_large() {
         let limit = MediaKind::Image.max_bytes();
-        let media =
-            Media::parse(with_data(&STANDARD.encode(vec![7u8; limit]))).expect("at the limit");
+        let media = Media::parse(with_data(&STANDARD.encode(vec![7u8; limit]))).expect("at the limit");
         assert_eq!(media.source, MediaSource::Inline(vec![7u8; limit]));
-        let err = assert_rejects(
-            with_data(&STANDARD.encode(vec![7u8; limit + 1])),
-            "media_too_large",
-            "media.filedata",
-        );
+        let err =
+            assert_rejects(with_data(&STANDARD.encode(vec![7u8; limit + 1])), "media_too_large", "media.filedata");
         assert_eq!(err.kind, ValidationErrorKind::PayloadTooLarge);
-        for part in [
-            "5242881 bytes",
-            "5242880 bytes",
-            "5 MiB",
-            "image",
-            "POST /v1/assets/upload",
-            "media.url",
-        ] {
-            assert!(
-                err.message.contains(part),
-                "{part} missing from {}",
-                err.message
-            );
+        for part in ["5242881 bytes", "5242880 bytes", "5 MiB", "image", "POST /v1/assets/upload", "media.url"] {
+            assert!(err.message.contains(part), "{part} missing from {}", err.message);
         }
     }
 
     #[test]
     fn oversized_garbage_is_too_large_before_it_is_decoded() {
         // Not valid base64, so only the up-front size estimate can produce this error.
-        let err = assert_rejects(
-            with_data(&"!".repeat(8 * MIB)),
-            "media_too_large",
-            "media.filedata",
-        );
+        let err = assert_rejects(with_data(&"!".repeat(8 * MIB)), "media_too_large", "media.filedata");
         assert_eq!(err.kind, ValidationErrorKind::PayloadTooLarge);
     }
 
     #[test]
     fn limits_depend_on_the_kind() {
         let six_mib = STANDARD.encode(vec![0u8; 6 * MIB]);
-        assert!(
-            Media::parse(RawMedia {
-                filedata: Some(six_mib.clone()),
-                ..raw("video")
-            })
-            .is_ok()
-        );
-        assert_rejects(
-            RawMedia {
-                filedata: Some(six_mib),
-                ..raw("image")
-            },
-            "media_too_large",
-            "media.filedata",
-        );
+        assert!(Media::parse(RawMedia { filedata: Some(six_mib.clone()), ..raw("video") }).is_ok());
+        assert_rejects(RawMedia { filedata: Some(six_mib), ..raw("image") }, "media_too_large", "media.filedata");
     }
 
     proptest! {

@@ -147,7 +147,9 @@ impl MessageRecord {
             return description.clone();
         }
         match self.status {
-            Status::Queued if self.attempts > 0 => format!("waiting to retry after attempt {}", self.attempts),
+            Status::Queued if self.attempts > 0 => {
+                format!("waiting to retry after attempt {}", self.attempts)
+            }
             Status::Queued => "waiting in the queue to be sent".into(),
             Status::Sending => "being handed to the provider".into(),
             Status::Sent => "accepted by the provider".into(),
@@ -158,14 +160,17 @@ impl MessageRecord {
         }
     }
 
-    /// The attempt log with attempts that never recorded an outcome shown as interrupted.
+    /// The attempt log as shown: numbered in order, with attempts that never recorded an
+    /// outcome (other than the one in progress) shown as interrupted.
     pub fn settled_attempt_log(&self) -> Vec<AttemptLogEntry> {
-        let current = (self.status == Status::Sending).then_some(self.attempts);
+        let current = (self.status == Status::Sending).then_some(self.attempt_log.len());
         self.attempt_log
             .iter()
-            .map(|entry| {
+            .enumerate()
+            .map(|(index, entry)| {
                 let mut entry = entry.clone();
-                if entry.outcome.is_none() && Some(entry.attempt) != current {
+                entry.attempt = index as u32 + 1;
+                if entry.outcome.is_none() && Some(index + 1) != current {
                     entry.outcome = Some(AttemptOutcome::Interrupted);
                 }
                 entry

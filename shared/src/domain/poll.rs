@@ -19,19 +19,13 @@ impl Poll {
     pub fn parse(raw: RawPoll) -> Result<Poll, ValidationError> {
         let name = raw.poll_name.as_deref().map(str::trim).unwrap_or_default();
         if name.is_empty() {
-            return Err(invalid(
-                "poll.pollName",
-                "poll.pollName is required and must not be blank".into(),
-            ));
+            return Err(invalid("poll.pollName", "poll.pollName is required and must not be blank".into()));
         }
         let raw_options = raw.poll_options.unwrap_or_default();
         if !OPTIONS.contains(&raw_options.len()) {
             return Err(invalid(
                 "poll.pollOptions",
-                format!(
-                    "poll.pollOptions has {} entries; give between 2 and 12 options",
-                    raw_options.len()
-                ),
+                format!("poll.pollOptions has {} entries; give between 2 and 12 options", raw_options.len()),
             ));
         }
         let mut options = Vec::with_capacity(raw_options.len());
@@ -39,18 +33,13 @@ impl Poll {
             let option = option.trim();
             let field = format!("poll.pollOptions[{i}]");
             if option.is_empty() {
-                return Err(invalid(
-                    &field,
-                    format!("{field} is blank; every poll option needs text"),
-                ));
+                return Err(invalid(&field, format!("{field} is blank; every poll option needs text")));
             }
             // At most 12 options, so a linear scan is simpler than a set.
             if options.iter().any(|seen: &String| seen == option) {
                 return Err(invalid(
                     &field,
-                    format!(
-                        "{field} repeats the option \"{option}\"; poll options must be distinct"
-                    ),
+                    format!("{field} repeats the option \"{option}\"; poll options must be distinct"),
                 ));
             }
             options.push(option.to_owned());
@@ -113,39 +102,22 @@ mod tests {
 
     #[test]
     fn options_are_carried_over() {
-        let settings = RawPollOptions {
-            allow_multiple_answers: Some(true),
-            poll_id: Some("p-1".into()),
-        };
-        let poll = Poll::parse(RawPoll {
-            options: Some(settings),
-            ..raw("q", &["a", "b"])
-        })
-        .expect("valid");
+        let settings = RawPollOptions { allow_multiple_answers: Some(true), poll_id: Some("p-1".into()) };
+        let poll = Poll::parse(RawPoll { options: Some(settings), ..raw("q", &["a", "b"]) }).expect("valid");
         assert!(poll.allow_multiple_answers);
         assert_eq!(poll.poll_id.as_deref(), Some("p-1"));
     }
 
     #[test]
     fn name_is_required_and_non_blank() {
-        assert_rejects(
-            RawPoll {
-                poll_name: None,
-                ..raw("", &["a", "b"])
-            },
-            "poll.pollName",
-        );
+        assert_rejects(RawPoll { poll_name: None, ..raw("", &["a", "b"]) }, "poll.pollName");
         assert_rejects(raw("  \n", &["a", "b"]), "poll.pollName");
     }
 
     #[test]
     fn two_to_twelve_options_are_accepted() {
         for n in [2, 12] {
-            let poll = Poll::parse(RawPoll {
-                poll_options: Some(numbered(n)),
-                ..raw("q", &[])
-            })
-            .expect("valid");
+            let poll = Poll::parse(RawPoll { poll_options: Some(numbered(n)), ..raw("q", &[]) }).expect("valid");
             assert_eq!(poll.options.len(), n);
         }
     }
@@ -153,21 +125,9 @@ mod tests {
     #[test]
     fn too_few_or_too_many_options_are_rejected() {
         for n in [0, 1, 13] {
-            assert_rejects(
-                RawPoll {
-                    poll_options: Some(numbered(n)),
-                    ..raw("q", &[])
-                },
-                "poll.pollOptions",
-            );
+            assert_rejects(RawPoll { poll_options: Some(numbered(n)), ..raw("q", &[]) }, "poll.pollOptions");
         }
-        assert_rejects(
-            RawPoll {
-                poll_options: None,
-                ..raw("q", &[])
-            },
-            "poll.pollOptions",
-        );
+        assert_rejects(RawPoll { poll_options: None, ..raw("q", &[]) }, "poll.pollOptions");
     }
 
     #[test]

@@ -84,9 +84,7 @@ impl SendRequest {
 
     /// Applies the rules in the contract's order; the first broken rule is the error.
     pub fn validate(self) -> Result<ValidatedMessage, ValidationError> {
-        let raw_chat_id = self
-            .chat_id
-            .ok_or_else(|| ValidationError::missing_field("chat_id"))?;
+        let raw_chat_id = self.chat_id.ok_or_else(|| ValidationError::missing_field("chat_id"))?;
         let chat_id = ChatId::parse(&raw_chat_id)?;
         let text = self.message.filter(|m| !m.is_empty());
         if text.is_none() && self.media.is_none() && self.poll.is_none() {
@@ -101,11 +99,7 @@ impl SendRequest {
         }
         let media = self.media.map(Media::parse).transpose()?;
         let poll = self.poll.map(Poll::parse).transpose()?;
-        if self
-            .reply_to
-            .as_deref()
-            .is_some_and(|r| r.trim().is_empty())
-        {
+        if self.reply_to.as_deref().is_some_and(|r| r.trim().is_empty()) {
             return Err(ValidationError::bad_request(
                 "invalid_reply_to",
                 Some("reply_to"),
@@ -113,18 +107,8 @@ impl SendRequest {
                  leave it out to send a plain message",
             ));
         }
-        let hide_url_preview = self
-            .options
-            .and_then(|o| o.hide_url_preview)
-            .unwrap_or(false);
-        Ok(ValidatedMessage {
-            chat_id,
-            text,
-            media,
-            poll,
-            reply_to: self.reply_to,
-            hide_url_preview,
-        })
+        let hide_url_preview = self.options.and_then(|o| o.hide_url_preview).unwrap_or(false);
+        Ok(ValidatedMessage { chat_id, text, media, poll, reply_to: self.reply_to, hide_url_preview })
     }
 }
 
@@ -200,12 +184,7 @@ mod tests {
     #[track_caller]
     fn assert_rejects(body: Value, code: &str, field: Option<&str>) -> ValidationError {
         let err = parse(body).expect_err("should be rejected");
-        assert_eq!(
-            (err.code, err.field.as_deref()),
-            (code, field),
-            "{}",
-            err.message
-        );
+        assert_eq!((err.code, err.field.as_deref()), (code, field), "{}", err.message);
         err
     }
 
@@ -223,8 +202,7 @@ mod tests {
 
     #[test]
     fn seed_example_is_accepted() {
-        let msg = parse(json!({"chat_id": "919537851844@c.us", "message": "Hello World"}))
-            .expect("valid");
+        let msg = parse(json!({"chat_id": "919537851844@c.us", "message": "Hello World"})).expect("valid");
         assert_eq!(
             msg,
             ValidatedMessage {
@@ -247,13 +225,7 @@ mod tests {
     #[test]
     fn group_chat_ids_are_accepted() {
         for id in ["120363025246125486@g.us", "919876543210-1598392874@g.us"] {
-            assert_eq!(
-                parse(json!({"chat_id": id, "message": "hi"}))
-                    .expect(id)
-                    .chat_id
-                    .as_str(),
-                id
-            );
+            assert_eq!(parse(json!({"chat_id": id, "message": "hi"})).expect(id).chat_id.as_str(), id);
         }
     }
 
@@ -261,11 +233,7 @@ mod tests {
     fn chat_id_is_required_and_checked_first() {
         let err = assert_rejects(json!({}), "missing_field", Some("chat_id"));
         assert_eq!(err.kind, ValidationErrorKind::BadRequest);
-        assert_rejects(
-            json!({"chat_id": null, "message": "x".repeat(5000)}),
-            "missing_field",
-            Some("chat_id"),
-        );
+        assert_rejects(json!({"chat_id": null, "message": "x".repeat(5000)}), "missing_field", Some("chat_id"));
         for bad in ["abc", "+1555", "1555@s.whatsapp.net", "@g.us", ""] {
             assert_rejects(json!({"chat_id": bad}), "invalid_chat_id", Some("chat_id"));
         }
@@ -279,13 +247,7 @@ mod tests {
             json!({"chat_id": "15550000001", "message": null, "reply_to": "x"}),
         ] {
             let err = assert_rejects(body, "empty_message", None);
-            assert!(
-                ["message", "media", "poll"]
-                    .iter()
-                    .all(|f| err.message.contains(f)),
-                "{}",
-                err.message
-            );
+            assert!(["message", "media", "poll"].iter().all(|f| err.message.contains(f)), "{}", err.message);
         }
     }
 
@@ -294,20 +256,14 @@ mod tests {
         let body = json!({"chat_id": "15550000001", "message": "", "media": url_media()});
         let msg = parse(body).expect("valid");
         assert_eq!(msg.text, None);
-        assert_eq!(
-            msg.media.expect("media").source,
-            MediaSource::Url("https://e.com/a".into())
-        );
+        assert_eq!(msg.media.expect("media").source, MediaSource::Url("https://e.com/a".into()));
     }
 
     #[test]
     fn message_limit_counts_characters_not_bytes() {
         let at_limit = "é".repeat(MAX_TEXT_CHARS);
         assert_eq!(
-            parse(json!({"chat_id": "15550000001", "message": at_limit}))
-                .expect("at limit")
-                .text
-                .as_deref(),
+            parse(json!({"chat_id": "15550000001", "message": at_limit})).expect("at limit").text.as_deref(),
             Some(at_limit.as_str())
         );
         let err = assert_rejects(
@@ -315,11 +271,7 @@ mod tests {
             "message_too_long",
             Some("message"),
         );
-        assert!(
-            err.message.contains("4097") && err.message.contains("4096"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("4097") && err.message.contains("4096"), "{}", err.message);
     }
 
     #[test]
@@ -331,9 +283,7 @@ mod tests {
             Some("media.type"),
         );
         assert_rejects(
-            media(
-                json!({"type": "gif", "url": "https://e.com/a", "filename": "a", "mimetype": "image/png"}),
-            ),
+            media(json!({"type": "gif", "url": "https://e.com/a", "filename": "a", "mimetype": "image/png"})),
             "invalid_media_type",
             Some("media.type"),
         );
@@ -343,24 +293,18 @@ mod tests {
             Some("media.filename"),
         );
         assert_rejects(
-            media(
-                json!({"type": "image", "url": "https://e.com/a", "filename": "a", "mimetype": ""}),
-            ),
+            media(json!({"type": "image", "url": "https://e.com/a", "filename": "a", "mimetype": ""})),
             "missing_field",
             Some("media.mimetype"),
         );
         assert_rejects(
-            media(
-                json!({"type": "image", "url": "https://e.com/a", "filename": "a", "mimetype": "png"}),
-            ),
+            media(json!({"type": "image", "url": "https://e.com/a", "filename": "a", "mimetype": "png"})),
             "invalid_mimetype",
             Some("media.mimetype"),
         );
         assert_rejects(
-            media(
-                json!({"type": "image", "url": "https://e.com/a", "filedata": "aGk=",
-                       "filename": "a", "mimetype": "image/png"}),
-            ),
+            media(json!({"type": "image", "url": "https://e.com/a", "filedata": "aGk=",
+                       "filename": "a", "mimetype": "image/png"})),
             "invalid_media_source",
             Some("media"),
         );
@@ -370,16 +314,12 @@ mod tests {
             Some("media"),
         );
         assert_rejects(
-            media(
-                json!({"type": "image", "url": "http://e.com/a", "filename": "a", "mimetype": "image/png"}),
-            ),
+            media(json!({"type": "image", "url": "http://e.com/a", "filename": "a", "mimetype": "image/png"})),
             "invalid_media_url",
             Some("media.url"),
         );
         assert_rejects(
-            media(
-                json!({"type": "image", "filedata": "%%%", "filename": "a", "mimetype": "image/png"}),
-            ),
+            media(json!({"type": "image", "filedata": "%%%", "filename": "a", "mimetype": "image/png"})),
             "invalid_base64",
             Some("media.filedata"),
         );
@@ -387,10 +327,7 @@ mod tests {
                          "filename": "a.pdf", "mimetype": "application/pdf"});
         let msg = parse(media(pdf)).expect("valid");
         let doc = msg.media.expect("media");
-        assert_eq!(
-            (doc.kind, doc.source),
-            (MediaKind::Document, MediaSource::Inline(b"%PDF-".to_vec()))
-        );
+        assert_eq!((doc.kind, doc.source), (MediaKind::Document, MediaSource::Inline(b"%PDF-".to_vec())));
     }
 
     #[test]
@@ -400,11 +337,7 @@ mod tests {
         let err = parse(json!({"chat_id": "15550000001", "media": media})).expect_err("too large");
         assert_eq!(
             (err.kind, err.code, err.field.as_deref()),
-            (
-                ValidationErrorKind::PayloadTooLarge,
-                "media_too_large",
-                Some("media.filedata")
-            )
+            (ValidationErrorKind::PayloadTooLarge, "media_too_large", Some("media.filedata"))
         );
     }
 
@@ -416,24 +349,11 @@ mod tests {
         let msg = parse(poll(lunch)).expect("valid");
         let parsed = msg.poll.expect("poll");
         assert_eq!(
-            (
-                parsed.name.as_str(),
-                parsed.options.len(),
-                parsed.allow_multiple_answers,
-                parsed.poll_id.as_deref()
-            ),
+            (parsed.name.as_str(), parsed.options.len(), parsed.allow_multiple_answers, parsed.poll_id.as_deref()),
             ("Lunch?", 2, true, Some("p1"))
         );
-        assert_rejects(
-            poll(json!({"pollOptions": ["a", "b"]})),
-            "invalid_poll",
-            Some("poll.pollName"),
-        );
-        assert_rejects(
-            poll(json!({"pollName": "q", "pollOptions": ["a"]})),
-            "invalid_poll",
-            Some("poll.pollOptions"),
-        );
+        assert_rejects(poll(json!({"pollOptions": ["a", "b"]})), "invalid_poll", Some("poll.pollName"));
+        assert_rejects(poll(json!({"pollName": "q", "pollOptions": ["a"]})), "invalid_poll", Some("poll.pollOptions"));
         assert_rejects(
             poll(json!({"pollName": "q", "pollOptions": ["a", "b", "a"]})),
             "invalid_poll",
@@ -448,10 +368,8 @@ mod tests {
             "invalid_reply_to",
             Some("reply_to"),
         );
-        let msg = parse(
-            json!({"chat_id": "15550000001", "message": "hi", "reply_to": "true_1555@c.us_3EB0"}),
-        )
-        .expect("valid");
+        let msg = parse(json!({"chat_id": "15550000001", "message": "hi", "reply_to": "true_1555@c.us_3EB0"}))
+            .expect("valid");
         assert_eq!(msg.reply_to.as_deref(), Some("true_1555@c.us_3EB0"));
     }
 
@@ -485,16 +403,8 @@ mod tests {
     #[test]
     fn wrong_types_name_the_field_path_and_expected_type() {
         let err = assert_raw_rejects(r#"{"chat_id": 5}"#, "invalid_type", Some("chat_id"));
-        assert!(
-            err.message.contains("a string") && !err.message.contains("line"),
-            "{}",
-            err.message
-        );
-        let err = assert_raw_rejects(
-            r#"{"chat_id":"1555000000","message": true}"#,
-            "invalid_type",
-            Some("message"),
-        );
+        assert!(err.message.contains("a string") && !err.message.contains("line"), "{}", err.message);
+        let err = assert_raw_rejects(r#"{"chat_id":"1555000000","message": true}"#, "invalid_type", Some("message"));
         assert!(err.message.contains("a string"), "{}", err.message);
         assert_raw_rejects(
             r#"{"chat_id":"1555000000","poll":{"pollName":"q","pollOptions":[1,2]}}"#,

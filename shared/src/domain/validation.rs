@@ -23,43 +23,21 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    pub fn bad_request(
-        code: &'static str,
-        field: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn bad_request(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
         Self::new(ValidationErrorKind::BadRequest, code, field, message)
     }
 
-    pub fn payload_too_large(
-        code: &'static str,
-        field: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn payload_too_large(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
         Self::new(ValidationErrorKind::PayloadTooLarge, code, field, message)
     }
 
     /// The `missing_field` error for a required field that is absent or blank.
     pub fn missing_field(field: &str) -> Self {
-        Self::bad_request(
-            "missing_field",
-            Some(field),
-            format!("{field} is required; add it to the request body"),
-        )
+        Self::bad_request("missing_field", Some(field), format!("{field} is required; add it to the request body"))
     }
 
-    fn new(
-        kind: ValidationErrorKind,
-        code: &'static str,
-        field: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind,
-            code,
-            message: message.into(),
-            field: field.map(str::to_owned),
-        }
+    fn new(kind: ValidationErrorKind, code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+        Self { kind, code, message: message.into(), field: field.map(str::to_owned) }
     }
 }
 
@@ -72,29 +50,16 @@ mod tests {
         let e = ValidationError::bad_request("invalid_chat_id", Some("chat_id"), "bad");
         assert_eq!(
             (e.kind, e.code, e.field.as_deref()),
-            (
-                ValidationErrorKind::BadRequest,
-                "invalid_chat_id",
-                Some("chat_id")
-            )
+            (ValidationErrorKind::BadRequest, "invalid_chat_id", Some("chat_id"))
         );
         let e = ValidationError::payload_too_large("media_too_large", None, "big");
-        assert_eq!(
-            (e.kind, e.field),
-            (ValidationErrorKind::PayloadTooLarge, None)
-        );
+        assert_eq!((e.kind, e.field), (ValidationErrorKind::PayloadTooLarge, None));
     }
 
     #[test]
     fn missing_field_names_the_field_and_displays_the_message() {
         let e = ValidationError::missing_field("media.filename");
-        assert_eq!(
-            (e.code, e.field.as_deref()),
-            ("missing_field", Some("media.filename"))
-        );
-        assert_eq!(
-            e.to_string(),
-            "media.filename is required; add it to the request body"
-        );
+        assert_eq!((e.code, e.field.as_deref()), ("missing_field", Some("media.filename")));
+        assert_eq!(e.to_string(), "media.filename is required; add it to the request body");
     }
 }

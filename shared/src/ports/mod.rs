@@ -40,11 +40,18 @@ pub enum BeginAttempt {
 /// How an attempt ended, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {
-    Sent { provider_message_id: String },
+    Sent {
+        provider_message_id: String,
+    },
     /// A transient error with attempts left: back to `queued`.
-    Retry { error: String },
+    Retry {
+        error: String,
+    },
     /// A permanent error, or the last attempt's transient one: `failed`.
-    Failed { outcome: AttemptOutcome, error: String },
+    Failed {
+        outcome: AttemptOutcome,
+        error: String,
+    },
 }
 
 /// What `StatusStore::mark_dead_lettered` did.
@@ -68,18 +75,36 @@ pub trait StatusStore: Send + Sync {
     async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError>;
     /// The conditional `queued → sending` transition that records a new attempt with a lease.
     /// A `sending` record whose lease has passed is taken over (its worker died).
-    async fn begin_attempt(&self, org: &OrgId, queue_id: &str, now: &str, lease_until: &str)
-        -> Result<BeginAttempt, StoreError>;
+    async fn begin_attempt(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<BeginAttempt, StoreError>;
     /// Records how attempt `attempt` ended; `false` when the record had moved on meanwhile.
-    async fn finish_attempt(&self, org: &OrgId, queue_id: &str, attempt: u32, result: AttemptResult, now: &str)
-        -> Result<bool, StoreError>;
+    async fn finish_attempt(
+        &self,
+        org: &OrgId,
+        queue_id: &str,
+        attempt: u32,
+        result: AttemptResult,
+        now: &str,
+    ) -> Result<bool, StoreError>;
     /// The job never reached the queue: the record must not claim a queued job.
-    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str) -> Result<(), StoreError>;
+    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str)
+    -> Result<(), StoreError>;
     /// The job reached the dead-letter queue: make sure the record is `failed` and findable for replay.
     async fn mark_dead_lettered(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<DeadLetterMark, StoreError>;
     /// Keeps an undecodable dead-lettered body as evidence.
-    async fn record_poison(&self, message_id: &str, body: &str, reason: &str, now: &str, expires_at: i64)
-        -> Result<(), StoreError>;
+    async fn record_poison(
+        &self,
+        message_id: &str,
+        body: &str,
+        reason: &str,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Orgs, API keys and phones.

@@ -21,9 +21,9 @@ impl Provider for Sandbox {
             Some(ALWAYS_TRANSIENT) => Err(DeliveryError::Transient(format!(
                 "sandbox: recipient {ALWAYS_TRANSIENT} is always temporarily unavailable (attempt {attempt})"
             ))),
-            Some(PERMANENT) => Err(DeliveryError::Permanent(format!(
-                "sandbox: recipient {PERMANENT} does not exist on WhatsApp"
-            ))),
+            Some(PERMANENT) => {
+                Err(DeliveryError::Permanent(format!("sandbox: recipient {PERMANENT} does not exist on WhatsApp")))
+            }
             Some(TRANSIENT_TWICE) if attempt < 3 => Err(DeliveryError::Transient(format!(
                 "sandbox: recipient {TRANSIENT_TWICE} is temporarily unavailable until attempt 3 (attempt {attempt})"
             ))),

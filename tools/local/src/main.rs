@@ -1,1 +1,110 @@
-fn main() {}
+//! `outbox-local`: the whole stack on a laptop against an AWS emulator (moto by default).
+//! `make run` starts the emulator and then this, in the foreground; Ctrl-C stops everything.
+
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use outbox::local::{self, LOCAL_API_KEY, LOCAL_PHONE_ID, LOCAL_PHONE_NUMBER, LocalSettings};
+use outbox::providers::Providers;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+#[derive(Parser)]
+#[command(about = "Run Outbox locally against an AWS emulator", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// The API and both consumers in one process (the default).
+    All,
+    /// Only the HTTP API.
+    Api,
+    /// Only the delivery and dead-letter consumers.
+    Consumers,
+    /// Create the resources and seed the local org, then exit.
+    Provision,
+}
+
+/// How long to wait for the emulator to answer at start-up.
+const EMULATOR_WAIT: Duration = Duration::from_secs(60);
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    outbox::telemetry::init();
+    let command = Cli::parse().command.unwrap_or(Command::All);
+    match run(command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            error!("{err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = LocalSettings {
+        endpoint: env_or("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        prefix: env_or("OUTBOX_LOCAL_PREFIX", "outbox-local"),
+        overrides: std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_")).collect(),
+    };
+    let started = Instant::now();
+    let (config, aws) = loop {
+        match local::prepare(&settings).await {
+            Ok(ready) => break ready,
+            Err(err) if started.elapsed() < EMULATOR_WAIT => {
+                warn!("waiting for the AWS emulator at {}: {err}", settings.endpoint);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    local::seed(&config, &aws).await?;
+    info!(table = %config.table, queue = %config.queue_url, bucket = %config.media_bucket, "resources ready");
+    if command == Command::Provision {
+        return Ok(());
+    }
+
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("stopping: finishing the batches in flight");
+        let _ = stop.send(true);
+    });
+
+    let api = async {
+        if matches!(command, Command::All | Command::Api) {
+            let port = env_or("PORT", "8080");
+            let listener = TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+            info!(
+                "Outbox is up: http://127.0.0.1:{port}/v1 (API key {LOCAL_API_KEY}, phone {LOCAL_PHONE_NUMBER} / {LOCAL_PHONE_ID})"
+            );
+            local::serve_api(&config, &aws, listener, shutdown.clone()).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let consumers = async {
+        if matches!(command, Command::All | Command::Consumers) {
+            local::run_consumers(&config, &aws, Providers::standard(), Duration::from_secs(2), shutdown.clone()).await;
+        }
+    };
+    let (served, ()) = tokio::join!(api, consumers);
+    served?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match terminate.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+    }
+}

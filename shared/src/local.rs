@@ -1,0 +1,134 @@
+//! The local stack: the same router and consumers as in Lambda, against an AWS emulator.
+//! Used by `outbox-local` (`make run`) and by the integration tests.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::Config;
+use crate::adapters::aws::AwsClients;
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::provision::{ProvisionError, ProvisionSpec, provision};
+use crate::adapters::sqs_event_source::EventSource;
+use crate::domain::clock::rfc3339;
+use crate::domain::tenant::{NewApiKey, OrgId, Phone, ProviderKind};
+use crate::ports::{StoreError, TenantStore};
+use crate::providers::Providers;
+
+pub const LOCAL_ORG: &str = "org-local";
+pub const LOCAL_API_KEY: &str = "local-dev-key";
+pub const LOCAL_PHONE_NUMBER: &str = "15550100000";
+pub const LOCAL_PHONE_ID: &str = "phone-local";
+
+/// How the local stack differs from a deployment.
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    pub endpoint: String,
+    /// Prefix of the table, queue and bucket names.
+    pub prefix: String,
+    /// Overrides from the environment (`OUTBOX_*`), applied over the local defaults.
+    pub overrides: Vec<(String, String)>,
+}
+
+/// Local defaults: a 1 s retry base (AWS uses at least 10 s) and short leases, so a laptop sees
+/// retries and crash recovery within seconds.
+const LOCAL_DEFAULTS: [(&str, &str); 4] = [
+    ("OUTBOX_RETRY_BASE_SECS", "1"),
+    ("OUTBOX_DELIVERY_TIMEOUT_SECS", "10"),
+    ("OUTBOX_AUTH_CACHE_SECS", "2"),
+    ("OUTBOX_RETENTION_DAYS", "30"),
+];
+
+/// The jobs queue's visibility timeout locally: above the lease, like template.yaml's 6×.
+const LOCAL_VISIBILITY_TIMEOUT_SECS: u32 = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates the resources (idempotently) and returns the configuration that points at them.
+pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), LocalError> {
+    let aws = AwsClients::emulator(&settings.endpoint).await;
+    let override_of = |name: &str| settings.overrides.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let max_attempts = override_of("OUTBOX_MAX_ATTEMPTS").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let spec = ProvisionSpec {
+        prefix: settings.prefix.clone(),
+        visibility_timeout_secs: LOCAL_VISIBILITY_TIMEOUT_SECS,
+        max_receive_count: max_attempts,
+    };
+    let provisioned = provision(&aws, &spec).await?;
+    let names = [
+        ("OUTBOX_TABLE", provisioned.table),
+        ("OUTBOX_QUEUE_URL", provisioned.queue_url),
+        ("OUTBOX_DLQ_URL", provisioned.dlq_url),
+        ("OUTBOX_MEDIA_BUCKET", provisioned.bucket),
+        ("AWS_ENDPOINT_URL", settings.endpoint.clone()),
+    ];
+    let config = Config::from_lookup(|name| {
+        override_of(name)
+            .or_else(|| names.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+            .or_else(|| LOCAL_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    })?;
+    Ok((config, aws))
+}
+
+/// The local org, key and phone from contract.md; safe to run again.
+pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), StoreError> {
+    let tenants = DynamoStore::new(aws.dynamodb.clone(), &config.table);
+    let now = rfc3339(Utc::now());
+    let org = OrgId::from(LOCAL_ORG.to_string());
+    tenants.put_org(&org, "Local development", &now).await?;
+    let key = NewApiKey::from_secret(LOCAL_API_KEY.to_string(), org.clone(), None, &now);
+    tenants.put_api_key(&key.hash, &key.record).await?;
+    let phone = Phone {
+        org_id: org,
+        phone_id: LOCAL_PHONE_ID.into(),
+        number: LOCAL_PHONE_NUMBER.into(),
+        provider: ProviderKind::Sandbox,
+        created_at: now,
+    };
+    tenants.put_phone(&phone).await
+}
+
+/// Serves the API router until `shutdown` turns true.
+pub async fn serve_api(
+    config: &Config,
+    aws: &AwsClients,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let router = crate::api::router(crate::wiring::app_state(config, aws));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+/// Runs the delivery and dead-letter consumers until `shutdown` turns true; batches in flight finish.
+pub async fn run_consumers(
+    config: &Config,
+    aws: &AwsClients,
+    providers: Providers,
+    poll_wait: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    let delivery = crate::wiring::delivery(config, aws, providers);
+    let dead_letters = crate::wiring::dead_letters(config, aws);
+    let jobs = EventSource { sqs: aws.sqs.clone(), queue_url: config.queue_url.clone(), wait: poll_wait };
+    let dlq = EventSource { sqs: aws.sqs.clone(), queue_url: config.dlq_url.clone(), wait: poll_wait };
+    info!(queue = %config.queue_url, dlq = %config.dlq_url, "consumers polling");
+    tokio::join!(
+        jobs.run(|event| crate::delivery::handle_batch(&delivery, event), shutdown.clone()),
+        dlq.run(|event| crate::dead_letter::handle_batch(&dead_letters, event), shutdown),
+    );
+}

@@ -1,0 +1,47 @@
+//! Wiring: builds each entrypoint's dependencies from the configuration and the AWS clients,
+//! the same way for the Lambda binaries, the local runner and the integration tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Config;
+use crate::adapters::aws::AwsClients;
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::s3::S3MediaStore;
+use crate::adapters::sqs::SqsQueue;
+use crate::api::AppState;
+use crate::dead_letter::DeadLetters;
+use crate::delivery::Delivery;
+use crate::delivery::retry::RetryPolicy;
+use crate::enqueue::{Enqueuer, QueueDepth};
+use crate::providers::Providers;
+
+/// `queue_position` may be this stale.
+const QUEUE_DEPTH_MAX_AGE: Duration = Duration::from_secs(1);
+
+pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
+    let store = Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table));
+    let enqueuer = Enqueuer {
+        store: store.clone(),
+        queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
+        media: Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
+        retention: config.retention,
+        depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
+    };
+    AppState::new(store.clone(), store, enqueuer, config.max_body_bytes, config.auth_cache_ttl)
+}
+
+pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Delivery {
+    Delivery {
+        store: Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table)),
+        queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
+        providers,
+        retry: RetryPolicy { base: config.retry_base },
+        max_attempts: config.max_attempts,
+        lease: config.delivery_timeout,
+    }
+}
+
+pub fn dead_letters(config: &Config, aws: &AwsClients) -> DeadLetters {
+    DeadLetters { store: Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table)), retention: config.retention }
+}

@@ -1,0 +1,146 @@
+//! The delivery path against moto: retries through SQS visibility, redrive to the DLQ,
+//! duplicate deliveries and malformed jobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use outbox_tests::outbox::adapters::sqs_event_source::receipts_of;
+use outbox_tests::outbox::domain::clock::parse_rfc3339;
+use outbox_tests::outbox::domain::tenant::OrgId;
+use outbox_tests::outbox::ports::StatusStore;
+use outbox_tests::outbox::providers::Providers;
+use outbox_tests::{Consumers, CountingProvider, Stack, StackOptions};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn send_text(stack: &Stack, chat_id: &str) -> String {
+    let (code, accepted) = stack.send(json!({"chat_id": chat_id, "message": "hi"})).await;
+    assert_eq!(code, StatusCode::OK, "{accepted}");
+    accepted["queue_id"].as_str().unwrap().to_string()
+}
+
+fn started_at(status: &Value, index: usize) -> chrono::DateTime<chrono::Utc> {
+    parse_rfc3339(status["attempt_log"][index]["started_at"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_always_transient_recipient_fails_after_three_attempts_with_growing_gaps_and_lands_in_the_dlq() {
+    // Only the delivery consumer runs, so the DLQ keeps what the redrive policy put there.
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::DeliveryOnly, ..Default::default() }).await;
+    let queue_id = send_text(&stack, "15550000001").await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(40), |s| s["status"] == "failed").await;
+    assert_eq!(status["attempts"], 3, "{status}");
+    let log = status["attempt_log"].as_array().unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(log.iter().all(|a| a["outcome"] == "transient_error"), "{status}");
+    assert!(status["status_description"].as_str().unwrap().contains("15550000001 is always temporarily unavailable"));
+    assert!(status["timeline"]["failed_at"].is_string());
+    let first_gap = started_at(&status, 1) - started_at(&status, 0);
+    let second_gap = started_at(&status, 2) - started_at(&status, 1);
+    assert!(first_gap >= chrono::Duration::milliseconds(750), "first gap {first_gap}");
+    assert!(second_gap > first_gap, "gaps {first_gap} then {second_gap}");
+
+    let dlq = stack.dlq_source();
+    let event = stack.receive_records(&dlq, 1, Duration::from_secs(15)).await;
+    let body = event.records[0].body.clone().unwrap();
+    assert!(body.contains(&queue_id), "{body}");
+
+    // The dead-letter handler marks it for replay, idempotently, and keeps its failure reason.
+    let dead_letters = outbox_tests::outbox::wiring::dead_letters(&stack.config, &stack.aws);
+    for _ in 0..2 {
+        let response = outbox_tests::outbox::dead_letter::handle_batch(&dead_letters, event.clone()).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let record = stack.store().get(&OrgId::from("org-local".to_string()), &queue_id).await.unwrap().unwrap();
+    assert!(record.dead_lettered_at.is_some());
+    assert_eq!(record.status_description.as_deref(), status["status_description"].as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_permanent_failure_is_not_retried() {
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::DeliveryOnly, ..Default::default() }).await;
+    let queue_id = send_text(&stack, "15550000002").await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "failed").await;
+    assert_eq!(status["attempts"], 1);
+    assert_eq!(status["attempt_log"][0]["outcome"], "permanent_error");
+    // Still one attempt a while later, and nothing in the DLQ.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, later) = stack.status(&queue_id).await;
+    assert_eq!(later["attempts"], 1);
+    let dlq = stack.dlq_source();
+    let arn = dlq.queue_arn().await;
+    assert!(dlq.receive(&arn).await.unwrap().records.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipient_failing_twice_is_sent_on_the_third_attempt() {
+    let stack = Stack::start().await;
+    let queue_id = send_text(&stack, "15550000003").await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(40), |s| s["status"] == "sent").await;
+    assert_eq!(status["attempts"], 3);
+    let outcomes: Vec<&str> =
+        status["attempt_log"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["transient_error", "transient_error", "sent"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_sqs_message_delivered_twice_calls_the_provider_once() {
+    let provider = CountingProvider::new(Duration::from_millis(300));
+    let stack = Stack::start_with(StackOptions {
+        consumers: Consumers::None,
+        providers: Providers::new(provider.clone()),
+        ..Default::default()
+    })
+    .await;
+    let delivery = outbox_tests::outbox::wiring::delivery(&stack.config, &stack.aws, Providers::new(provider.clone()));
+
+    // Twice in one batch, concurrently: one delivers, the duplicate waits for the lease.
+    let first = send_text(&stack, "919537851844").await;
+    let source = stack.jobs_source();
+    let mut event = stack.receive_records(&source, 1, Duration::from_secs(10)).await;
+    event.records.push(event.records[0].clone());
+    let response = outbox_tests::outbox::delivery::handle_batch(&delivery, event.clone()).await;
+    assert_eq!(provider.calls_for(&first), 1);
+    assert_eq!(response.batch_item_failures.len(), 1, "the in-flight duplicate is retried later");
+    // Delivered again after it was sent: acknowledged without a call.
+    let again = outbox_tests::outbox::delivery::handle_batch(&delivery, event).await;
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(provider.calls_for(&first), 1);
+    let (_, status) = stack.status(&first).await;
+    assert_eq!((status["status"].as_str(), status["attempts"].as_u64()), (Some("sent"), Some(1)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_job_does_not_fail_its_batch_mates() {
+    let provider = CountingProvider::new(Duration::ZERO);
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::None, ..Default::default() }).await;
+    let delivery = outbox_tests::outbox::wiring::delivery(&stack.config, &stack.aws, Providers::new(provider.clone()));
+    let queue_id = send_text(&stack, "919537851844").await;
+    for garbage in ["this is not a job", "{\"v\":1,\"org_id\":\"org-local\"}"] {
+        stack.aws.sqs.send_message().queue_url(&stack.config.queue_url).message_body(garbage).send().await.unwrap();
+    }
+    let source = stack.jobs_source();
+    let event = stack.receive_records(&source, 3, Duration::from_secs(10)).await;
+    let receipts = receipts_of(&event);
+    let response = outbox_tests::outbox::delivery::handle_batch(&delivery, event).await;
+    assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+    source.acknowledge(receipts, &response).await;
+    assert_eq!(provider.calls_for(&queue_id), 1);
+    let (_, status) = stack.status(&queue_id).await;
+    assert_eq!(status["status"], "sent");
+
+    // Both malformed bodies went straight to the DLQ, and the jobs queue is empty.
+    let dlq = stack.dlq_source();
+    let dead = stack.receive_records(&dlq, 2, Duration::from_secs(10)).await;
+    let mut bodies: Vec<String> = dead.records.iter().map(|r| r.body.clone().unwrap()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["this is not a job", "{\"v\":1,\"org_id\":\"org-local\"}"]);
+    let arn = source.queue_arn().await;
+    assert!(source.receive(&arn).await.unwrap().records.is_empty());
+
+    // The dead-letter consumer keeps them as evidence instead of failing forever.
+    let dead_letters = outbox_tests::outbox::wiring::dead_letters(&stack.config, &stack.aws);
+    let response = outbox_tests::outbox::dead_letter::handle_batch(&dead_letters, dead).await;
+    assert!(response.batch_item_failures.is_empty());
+    let _ = Arc::clone(&provider);
+}

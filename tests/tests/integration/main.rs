@@ -1,0 +1,6 @@
+//! Integration tests in one binary: the real handlers through the real AWS SDK against moto.
+//! The harness is in `tests/src/lib.rs`.
+
+mod blackbox;
+mod delivery;
+mod send;
