@@ -103,9 +103,9 @@ impl Enqueuer {
         created?;
         let job = Job::new(org.clone(), queue_id.clone(), phone.phone_id.clone());
         if let Err(err) = self.queue.enqueue(&job).await {
-            let reason = format!("could not be queued for delivery: {err}");
-            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, &reason, &rfc3339(Utc::now())).await
-            {
+            // The adapter error (queue ARN, account) stays in the logs; the record says what to do.
+            let reason = "could not be queued for delivery; nothing will be sent, send the message again";
+            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, reason, &rfc3339(Utc::now())).await {
                 error!(%queue_id, error = %store_err, "the record of an unqueued message could not be marked failed");
             }
             return Err(err.into());

@@ -64,8 +64,9 @@ impl AppState {
                 phones
             }
         };
-        let selector = headers.get("x-phone").map(|v| v.to_str().unwrap_or_default().trim()).filter(|v| !v.is_empty());
-        if let Some(selector) = selector {
+        // A header that is not text names no phone: the same 404 as an unknown one.
+        let selector = headers.get("x-phone").map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+        if let Some(selector) = selector.as_deref().filter(|v| !v.is_empty()) {
             return phones.into_iter().find(|phone| phone.answers_to(selector)).ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "phone {selector:?} not found; x-phone takes one of your org's numbers or phone_ids"

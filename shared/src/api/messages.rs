@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use serde::Serialize;
@@ -10,6 +11,7 @@ use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::domain::message::{AttemptLogEntry, MessageRecord, Timeline, is_queue_id};
 use crate::domain::send::parse_send_request;
+use crate::domain::validation::ValidationError;
 
 #[derive(Serialize)]
 pub struct SendResponse {
@@ -87,8 +89,9 @@ impl From<MessageRecord> for StatusResponse {
 pub async fn status(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<StatusResponse>, ApiError> {
+    let Path(id) = id.map_err(|_| ApiError::NotFound("no message with that id: it is not valid UTF-8".into()))?;
     find_message(&app, &caller, &id).await.map(|record| Json(record.into()))
 }
 
@@ -125,5 +128,14 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<axum
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::BodyTooLarge { limit });
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge { limit })
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(cause) = source {
+            if cause.is::<http_body_util::LengthLimitError>() {
+                return ApiError::BodyTooLarge { limit };
+            }
+            source = cause.source();
+        }
+        ApiError::Validation(ValidationError::bad_request("invalid_body", None, "the request body could not be read"))
+    })
 }

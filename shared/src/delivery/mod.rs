@@ -20,6 +20,9 @@ use crate::providers::{DeliveryError, Providers};
 use records::{ReceivedRecord, batch_response};
 use retry::RetryPolicy;
 
+/// Time kept back from the lease for recording the outcome after the provider call.
+const PROVIDER_MARGIN: Duration = Duration::from_secs(5);
+
 /// What the delivery handler needs, built once per process.
 #[derive(Clone)]
 pub struct Delivery {
@@ -123,7 +126,12 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
 
     let attempt = message.attempts;
     let provider = message.provider.as_str();
-    let result = delivery.providers.for_kind(message.provider).deliver(&message, attempt).await;
+    // Bounded so the outcome is recorded before the lease (the Lambda timeout) runs out.
+    let budget = delivery.lease.saturating_sub(PROVIDER_MARGIN).max(Duration::from_secs(1));
+    let call = delivery.providers.for_kind(message.provider).deliver(&message, attempt);
+    let result = tokio::time::timeout(budget, call).await.unwrap_or_else(|_| {
+        Err(DeliveryError::Transient(format!("the provider did not answer within {} s", budget.as_secs())))
+    });
     let now = rfc3339(Utc::now());
     let (record, outcome) = match result {
         Ok(receipt) => {

@@ -1,6 +1,7 @@
 //! Delivery and dead-letter handler tests with in-memory ports and a call-counting sandbox provider.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,15 +33,20 @@ const NORMAL: &str = "15550000010";
 struct CountingSandbox {
     delay: Duration,
     calls: Mutex<HashMap<String, u32>>,
+    in_flight: AtomicU32,
+    most_in_flight: AtomicU32,
 }
 
 #[async_trait]
 impl Provider for CountingSandbox {
     async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
         *self.calls.lock().expect("lock").entry(message.queue_id.clone()).or_default() += 1;
+        let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(in_flight, Ordering::SeqCst);
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         Sandbox.deliver(message, attempt).await
     }
 }
@@ -237,6 +243,7 @@ async fn a_normal_chat_is_sent_on_one_attempt() {
     assert_eq!((record.attempts, outcomes(&record)), (1, vec![Some(AttemptOutcome::Sent)]));
     assert!(record.timeline.sent_at.is_some() && record.lease_until.is_none(), "{record:?}");
     assert_eq!(app.calls(&queue_id), 1);
+    assert!(app.visibility_changes().is_empty());
 }
 
 #[tokio::test]
@@ -302,6 +309,17 @@ async fn transient_twice_is_sent_on_the_third_receive() {
     assert_eq!(outcomes(&record), [Some(TransientError), Some(TransientError), Some(Sent)]);
     assert_eq!(record.attempt_log.iter().map(|entry| entry.attempt).collect::<Vec<_>>(), [1, 2, 3]);
     assert!(record.provider_message_id.is_some());
+}
+
+#[tokio::test]
+async fn a_batch_is_delivered_concurrently() {
+    let app = Harness::with_slow_provider();
+    let (first, first_job) = app.accept(NORMAL).await;
+    let (second, second_job) = app.accept("15550000011").await;
+    let response = app.deliver(vec![sqs_message("m-1", &first_job, 1), sqs_message("m-2", &second_job, 1)]).await;
+    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    assert_eq!(app.provider.most_in_flight.load(Ordering::SeqCst), 2);
+    assert_eq!((app.record(&first).await.status, app.record(&second).await.status), (Status::Sent, Status::Sent));
 }
 
 // --- duplicates and finished messages ---
