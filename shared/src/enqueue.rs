@@ -80,7 +80,7 @@ impl Enqueuer {
             queue_id: queue_id.clone(),
             unique_id: generate_unique_id(),
             phone_id: phone.phone_id.clone(),
-            provider: phone.provider,
+            provider: phone.provider.kind(),
             chat_id: message.chat_id,
             text: message.text,
             media,

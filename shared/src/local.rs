@@ -14,7 +14,7 @@ use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::provision::{ProvisionError, ProvisionSpec, provision};
 use crate::adapters::sqs_event_source::EventSource;
 use crate::domain::clock::rfc3339;
-use crate::domain::tenant::{NewApiKey, OrgId, Phone, ProviderKind};
+use crate::domain::tenant::{NewApiKey, OrgId, Phone, ProviderSettings};
 use crate::ports::{StoreError, TenantStore};
 use crate::providers::Providers;
 
@@ -93,7 +93,7 @@ pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), StoreError> {
         org_id: org,
         phone_id: LOCAL_PHONE_ID.into(),
         number: LOCAL_PHONE_NUMBER.into(),
-        provider: ProviderKind::Sandbox,
+        provider: ProviderSettings::Sandbox,
         created_at: now,
     };
     tenants.put_phone(&phone).await

@@ -12,7 +12,7 @@ use outbox::Config;
 use outbox::adapters::aws::AwsClients;
 use outbox::adapters::dynamodb::DynamoStore;
 use outbox::adapters::sqs_event_source::EventSource;
-use outbox::domain::tenant::{NewApiKey, OrgId, Phone, ProviderKind};
+use outbox::domain::tenant::{NewApiKey, OrgId, Phone, ProviderSettings};
 use outbox::local::{self, LOCAL_API_KEY, LocalSettings};
 use outbox::ports::TenantStore;
 use outbox::providers::Providers;
@@ -155,7 +155,7 @@ impl Stack {
             org_id: org.clone(),
             phone_id: Phone::generate_id(),
             number: number.to_string(),
-            provider: ProviderKind::Sandbox,
+            provider: ProviderSettings::Sandbox,
             created_at: now.to_string(),
         };
         store.put_phone(&phone).await.expect("phone");

@@ -18,7 +18,7 @@ use crate::domain::clock::parse_rfc3339;
 use crate::domain::job::Job;
 use crate::domain::media::MediaKind;
 use crate::domain::message::{MessageRecord, Status};
-use crate::domain::tenant::{NewApiKey, OrgId, Phone, ProviderKind};
+use crate::domain::tenant::{NewApiKey, OrgId, Phone, ProviderSettings};
 use crate::enqueue::{Enqueuer, QueueDepth};
 use crate::ports::{AttemptResult, StatusStore, TenantStore};
 
@@ -74,7 +74,7 @@ impl Harness {
             org_id: org.clone(),
             phone_id: phone_id.into(),
             number: number.into(),
-            provider: ProviderKind::Sandbox,
+            provider: ProviderSettings::Sandbox,
             created_at: NOW.into(),
         };
         self.store.put_phone(&phone).await.expect("memory store");

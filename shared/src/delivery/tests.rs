@@ -19,7 +19,7 @@ use crate::domain::clock::rfc3339;
 use crate::domain::job::Job;
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status, Timeline, generate_unique_id};
 use crate::domain::send::parse_send_request;
-use crate::domain::tenant::{OrgId, Phone, ProviderKind};
+use crate::domain::tenant::{OrgId, Phone, ProviderKind, ProviderSettings};
 use crate::enqueue::{Enqueuer, QueueDepth};
 use crate::ports::StatusStore;
 use crate::providers::sandbox::{self, Sandbox};
@@ -94,7 +94,7 @@ impl Harness {
             org_id: OrgId::from("org-a".to_string()),
             phone_id: "phone-a".into(),
             number: "15550100000".into(),
-            provider: ProviderKind::Sandbox,
+            provider: ProviderSettings::Sandbox,
             created_at: rfc3339(Utc::now()),
         };
         Harness { store, queue, provider, delivery, enqueuer, phone }

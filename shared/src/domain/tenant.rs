@@ -88,13 +88,83 @@ impl NewApiKey {
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {
     Sandbox,
+    WhatsappCloud,
+    Http,
 }
 
 impl ProviderKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             ProviderKind::Sandbox => "sandbox",
+            ProviderKind::WhatsappCloud => "whatsapp-cloud",
+            ProviderKind::Http => "http",
         }
+    }
+}
+
+/// A phone's provider and its non-secret settings. Secrets (tokens, signing secrets) live in
+/// AWS Secrets Manager; only `secret_ref` (the secret's ARN or name) is stored here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProviderSettings {
+    Sandbox,
+    /// Meta's WhatsApp Cloud API: `POST {graph_url}/{graph_version}/{phone_number_id}/messages`.
+    WhatsappCloud {
+        phone_number_id: String,
+        graph_url: String,
+        graph_version: String,
+        secret_ref: String,
+    },
+    /// A webhook of the user's own: Outbox POSTs each message as JSON, signed with HMAC-SHA256.
+    Http {
+        url: String,
+        secret_ref: String,
+    },
+}
+
+impl ProviderSettings {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderSettings::Sandbox => ProviderKind::Sandbox,
+            ProviderSettings::WhatsappCloud { .. } => ProviderKind::WhatsappCloud,
+            ProviderSettings::Http { .. } => ProviderKind::Http,
+        }
+    }
+
+    pub fn secret_ref(&self) -> Option<&str> {
+        match self {
+            ProviderSettings::Sandbox => None,
+            ProviderSettings::WhatsappCloud { secret_ref, .. } | ProviderSettings::Http { secret_ref, .. } => {
+                Some(secret_ref)
+            }
+        }
+    }
+}
+
+/// The secret half of a WhatsApp Cloud API phone, stored as one JSON secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatsappCloudSecrets {
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+}
+
+/// The secret half of an `http` provider phone.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpSecrets {
+    pub signing_secret: String,
+}
+
+/// Secrets never reach logs, even through `{:?}`.
+impl std::fmt::Debug for WhatsappCloudSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WhatsappCloudSecrets { .. }")
+    }
+}
+
+impl std::fmt::Debug for HttpSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpSecrets { .. }")
     }
 }
 
@@ -105,7 +175,7 @@ pub struct Phone {
     pub phone_id: String,
     /// Country code + number, digits only, as in the `x-phone` header.
     pub number: String,
-    pub provider: ProviderKind,
+    pub provider: ProviderSettings,
     pub created_at: String,
 }
 
@@ -140,7 +210,7 @@ mod tests {
             org_id: OrgId::from("o".to_string()),
             phone_id: "phone-local".into(),
             number: "15550100000".into(),
-            provider: ProviderKind::Sandbox,
+            provider: ProviderSettings::Sandbox,
             created_at: "now".into(),
         };
         assert!(phone.answers_to("15550100000"));

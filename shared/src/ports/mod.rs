@@ -1,12 +1,14 @@
 //! The ports: what the domain needs from the outside world, as traits. Adapters implement them.
 
-use std::time::Duration;
+mod media;
+mod queue;
+mod status;
+mod tenants;
 
-use async_trait::async_trait;
-
-use crate::domain::job::Job;
-use crate::domain::message::{AttemptOutcome, MessageRecord, Status};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
+pub use media::MediaStore;
+pub use queue::JobQueue;
+pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
+pub use tenants::TenantStore;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -23,114 +25,3 @@ pub struct QueueError(pub String);
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the media store is unavailable: {0}")]
 pub struct MediaError(pub String);
-
-/// What `StatusStore::begin_attempt` found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BeginAttempt {
-    /// The record moved to `sending`; it is returned as updated, `attempts` counting this attempt.
-    Started(MessageRecord),
-    /// Another worker holds a live lease on this message: a duplicate delivery.
-    InFlight(MessageRecord),
-    /// Already sent, failed or cancelled: nothing to do.
-    Finished(MessageRecord),
-    /// No such record.
-    Missing,
-}
-
-/// How an attempt ended, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptResult {
-    Sent {
-        provider_message_id: String,
-    },
-    /// A transient error with attempts left: back to `queued`.
-    Retry {
-        error: String,
-    },
-    /// A permanent error, or the last attempt's transient one: `failed`.
-    Failed {
-        outcome: AttemptOutcome,
-        error: String,
-    },
-}
-
-/// What `StatusStore::mark_dead_lettered` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeadLetterMark {
-    /// The record was still queued or sending (a crash or timeout): now `failed`.
-    MarkedFailed,
-    /// The record was already `failed`; the dead-letter marker was added (or already there).
-    AlreadyFailed,
-    /// Sent or cancelled: nothing to replay.
-    NotFailed(Status),
-    Missing,
-}
-
-/// Message status records.
-#[async_trait]
-pub trait StatusStore: Send + Sync {
-    /// Stores a new record; a record with the same queue_id is never overwritten.
-    async fn create(&self, record: &MessageRecord) -> Result<(), StoreError>;
-    async fn get(&self, org: &OrgId, queue_id: &str) -> Result<Option<MessageRecord>, StoreError>;
-    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError>;
-    /// The conditional `queued → sending` transition that records a new attempt with a lease.
-    /// A `sending` record whose lease has passed is taken over (its worker died).
-    async fn begin_attempt(
-        &self,
-        org: &OrgId,
-        queue_id: &str,
-        now: &str,
-        lease_until: &str,
-    ) -> Result<BeginAttempt, StoreError>;
-    /// Records how attempt `attempt` ended; `false` when the record had moved on meanwhile.
-    async fn finish_attempt(
-        &self,
-        org: &OrgId,
-        queue_id: &str,
-        attempt: u32,
-        result: AttemptResult,
-        now: &str,
-    ) -> Result<bool, StoreError>;
-    /// The job never reached the queue: the record must not claim a queued job.
-    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str)
-    -> Result<(), StoreError>;
-    /// The job reached the dead-letter queue: make sure the record is `failed` and findable for replay.
-    async fn mark_dead_lettered(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<DeadLetterMark, StoreError>;
-    /// Keeps an undecodable dead-lettered body as evidence.
-    async fn record_poison(
-        &self,
-        message_id: &str,
-        body: &str,
-        reason: &str,
-        now: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-}
-
-/// Orgs, API keys and phones.
-#[async_trait]
-pub trait TenantStore: Send + Sync {
-    async fn put_org(&self, org: &OrgId, name: &str, now: &str) -> Result<(), StoreError>;
-    async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError>;
-    async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError>;
-    async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError>;
-    async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError>;
-}
-
-/// The delivery queue.
-#[async_trait]
-pub trait JobQueue: Send + Sync {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError>;
-    /// Hides a received job for `delay` (the retry backoff).
-    async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError>;
-    /// Moves a body that cannot be processed straight to the dead-letter queue.
-    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
-    /// Jobs waiting to be picked up, approximately (SQS ApproximateNumberOfMessages).
-    async fn approximate_depth(&self) -> Result<u64, QueueError>;
-}
-
-/// Staged media bytes.
-#[async_trait]
-pub trait MediaStore: Send + Sync {
-    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), MediaError>;
-}

@@ -49,6 +49,17 @@ impl Providers {
     pub fn for_kind(&self, kind: ProviderKind) -> &dyn Provider {
         match kind {
             ProviderKind::Sandbox => self.sandbox.as_ref(),
+            // Interim until the real providers land in this change set.
+            ProviderKind::WhatsappCloud | ProviderKind::Http => &Unavailable,
         }
+    }
+}
+
+struct Unavailable;
+
+#[async_trait]
+impl Provider for Unavailable {
+    async fn deliver(&self, message: &MessageRecord, _attempt: u32) -> Result<Receipt, DeliveryError> {
+        Err(DeliveryError::Permanent(format!("provider {} is not available in this build", message.provider.as_str())))
     }
 }

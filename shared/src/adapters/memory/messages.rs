@@ -1,31 +1,11 @@
-//! In-memory twins of the stores and queue, for handler tests and benchmarks. They follow the
-//! same conditional rules as the DynamoDB adapter, so handler tests exercise real transitions.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+//! Message records in memory, with the DynamoDB adapter's conditional rules.
 
 use async_trait::async_trait;
 
-use crate::domain::job::Job;
+use super::{MemoryStore, lock};
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
-use crate::ports::{
-    AttemptResult, BeginAttempt, DeadLetterMark, JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError,
-    TenantStore,
-};
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[derive(Default)]
-pub struct MemoryStore {
-    messages: Mutex<HashMap<(OrgId, String), MessageRecord>>,
-    keys: Mutex<HashMap<KeyHash, ApiKeyRecord>>,
-    phones: Mutex<Vec<Phone>>,
-    pub poison: Mutex<Vec<(String, String)>>,
-}
+use crate::domain::tenant::OrgId;
+use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError};
 
 #[async_trait]
 impl StatusStore for MemoryStore {
@@ -169,80 +149,6 @@ impl StatusStore for MemoryStore {
         _expires_at: i64,
     ) -> Result<(), StoreError> {
         lock(&self.poison).push((message_id.to_string(), body.to_string()));
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl TenantStore for MemoryStore {
-    async fn put_org(&self, _org: &OrgId, _name: &str, _now: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        lock(&self.keys).insert(hash.clone(), record.clone());
-        Ok(())
-    }
-
-    async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(lock(&self.keys).get(hash).cloned())
-    }
-
-    async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError> {
-        let mut phones = lock(&self.phones);
-        phones.retain(|p| !(p.org_id == phone.org_id && p.phone_id == phone.phone_id));
-        phones.push(phone.clone());
-        Ok(())
-    }
-
-    async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
-        Ok(lock(&self.phones).iter().filter(|p| &p.org_id == org).cloned().collect())
-    }
-}
-
-/// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.
-#[derive(Default)]
-pub struct MemoryQueue {
-    pub jobs: Mutex<Vec<String>>,
-    pub visibility: Mutex<Vec<(String, Duration)>>,
-    pub dead_letters: Mutex<Vec<(String, String)>>,
-    pub fail_enqueue: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl JobQueue for MemoryQueue {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        if self.fail_enqueue.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(QueueError("simulated outage".into()));
-        }
-        lock(&self.jobs).push(job.encode());
-        Ok(())
-    }
-
-    async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        lock(&self.visibility).push((receipt_handle.to_string(), delay));
-        Ok(())
-    }
-
-    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
-        lock(&self.dead_letters).push((body.to_string(), reason.to_string()));
-        Ok(())
-    }
-
-    async fn approximate_depth(&self) -> Result<u64, QueueError> {
-        Ok(lock(&self.jobs).len() as u64)
-    }
-}
-
-#[derive(Default)]
-pub struct MemoryMedia {
-    pub objects: Mutex<HashMap<String, (Vec<u8>, String)>>,
-}
-
-#[async_trait]
-impl MediaStore for MemoryMedia {
-    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), MediaError> {
-        lock(&self.objects).insert(key.to_string(), (bytes, content_type.to_string()));
         Ok(())
     }
 }

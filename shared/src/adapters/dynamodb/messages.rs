@@ -1,46 +1,19 @@
-//! DynamoDB: one table holds orgs, keys, phones and message records.
-//!
-//! | item            | pk                       | sk             | gsi1 (pk / sk)                 | gsi2 (pk / sk)              |
-//! |-----------------|--------------------------|----------------|--------------------------------|-----------------------------|
-//! | org             | `ORG#{org}`              | `ORG`          |                                |                             |
-//! | phone           | `ORG#{org}`              | `PHONE#{id}`   |                                |                             |
-//! | api key         | `KEY#{sha256}`           | `KEY`          | `KEYS#{org}` / key_id          |                             |
-//! | message         | `MSG#{org}#{queue_id}`   | `MSG`          | `UID#{org}#{unique_id}` / `MSG`| `DLQ` / `{at}#{org}#{qid}` once dead-lettered |
-//! | poison job      | `POISON#{sqs message id}`| `POISON`       |                                | `POISON` / `{at}`           |
-//!
-//! Every message key embeds the org, so another org's id is simply not found.
-
-use std::collections::HashMap;
+//! Message records: creation, lookups by queue_id or unique_id, and the conditional status transitions.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use super::{DynamoStore, Item, applied, condition_failure, from_item, key, s, to_item, to_value, unavailable};
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
-use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError, TenantStore};
-
-type Item = HashMap<String, AttributeValue>;
+use crate::domain::tenant::OrgId;
+use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError};
 
 /// Largest poison body kept as evidence (a DynamoDB item holds 400 KB).
 const POISON_BODY_LIMIT: usize = 32 * 1024;
 
-#[derive(Clone, Debug)]
-pub struct DynamoStore {
-    client: Client,
-    table: String,
-}
-
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into() }
-    }
-
     fn message_key(org: &OrgId, queue_id: &str) -> Item {
         key(format!("MSG#{org}#{queue_id}"), "MSG")
     }
@@ -54,55 +27,8 @@ impl DynamoStore {
     }
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-}
-
-fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    StoreError::Unavailable(DisplayErrorContext(err).to_string())
-}
-
-fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn status_value(status: Status) -> AttributeValue {
     s(status.as_str())
-}
-
-/// The item that failed a condition (ALL_OLD), `Ok(None)` when the item does not exist,
-/// or the error itself when it was not a condition failure.
-fn condition_failure(
-    err: SdkError<UpdateItemError, impl std::fmt::Debug + Send + Sync + 'static>,
-) -> Result<Option<Item>, StoreError> {
-    match err.as_service_error() {
-        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed.item().cloned()),
-        _ => Err(unavailable(err)),
-    }
-}
-
-/// Runs a conditional update: `Ok(true)` when applied, `Ok(false)` when its condition did not hold.
-async fn applied(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
-    match update.send().await {
-        Ok(_) => Ok(true),
-        Err(err) => condition_failure(err).map(|_| false),
-    }
 }
 
 fn record_from_output(output: UpdateItemOutput) -> Result<MessageRecord, StoreError> {
@@ -344,64 +270,5 @@ impl StatusStore for DynamoStore {
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl TenantStore for DynamoStore {
-    async fn put_org(&self, org: &OrgId, name: &str, now: &str) -> Result<(), StoreError> {
-        let mut item = key(format!("ORG#{org}"), "ORG");
-        item.extend([
-            ("org_id".to_string(), s(org.as_str())),
-            ("name".to_string(), s(name)),
-            ("created_at".to_string(), s(now)),
-        ]);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        let mut item = to_item(record)?;
-        item.extend(key(format!("KEY#{}", hash.as_str()), "KEY"));
-        item.insert("gsi1pk".into(), s(format!("KEYS#{}", record.org_id)));
-        item.insert("gsi1sk".into(), s(&record.key_id));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("KEY#{}", hash.as_str()), "KEY")))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
-    }
-
-    async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError> {
-        let mut item = to_item(phone)?;
-        item.extend(key(format!("ORG#{}", phone.org_id), &format!("PHONE#{}", phone.phone_id)));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :phone)")
-            .expression_attribute_values(":pk", s(format!("ORG#{org}")))
-            .expression_attribute_values(":phone", s("PHONE#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
-        items.into_iter().map(from_item).collect()
     }
 }

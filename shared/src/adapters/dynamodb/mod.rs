@@ -1,0 +1,87 @@
+//! DynamoDB: one table holds orgs, keys, phones and message records.
+//!
+//! | item            | pk                       | sk             | gsi1 (pk / sk)                 | gsi2 (pk / sk)              |
+//! |-----------------|--------------------------|----------------|--------------------------------|-----------------------------|
+//! | org             | `ORG#{org}`              | `ORG`          |                                |                             |
+//! | phone           | `ORG#{org}`              | `PHONE#{id}`   |                                |                             |
+//! | api key         | `KEY#{sha256}`           | `KEY`          | `KEYS#{org}` / key_id          |                             |
+//! | message         | `MSG#{org}#{queue_id}`   | `MSG`          | `UID#{org}#{unique_id}` / `MSG`| `DLQ` / `{at}#{org}#{qid}` once dead-lettered |
+//! | poison job      | `POISON#{sqs message id}`| `POISON`       |                                | `POISON` / `{at}`           |
+//!
+//! Every message key embeds the org, so another org's id is simply not found.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ports::StoreError;
+
+mod messages;
+mod tenants;
+
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into() }
+    }
+}
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+pub(super) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(DisplayErrorContext(err).to_string())
+}
+
+pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The item that failed a condition (ALL_OLD), `Ok(None)` when the item does not exist,
+/// or the error itself when it was not a condition failure.
+pub(super) fn condition_failure(
+    err: SdkError<UpdateItemError, impl std::fmt::Debug + Send + Sync + 'static>,
+) -> Result<Option<Item>, StoreError> {
+    match err.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed.item().cloned()),
+        _ => Err(unavailable(err)),
+    }
+}
+
+/// Runs a conditional update: `Ok(true)` when applied, `Ok(false)` when its condition did not hold.
+pub(super) async fn applied(update: UpdateItemFluentBuilder) -> Result<bool, StoreError> {
+    match update.send().await {
+        Ok(_) => Ok(true),
+        Err(err) => condition_failure(err).map(|_| false),
+    }
+}

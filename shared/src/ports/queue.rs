@@ -1,0 +1,20 @@
+//! The delivery queue.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::QueueError;
+use crate::domain::job::Job;
+
+/// The delivery queue.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError>;
+    /// Hides a received job for `delay` (the retry backoff).
+    async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError>;
+    /// Moves a body that cannot be processed straight to the dead-letter queue.
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
+    /// Jobs waiting to be picked up, approximately (SQS ApproximateNumberOfMessages).
+    async fn approximate_depth(&self) -> Result<u64, QueueError>;
+}
