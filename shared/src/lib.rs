@@ -3,6 +3,7 @@
 //! that every Lambda binary and the local runner wire together.
 
 pub mod adapters;
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod dead_letter;

@@ -6,5 +6,6 @@ pub mod dynamodb;
 pub mod memory;
 pub mod provision;
 pub mod s3;
+pub mod secrets_manager;
 pub mod sqs;
 pub mod sqs_event_source;

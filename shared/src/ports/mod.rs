@@ -2,11 +2,13 @@
 
 mod media;
 mod queue;
+mod secrets;
 mod status;
 mod tenants;
 
 pub use media::MediaStore;
 pub use queue::JobQueue;
+pub use secrets::{SecretError, SecretStore};
 pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
 pub use tenants::TenantStore;
 

@@ -13,4 +13,5 @@ pub trait TenantStore: Send + Sync {
     async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError>;
     async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError>;
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError>;
+    async fn get_phone(&self, org: &OrgId, phone_id: &str) -> Result<Option<Phone>, StoreError>;
 }

@@ -1,6 +1,9 @@
 //! Integration tests in one binary: the real handlers through the real AWS SDK against moto.
 //! The harness is in `tests/src/lib.rs`.
 
+mod admin;
 mod blackbox;
 mod delivery;
+mod edge;
+mod providers;
 mod send;

@@ -47,6 +47,18 @@ impl TenantStore for DynamoStore {
         Ok(())
     }
 
+    async fn get_phone(&self, org: &OrgId, phone_id: &str) -> Result<Option<Phone>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("ORG#{org}"), &format!("PHONE#{phone_id}"))))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
         let items = self
             .client

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
-use crate::ports::{JobQueue, MediaError, MediaStore, QueueError};
+use crate::ports::{JobQueue, MediaError, MediaStore, QueueError, SecretError, SecretStore};
 
 mod messages;
 mod tenants;
@@ -58,6 +58,29 @@ impl JobQueue for MemoryQueue {
 
     async fn approximate_depth(&self) -> Result<u64, QueueError> {
         Ok(lock(&self.jobs).len() as u64)
+    }
+}
+
+/// Secrets by name; the reference is the name.
+#[derive(Default)]
+pub struct MemorySecrets {
+    pub secrets: Mutex<HashMap<String, String>>,
+}
+
+#[async_trait]
+impl SecretStore for MemorySecrets {
+    async fn put(&self, name: &str, value: &str) -> Result<String, SecretError> {
+        lock(&self.secrets).insert(name.to_string(), value.to_string());
+        Ok(name.to_string())
+    }
+
+    async fn get(&self, reference: &str) -> Result<String, SecretError> {
+        lock(&self.secrets).get(reference).cloned().ok_or_else(|| SecretError::NotFound(reference.to_string()))
+    }
+
+    async fn delete(&self, reference: &str) -> Result<(), SecretError> {
+        lock(&self.secrets).remove(reference);
+        Ok(())
     }
 }
 

@@ -28,6 +28,10 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
 
+    async fn get_phone(&self, org: &OrgId, phone_id: &str) -> Result<Option<Phone>, StoreError> {
+        Ok(lock(&self.phones).iter().find(|p| &p.org_id == org && p.phone_id == phone_id).cloned())
+    }
+
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
         Ok(lock(&self.phones).iter().filter(|p| &p.org_id == org).cloned().collect())
     }

@@ -1,0 +1,1 @@
+//! Admin CLI round trips against moto.

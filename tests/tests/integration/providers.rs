@@ -1,0 +1,1 @@
+//! Real providers against loopback HTTP servers.
