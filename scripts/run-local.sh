@@ -12,10 +12,15 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
     exit 1
   fi
   # Its own session, so Ctrl-C reaches outbox-local first and the emulator outlives the last batch.
-  setsid .venv/bin/moto_server -H 127.0.0.1 -p 4566 > .local/moto.log 2>&1 &
+  setsid .venv/bin/python scripts/moto_server.py --port 4566 > .local/moto.log 2>&1 &
   moto_pid=$!
   trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/4566) 2>/dev/null && break
+    kill -0 "$moto_pid" 2>/dev/null || { cat .local/moto.log >&2; echo "moto failed to start" >&2; exit 1; }
+    sleep 0.1
+  done
   echo "moto server started on $AWS_ENDPOINT_URL (log: .local/moto.log)"
 fi
 target/release/outbox-local "$@"

@@ -21,6 +21,9 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     /// The largest request body the API reads (Lambda's synchronous payload limit is 6 MB).
     pub max_body_bytes: usize,
+    /// Requests per minute per API key unless the key has its own limit; `None` when switched off
+    /// (`OUTBOX_RATE_LIMIT_PER_MINUTE=off`), which also saves the counter's DynamoDB request.
+    pub rate_limit_per_minute: Option<u32>,
     /// `AWS_ENDPOINT_URL`, set when talking to an emulator (moto, LocalStack).
     pub endpoint_url: Option<String>,
 }
@@ -34,6 +37,7 @@ pub enum ConfigError {
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
 impl Config {
     /// Reads the configuration; fails with the name of the first missing or malformed variable.
@@ -55,6 +59,14 @@ impl Config {
         if max_attempts == 0 {
             return Err(ConfigError::Invalid { name: "OUTBOX_MAX_ATTEMPTS", reason: "must be at least 1".into() });
         }
+        let rate_limit_per_minute = match get("OUTBOX_RATE_LIMIT_PER_MINUTE").filter(|v| !v.is_empty()).as_deref() {
+            None => Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            Some("off") | Some("0") => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "OUTBOX_RATE_LIMIT_PER_MINUTE",
+                reason: format!("{v:?} is neither a whole number nor \"off\""),
+            })?),
+        };
         Ok(Config {
             table: required("OUTBOX_TABLE")?,
             queue_url: required("OUTBOX_QUEUE_URL")?,
@@ -66,6 +78,7 @@ impl Config {
             delivery_timeout: Duration::from_secs(number("OUTBOX_DELIVERY_TIMEOUT_SECS", 30)?),
             auth_cache_ttl: Duration::from_secs(number("OUTBOX_AUTH_CACHE_SECS", 10)?),
             max_body_bytes: number("OUTBOX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)? as usize,
+            rate_limit_per_minute,
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
         })
     }
@@ -91,12 +104,27 @@ mod tests {
         assert_eq!(config.max_attempts, 3);
         assert_eq!(config.retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.endpoint_url, None);
+        assert_eq!(config.rate_limit_per_minute, Some(600));
     }
 
     #[test]
     fn a_missing_variable_is_named() {
         let err = Config::from_lookup(lookup(&BASE[1..])).unwrap_err();
         assert_eq!(err.to_string(), "missing environment variable OUTBOX_TABLE");
+    }
+
+    #[test]
+    fn the_rate_limiter_can_be_switched_off() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OUTBOX_RATE_LIMIT_PER_MINUTE", "off"));
+        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap().rate_limit_per_minute, None);
+        pairs.push(("OUTBOX_RATE_LIMIT_PER_MINUTE", "20"));
+        assert_eq!(
+            Config::from_lookup(lookup(&pairs[..4].iter().chain(&pairs[5..]).copied().collect::<Vec<_>>()))
+                .unwrap()
+                .rate_limit_per_minute,
+            Some(20)
+        );
     }
 
     #[test]

@@ -10,9 +10,11 @@ pub mod dead_letter;
 pub mod delivery;
 pub mod domain;
 pub mod enqueue;
+pub mod idempotency;
 pub mod local;
 pub mod ports;
 pub mod providers;
+pub mod rate_limit;
 pub mod telemetry;
 pub mod wiring;
 

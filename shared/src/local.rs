@@ -12,10 +12,12 @@ use crate::Config;
 use crate::adapters::aws::AwsClients;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::provision::{ProvisionError, ProvisionSpec, provision};
+use crate::adapters::secrets_manager::SecretsManager;
 use crate::adapters::sqs_event_source::EventSource;
+use crate::admin::{self, AdminError, ProviderInput};
 use crate::domain::clock::rfc3339;
-use crate::domain::tenant::{NewApiKey, OrgId, Phone, ProviderSettings};
-use crate::ports::{StoreError, TenantStore};
+use crate::domain::tenant::{NewApiKey, OrgId};
+use crate::ports::StoreError;
 use crate::providers::Providers;
 
 pub const LOCAL_ORG: &str = "org-local";
@@ -81,22 +83,18 @@ pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), L
     Ok((config, aws))
 }
 
-/// The local org, key and phone from contract.md; safe to run again.
-pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), StoreError> {
+/// The local org, key and phone from contract.md, through the same admin functions as `outbox-admin`;
+/// safe to run again.
+pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), AdminError> {
     let tenants = DynamoStore::new(aws.dynamodb.clone(), &config.table);
-    let now = rfc3339(Utc::now());
+    let secrets = SecretsManager::new(aws.secrets.clone());
     let org = OrgId::from(LOCAL_ORG.to_string());
-    tenants.put_org(&org, "Local development", &now).await?;
-    let key = NewApiKey::from_secret(LOCAL_API_KEY.to_string(), org.clone(), None, &now);
-    tenants.put_api_key(&key.hash, &key.record).await?;
-    let phone = Phone {
-        org_id: org,
-        phone_id: LOCAL_PHONE_ID.into(),
-        number: LOCAL_PHONE_NUMBER.into(),
-        provider: ProviderSettings::Sandbox,
-        created_at: now,
-    };
-    tenants.put_phone(&phone).await
+    admin::ensure_org(&tenants, &org, "Local development").await?;
+    let key = NewApiKey::from_secret(LOCAL_API_KEY.to_string(), org.clone(), None, &rfc3339(Utc::now()));
+    admin::register_key(&tenants, key).await?;
+    let phone_id = Some(LOCAL_PHONE_ID.to_string());
+    admin::add_phone(&tenants, &secrets, &org, LOCAL_PHONE_NUMBER, phone_id, ProviderInput::Sandbox).await?;
+    Ok(())
 }
 
 /// Serves the API router until `shutdown` turns true.

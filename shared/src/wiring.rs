@@ -8,13 +8,14 @@ use crate::Config;
 use crate::adapters::aws::AwsClients;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::s3::S3MediaStore;
+use crate::adapters::secrets_manager::SecretsManager;
 use crate::adapters::sqs::SqsQueue;
-use crate::api::AppState;
+use crate::api::{ApiPorts, ApiSettings, AppState};
 use crate::dead_letter::DeadLetters;
 use crate::delivery::Delivery;
 use crate::delivery::retry::RetryPolicy;
 use crate::enqueue::{Enqueuer, QueueDepth};
-use crate::providers::Providers;
+use crate::providers::{Accounts, Providers};
 
 /// `queue_position` may be this stale.
 const QUEUE_DEPTH_MAX_AGE: Duration = Duration::from_secs(1);
@@ -28,14 +29,30 @@ pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
         retention: config.retention,
         depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
     };
-    AppState::new(store.clone(), store, enqueuer, config.max_body_bytes, config.auth_cache_ttl)
+    let ports =
+        ApiPorts { store: store.clone(), tenants: store.clone(), idempotency: store.clone(), rate_counter: store };
+    let settings = ApiSettings {
+        max_body_bytes: config.max_body_bytes,
+        auth_cache_ttl: config.auth_cache_ttl,
+        rate_limit_per_minute: config.rate_limit_per_minute,
+    };
+    AppState::new(ports, enqueuer, settings)
 }
 
+/// The delivery consumer. `providers` brings the sandbox (tests pass a counting one); phones on
+/// real providers are resolved from this deployment's table, Secrets Manager and media bucket.
 pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Delivery {
+    let store = Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table));
+    let accounts = Accounts::new(
+        store.clone(),
+        Arc::new(SecretsManager::new(aws.secrets.clone())),
+        Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
+        config.auth_cache_ttl,
+    );
     Delivery {
-        store: Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table)),
+        store,
         queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
-        providers,
+        providers: providers.with_accounts(accounts),
         retry: RetryPolicy { base: config.retry_base },
         max_attempts: config.max_attempts,
         lease: config.delivery_timeout,

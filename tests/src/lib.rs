@@ -46,9 +46,10 @@ pub fn moto_endpoint() -> &'static str {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     &MOTO
         .get_or_init(|| {
-            let script = workspace_root().join("tests/moto_server.py");
+            let script = workspace_root().join("scripts/moto_server.py");
             let mut child = Command::new(python())
                 .arg(&script)
+                .arg("--until-stdin-closes")
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -86,6 +87,8 @@ impl Default for StackOptions {
 /// A running stack for one test; stopped when dropped.
 pub struct Stack {
     pub config: Config,
+    /// The resource names' prefix, as `OUTBOX_LOCAL_PREFIX` gives it to the binaries.
+    pub prefix: String,
     pub aws: AwsClients,
     pub base_url: String,
     pub http: reqwest::Client,
@@ -136,7 +139,7 @@ impl Stack {
                 source.run(|event| outbox::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
             }));
         }
-        Stack { config, aws, base_url, http: reqwest::Client::new(), stop, tasks }
+        Stack { config, prefix: settings.prefix, aws, base_url, http: reqwest::Client::new(), stop, tasks }
     }
 
     pub fn store(&self) -> DynamoStore {

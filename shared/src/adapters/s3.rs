@@ -1,8 +1,11 @@
 //! S3: staged media bytes, so that jobs carry references and never content.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
@@ -34,5 +37,20 @@ impl MediaStore for S3MediaStore {
             .await
             .map_err(|err| MediaError(DisplayErrorContext(err).to_string()))?;
         Ok(())
+    }
+
+    /// Signed locally with the process's credentials: no request to S3, valid until `ttl` or
+    /// until those credentials expire, whichever comes first.
+    async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<String, MediaError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|err| MediaError(err.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|err| MediaError(DisplayErrorContext(err).to_string()))?;
+        Ok(request.uri().to_string())
     }
 }

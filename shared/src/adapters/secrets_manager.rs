@@ -27,8 +27,14 @@ impl SecretStore for SecretsManager {
         match self.client.create_secret().name(name).secret_string(value).send().await {
             Ok(created) => Ok(created.arn.unwrap_or_else(|| name.to_string())),
             Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
-                let updated =
-                    self.client.put_secret_value().secret_id(name).secret_string(value).send().await.map_err(unavailable)?;
+                let updated = self
+                    .client
+                    .put_secret_value()
+                    .secret_id(name)
+                    .secret_string(value)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
                 Ok(updated.arn.unwrap_or_else(|| name.to_string()))
             }
             Err(err) => Err(unavailable(err)),

@@ -1,17 +1,22 @@
-//! Who is calling (Bearer API key → org) and from which phone (`x-phone`, within that org only).
+//! Who is calling (Bearer API key → org), how fast (the rate limit), and from which phone
+//! (`x-phone`, within that org only).
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::tenant::{KeyHash, OrgId, Phone};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
+use crate::rate_limit::RateStatus;
 
-/// The authenticated caller of a route.
+/// The authenticated caller of a route, put in the request by [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub org_id: OrgId,
+    pub org_id: crate::domain::tenant::OrgId,
     pub key_id: String,
 }
 
@@ -30,25 +35,60 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
-        let hash = KeyHash::of(bearer(&parts.headers)?);
-        let key = match app.keys.get(&hash) {
+impl AppState {
+    async fn api_key(&self, headers: &HeaderMap) -> Result<ApiKeyRecord, ApiError> {
+        let hash = KeyHash::of(bearer(headers)?);
+        let key = match self.keys.get(&hash) {
             Some(key) => Some(key),
             None => {
-                let found = app.tenants.find_api_key(&hash).await?;
+                let found = self.tenants.find_api_key(&hash).await?;
                 if let Some(key) = &found {
-                    app.keys.insert(hash, key.clone());
+                    self.keys.insert(hash, key.clone());
                 }
                 found
             }
         };
-        match key {
-            Some(key) if key.revoked_at.is_none() => Ok(Caller { org_id: key.org_id, key_id: key.key_id }),
-            _ => Err(ApiError::Unauthorized("unknown or revoked API key")),
+        key.filter(|key| key.revoked_at.is_none()).ok_or(ApiError::Unauthorized("unknown or revoked API key"))
+    }
+}
+
+/// Middleware for every keyed route: authenticate, count against the key's rate limit, and put
+/// the `X-RateLimit-*` headers on whatever the route answers.
+pub async fn authenticate(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let key = match app.api_key(request.headers()).await {
+        Ok(key) => key,
+        Err(err) => return err.into_response(),
+    };
+    let rate = app.limiter.check(&key, Utc::now()).await;
+    let mut response = match rate.and_then(|r| r.retry_after) {
+        Some(retry_after) => ApiError::RateLimited { retry_after }.into_response(),
+        None => {
+            request.extensions_mut().insert(Caller { org_id: key.org_id, key_id: key.key_id });
+            next.run(request).await
         }
+    };
+    if let Some(rate) = rate {
+        add_rate_headers(response.headers_mut(), &rate);
+    }
+    response
+}
+
+fn add_rate_headers(headers: &mut HeaderMap, rate: &RateStatus) {
+    for (name, value) in [
+        ("x-ratelimit-limit", i64::from(rate.limit)),
+        ("x-ratelimit-remaining", i64::from(rate.remaining)),
+        ("x-ratelimit-reset", rate.reset),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, ApiError> {
+        // Only keyed routes (behind `authenticate`) take a Caller; without one the route is public.
+        parts.extensions.get::<Caller>().cloned().ok_or(ApiError::Unauthorized("this route needs an API key"))
     }
 }
 

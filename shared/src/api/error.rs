@@ -8,6 +8,7 @@ use tracing::error;
 
 use crate::domain::validation::{ValidationError, ValidationErrorKind};
 use crate::enqueue::EnqueueError;
+use crate::idempotency::{IdempotencyError, IdempotencyKey};
 use crate::ports::StoreError;
 
 /// Everything an API route can answer besides success.
@@ -27,6 +28,10 @@ pub enum ApiError {
     NotJson(String),
     #[error("{message}")]
     MethodNotAllowed { message: String },
+    #[error("rate limit reached for this API key; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error(transparent)]
+    Idempotency(#[from] crate::idempotency::IdempotencyError),
     /// A dependency is down: the request was not accepted, so the client may retry it.
     #[error("{0}")]
     Unavailable(String),
@@ -58,6 +63,23 @@ impl IntoResponse for ApiError {
             ApiError::NotJson(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", None),
+            ApiError::RateLimited { retry_after } => {
+                let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                return response;
+            }
+            ApiError::Idempotency(IdempotencyError::Store(err)) => {
+                error!(error = %err, "idempotency store failure");
+                return ApiError::Unavailable("idempotency keys are temporarily unavailable".into()).into_response();
+            }
+            ApiError::Idempotency(IdempotencyError::Mismatch) => {
+                (StatusCode::CONFLICT, "idempotency_key_reused", Some(IdempotencyKey::HEADER.to_string()))
+            }
+            ApiError::Idempotency(IdempotencyError::InProgress) => {
+                let mut response = error_response(StatusCode::CONFLICT, "idempotency_key_in_use", message, None);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return response;
+            }
         };
         let message = match status {
             StatusCode::PAYLOAD_TOO_LARGE if code == "body_too_large" => format!(
@@ -68,12 +90,16 @@ impl IntoResponse for ApiError {
             }
             _ => message,
         };
-        let mut response = (status, Json(ErrorBody { code, message, field })).into_response();
+        let mut response = error_response(status, code, message, field);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
+}
+
+fn error_response(status: StatusCode, code: &str, message: String, field: Option<String>) -> Response {
+    (status, Json(ErrorBody { code, message, field })).into_response()
 }
 
 impl From<StoreError> for ApiError {

@@ -5,13 +5,16 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::keyed::{answer_once, idempotency_key};
 use super::{AppState, Caller};
 use crate::domain::message::{AttemptLogEntry, MessageRecord, Timeline, is_queue_id};
 use crate::domain::send::parse_send_request;
 use crate::domain::validation::ValidationError;
+use crate::enqueue::Accepted;
 
 #[derive(Serialize)]
 pub struct SendResponse {
@@ -34,26 +37,36 @@ pub async fn send(
     caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<SendResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
     require_json(&headers)?;
     let bytes = read_body(body, &headers, app.max_body_bytes).await?;
     let message = parse_send_request(&bytes)?;
     let phone = app.resolve_phone(&caller, &headers).await?;
-    let accepted = app.enqueuer.enqueue_message(&caller.org_id, &phone, message).await?;
-    Ok(Json(SendResponse {
-        status: "queued",
-        track_by: TrackBy {
-            unique_id: format!("GET /message/{}/status", accepted.unique_id),
-            queue_id: format!("GET /queue/jobs?queue_id={}", accepted.queue_id),
-        },
-        hint: format!(
-            "You can track message status using GET /v1/message/{}/status or the fetch jobs api - /queue/jobs?queue_id={}",
-            accepted.unique_id, accepted.queue_id
-        ),
-        queue_id: accepted.queue_id,
-        queue_position: accepted.queue_position,
-        unique_id: accepted.unique_id,
-    }))
+    let enqueue = || async {
+        let accepted = app.enqueuer.enqueue_message(&caller.org_id, &phone, message).await?;
+        Ok(serde_json::to_string(&SendResponse::from(accepted)).unwrap_or_default())
+    };
+    answer_once(&app, &caller, idempotency_key, "POST /v1/message/send", &phone.phone_id, &bytes, enqueue).await
+}
+
+impl From<Accepted> for SendResponse {
+    fn from(accepted: Accepted) -> Self {
+        SendResponse {
+            status: "queued",
+            track_by: TrackBy {
+                unique_id: format!("GET /message/{}/status", accepted.unique_id),
+                queue_id: format!("GET /queue/jobs?queue_id={}", accepted.queue_id),
+            },
+            hint: format!(
+                "You can track message status using GET /v1/message/{}/status or the fetch jobs api - /queue/jobs?queue_id={}",
+                accepted.unique_id, accepted.queue_id
+            ),
+            queue_id: accepted.queue_id,
+            queue_position: accepted.queue_position,
+            unique_id: accepted.unique_id,
+        }
+    }
 }
 
 #[derive(Serialize)]

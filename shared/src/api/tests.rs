@@ -12,8 +12,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use super::{AppState, router};
-use crate::adapters::memory::{MemoryMedia, MemoryQueue, MemoryStore};
+use super::{ApiPorts, ApiSettings, AppState, router};
+use crate::adapters::memory::{MemoryIdempotency, MemoryMedia, MemoryQueue, MemoryRateCounter, MemoryStore};
 use crate::domain::clock::parse_rfc3339;
 use crate::domain::job::Job;
 use crate::domain::media::MediaKind;
@@ -56,7 +56,15 @@ impl Harness {
             depth: Arc::new(QueueDepth::new(Duration::ZERO)),
         };
         // A zero TTL caches nothing, so every request sees the store as the test left it.
-        let state = AppState::new(store.clone(), store.clone(), enqueuer, max_body_bytes, Duration::ZERO);
+        let ports = ApiPorts {
+            store: store.clone(),
+            tenants: store.clone(),
+            idempotency: Arc::new(MemoryIdempotency::default()),
+            rate_counter: Arc::new(MemoryRateCounter::default()),
+        };
+        let settings =
+            ApiSettings { max_body_bytes, auth_cache_ttl: Duration::ZERO, rate_limit_per_minute: Some(1000) };
+        let state = AppState::new(ports, enqueuer, settings);
         let harness = Harness { store, queue, media, state, org: OrgId::from("org-a".to_string()) };
         harness.add_key(&harness.org, KEY).await;
         harness.add_phone(&harness.org, NUMBER, PHONE_ID).await;
@@ -717,4 +725,106 @@ async fn health_answers_without_a_key() {
         let reply = app.call(Request::get(path).body(Body::empty()).expect("request")).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
     }
+}
+
+// ---------------------------------------------------------------- idempotency keys and rate limits
+
+async fn send_keyed(h: &Harness, idempotency_key: &str, body: Value) -> (StatusCode, HeaderMap, Value) {
+    let request = Request::post("/v1/message/send")
+        .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", idempotency_key)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router(h.state.clone()).oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer_and_enqueues_once() {
+    let h = Harness::new().await;
+    let body = json!({"chat_id": "919537851844", "message": "once"});
+    let (first_status, _, first) = send_keyed(&h, "order-1", body.clone()).await;
+    assert_eq!(first_status, StatusCode::OK);
+    // Key order and white space do not make a different request.
+    let reordered = json!({"message": "once", "chat_id": "919537851844"});
+    let (second_status, headers, second) = send_keyed(&h, "order-1", reordered).await;
+    assert_eq!(second_status, StatusCode::OK);
+    assert_eq!(second, first);
+    assert_eq!(headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(h.queue.jobs.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_with_another_body_is_409() {
+    let h = Harness::new().await;
+    send_keyed(&h, "order-2", json!({"chat_id": "919537851844", "message": "a"})).await;
+    let (status, _, answer) = send_keyed(&h, "order-2", json!({"chat_id": "919537851844", "message": "b"})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(answer["code"], "idempotency_key_reused");
+    assert_eq!(h.queue.jobs.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_request_that_fails_validation_does_not_consume_its_key() {
+    let h = Harness::new().await;
+    let (status, _, _) = send_keyed(&h, "order-3", json!({"chat_id": "nope", "message": "a"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send_keyed(&h, "order-3", json!({"chat_id": "919537851844", "message": "a"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, answer) =
+        send_keyed(&h, "bad key with spaces", json!({"chat_id": "919537851844", "message": "a"})).await;
+    assert_eq!((status, answer["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_idempotency_key")));
+}
+
+#[tokio::test]
+async fn a_failed_enqueue_releases_the_key_for_the_retry() {
+    let h = Harness::new().await;
+    h.queue.fail_enqueue.store(true, Ordering::SeqCst);
+    let body = json!({"chat_id": "919537851844", "message": "retry me"});
+    let (status, _, _) = send_keyed(&h, "order-4", body.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    h.queue.fail_enqueue.store(false, Ordering::SeqCst);
+    let (status, _, _) = send_keyed(&h, "order-4", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.queue.jobs.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limit_headers_count_down_to_a_429_with_retry_after() {
+    let h = Harness::new().await;
+    let limited = NewApiKey::from_secret("limited-key".into(), h.org.clone(), Some(2), NOW);
+    h.store.put_api_key(&limited.hash, &limited.record).await.unwrap();
+    let mut seen = vec![];
+    for _ in 0..3 {
+        let request = Request::get("/v1/message/3EB0000000000000000000/status")
+            .header(header::AUTHORIZATION, "Bearer limited-key")
+            .body(Body::empty())
+            .unwrap();
+        let response = router(h.state.clone()).oneshot(request).await.unwrap();
+        let headers = response.headers();
+        assert_eq!(headers.get("x-ratelimit-limit").unwrap(), "2");
+        assert!(headers.get("x-ratelimit-reset").is_some());
+        seen.push((response.status(), headers.get("x-ratelimit-remaining").unwrap().to_str().unwrap().to_string()));
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(headers.get(header::RETRY_AFTER).is_some());
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["code"], "rate_limited");
+        }
+    }
+    // Unknown ids still count: the limit is on requests, not on successes.
+    assert_eq!(
+        seen,
+        [
+            (StatusCode::NOT_FOUND, "1".into()),
+            (StatusCode::NOT_FOUND, "0".into()),
+            (StatusCode::TOO_MANY_REQUESTS, "0".into())
+        ]
+    );
+    // Public routes are not counted and carry no rate headers.
+    let health = router(h.state.clone()).oneshot(Request::get("/health").body(Body::empty()).unwrap()).await.unwrap();
+    assert!(health.headers().get("x-ratelimit-limit").is_none());
 }

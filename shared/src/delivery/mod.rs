@@ -128,7 +128,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
     let provider = message.provider.as_str();
     // Bounded so the outcome is recorded before the lease (the Lambda timeout) runs out.
     let budget = delivery.lease.saturating_sub(PROVIDER_MARGIN).max(Duration::from_secs(1));
-    let call = delivery.providers.for_kind(message.provider).deliver(&message, attempt);
+    let call = delivery.providers.deliver(&message, attempt);
     let result = tokio::time::timeout(budget, call).await.unwrap_or_else(|_| {
         Err(DeliveryError::Transient(format!("the provider did not answer within {} s", budget.as_secs())))
     });

@@ -29,6 +29,14 @@ impl std::fmt::Display for OrgId {
     }
 }
 
+/// An org as stored: its id, a human name and when it was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub org_id: OrgId,
+    pub name: String,
+    pub created_at: String,
+}
+
 /// The SHA-256 of an API key, hex-encoded: the only form in which a key is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyHash(String);

@@ -1,13 +1,17 @@
 //! The ports: what the domain needs from the outside world, as traits. Adapters implement them.
 
+mod idempotency;
 mod media;
 mod queue;
+mod rate_limit;
 mod secrets;
 mod status;
 mod tenants;
 
+pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
 pub use media::MediaStore;
 pub use queue::JobQueue;
+pub use rate_limit::RateCounter;
 pub use secrets::{SecretError, SecretStore};
 pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
 pub use tenants::TenantStore;

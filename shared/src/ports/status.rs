@@ -87,4 +87,13 @@ pub trait StatusStore: Send + Sync {
         now: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Dead-lettered records of every org (the sparse `DLQ` index), oldest first; only `queue_id`'s when given.
+    async fn list_dead_lettered(&self, queue_id: Option<&str>) -> Result<Vec<MessageRecord>, StoreError>;
+    /// The conditional `failed` + dead-lettered → `queued` transition of a replay: drops the
+    /// dead-letter marker and the failure, keeps `attempts` and `attempt_log` as history.
+    /// `false` when the record is not (or no longer) dead-lettered.
+    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &str) -> Result<bool, StoreError>;
+    /// Undoes `requeue_dead_lettered` when the replayed job could not be enqueued: back to `failed`
+    /// and dead-lettered as `before` (the record as listed), unless an attempt has started since.
+    async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError>;
 }

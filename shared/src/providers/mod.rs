@@ -1,13 +1,19 @@
 //! Providers: whoever finally hands a message to WhatsApp (or, for `sandbox`, pretends to).
 
+mod accounts;
+pub mod http;
 pub mod sandbox;
+pub mod whatsapp_cloud;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::message::MessageRecord;
+use crate::domain::message::{MessageRecord, StoredMedia};
 use crate::domain::tenant::ProviderKind;
+use crate::ports::MediaStore;
+pub use accounts::Accounts;
 
 /// The provider accepted the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,42 +30,188 @@ pub enum DeliveryError {
     Permanent(String),
 }
 
+impl DeliveryError {
+    /// The same error with `secret` masked, so that no recorded error carries a credential,
+    /// whatever a provider echoed back.
+    fn redact(self, secret: &str) -> DeliveryError {
+        let mask = |text: String| if secret.is_empty() { text } else { text.replace(secret, "[redacted]") };
+        match self {
+            DeliveryError::Transient(text) => DeliveryError::Transient(mask(text)),
+            DeliveryError::Permanent(text) => DeliveryError::Permanent(mask(text)),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// Delivers `message`; `attempt` counts from 1.
     async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError>;
 }
 
-/// The provider for each kind, built once per process.
+/// Finds the provider for each message, built once per process: the shared sandbox, or the
+/// phone's own account on a real provider.
 #[derive(Clone)]
 pub struct Providers {
     sandbox: Arc<dyn Provider>,
+    accounts: Option<Arc<Accounts>>,
 }
 
 impl Providers {
+    /// Only the sandbox; `with_accounts` adds the real providers.
     pub fn new(sandbox: Arc<dyn Provider>) -> Providers {
-        Providers { sandbox }
+        Providers { sandbox, accounts: None }
     }
 
-    /// The standard set: every kind backed by its real implementation.
+    /// The real sandbox; `wiring::delivery` adds the deployment's accounts.
     pub fn standard() -> Providers {
         Providers::new(Arc::new(sandbox::Sandbox))
     }
 
-    pub fn for_kind(&self, kind: ProviderKind) -> &dyn Provider {
-        match kind {
-            ProviderKind::Sandbox => self.sandbox.as_ref(),
-            // Interim until the real providers land in this change set.
-            ProviderKind::WhatsappCloud | ProviderKind::Http => &Unavailable,
+    pub fn with_accounts(self, accounts: Accounts) -> Providers {
+        Providers { accounts: Some(Arc::new(accounts)), ..self }
+    }
+
+    /// Delivers through the provider the message was queued for.
+    pub async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
+        // The sandbox needs no account, so sandbox messages cost no phone or secret lookup.
+        if message.provider == ProviderKind::Sandbox {
+            return self.sandbox.deliver(message, attempt).await;
         }
+        let Some(accounts) = &self.accounts else {
+            return Err(DeliveryError::Permanent(format!(
+                "{}: this process has no account store to find the phone's credentials in",
+                message.provider.as_str()
+            )));
+        };
+        accounts.provider_for(message).await?.deliver(message, attempt).await
     }
 }
 
-struct Unavailable;
+/// How long a connection to a provider may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A whole provider call, below the delivery lease (30 s in AWS) so a hung call ends as a
+/// transient error before `deliver_job`'s own budget runs out.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a provider may fetch staged media through its signed link.
+const MEDIA_LINK_TTL: Duration = Duration::from_secs(3600);
 
-#[async_trait]
-impl Provider for Unavailable {
-    async fn deliver(&self, message: &MessageRecord, _attempt: u32) -> Result<Receipt, DeliveryError> {
-        Err(DeliveryError::Permanent(format!("provider {} is not available in this build", message.provider.as_str())))
+/// The HTTP client the real providers share: rustls over the aws-lc-rs provider the AWS SDK uses.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        // An endpoint is configured exactly; a redirect would re-send the message somewhere else.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("outbox/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// A request that never got an answer: retried, unless it could not even be built.
+fn request_error(provider: &str, err: reqwest::Error) -> DeliveryError {
+    if err.is_timeout() {
+        return DeliveryError::Transient(format!(
+            "{provider}: the request timed out ({} s to connect, {} s in all)",
+            CONNECT_TIMEOUT.as_secs(),
+            REQUEST_TIMEOUT.as_secs()
+        ));
+    }
+    let builder = err.is_builder();
+    // The URL is left out: an http provider's URL may carry credentials of its own.
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let text = format!("{provider}: the request failed: {text}");
+    if builder { DeliveryError::Permanent(text) } else { DeliveryError::Transient(text) }
+}
+
+/// Statuses that say "not now" rather than "never": timeouts, too early, rate limits, server trouble.
+fn retryable_status(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 425 | 429) || status.is_server_error()
+}
+
+/// The start of a response body, for an error message.
+fn snippet(body: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let body = body.trim();
+    if body.is_empty() {
+        return "(empty body)".into();
+    }
+    match body.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &body[..end]),
+        None => body.to_string(),
+    }
+}
+
+/// A link the provider can fetch the media from: the sender's own URL, or a signed link to the staged copy.
+async fn media_link(media: &StoredMedia, store: &dyn MediaStore, provider: &str) -> Result<String, DeliveryError> {
+    match (&media.url, &media.s3_key) {
+        (Some(url), _) => Ok(url.clone()),
+        (None, Some(key)) => store.presigned_url(key, MEDIA_LINK_TTL).await.map_err(|err| {
+            DeliveryError::Transient(format!("{provider}: could not sign a link to the staged media: {err}"))
+        }),
+        (None, None) => Err(DeliveryError::Permanent(format!(
+            "{provider}: the message's media has neither a url nor a staged file"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_masks_every_occurrence_and_keeps_the_variant() {
+        let err = DeliveryError::Permanent("token EAAB-1 rejected; EAAB-1 expired".into()).redact("EAAB-1");
+        assert_eq!(err, DeliveryError::Permanent("token [redacted] rejected; [redacted] expired".into()));
+        let err = DeliveryError::Transient("nothing to hide".into()).redact("");
+        assert_eq!(err, DeliveryError::Transient("nothing to hide".into()));
+    }
+
+    #[test]
+    fn only_timeouts_rate_limits_and_server_errors_are_retryable() {
+        for code in [408, 425, 429, 500, 502, 503, 504] {
+            assert!(retryable_status(reqwest::StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+        for code in [200, 301, 400, 401, 403, 404, 409, 410, 413, 422] {
+            assert!(!retryable_status(reqwest::StatusCode::from_u16(code).unwrap()), "{code}");
+        }
+    }
+
+    #[test]
+    fn snippets_are_trimmed_and_bounded_on_char_boundaries() {
+        assert_eq!(snippet("  \n"), "(empty body)");
+        assert_eq!(snippet(" short "), "short");
+        let long = "é".repeat(400);
+        let cut = snippet(&long);
+        assert_eq!(cut.chars().count(), 301);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[tokio::test]
+    async fn media_links_use_the_url_or_sign_the_staged_copy() {
+        use crate::adapters::memory::MemoryMedia;
+        use crate::domain::media::MediaKind;
+        let store = MemoryMedia::default();
+        let media = StoredMedia {
+            kind: MediaKind::Image,
+            filename: "a.png".into(),
+            mimetype: "image/png".into(),
+            url: Some("https://cdn.example.com/a.png".into()),
+            s3_key: None,
+            size: None,
+        };
+        assert_eq!(media_link(&media, &store, "p").await.unwrap(), "https://cdn.example.com/a.png");
+        let staged = StoredMedia { url: None, s3_key: Some("media/o/q/a.png".into()), ..media.clone() };
+        assert_eq!(
+            media_link(&staged, &store, "p").await.unwrap(),
+            "https://media.invalid/media/o/q/a.png?expires_in=3600"
+        );
+        let neither = StoredMedia { url: None, s3_key: None, ..media };
+        assert!(matches!(media_link(&neither, &store, "p").await, Err(DeliveryError::Permanent(_))));
     }
 }

@@ -5,5 +5,6 @@ mod admin;
 mod blackbox;
 mod delivery;
 mod edge;
+mod openapi;
 mod providers;
 mod send;

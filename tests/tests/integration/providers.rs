@@ -1,1 +1,281 @@
-//! Real providers against loopback HTTP servers.
+//! Real providers against loopback HTTP servers: a stand-in for the Graph API and a user's
+//! `http` endpoint, driven end to end through the API, SQS, the delivery consumer and moto.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
+use outbox_tests::outbox::adapters::secrets_manager::SecretsManager;
+use outbox_tests::outbox::domain::tenant::{OrgId, Phone, ProviderSettings};
+use outbox_tests::outbox::local::{LOCAL_API_KEY, LOCAL_ORG};
+use outbox_tests::outbox::ports::{SecretStore, TenantStore};
+use outbox_tests::outbox::providers::http::signature;
+use outbox_tests::{Stack, json_of};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+const TOKEN: &str = "EAAB-loopback-access-token";
+const SIGNING_SECRET: &str = "whsec-loopback-signing-secret";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+const GRAPH_VERSION: &str = "v99.0";
+
+/// A request as the loopback server saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    headers: HeaderMap,
+    raw: Bytes,
+}
+
+impl Seen {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.raw).expect("a JSON body")
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+}
+
+type Script = Arc<(Vec<(u16, Value)>, Mutex<Vec<Seen>>)>;
+
+/// An HTTP server on 127.0.0.1 that records every POST and answers from a script; the last
+/// answer repeats.
+struct Loopback {
+    url: String,
+    script: Script,
+    task: JoinHandle<()>,
+}
+
+impl Loopback {
+    async fn start(answers: Vec<(u16, Value)>) -> Loopback {
+        async fn answer(
+            State(script): State<Script>,
+            uri: Uri,
+            headers: HeaderMap,
+            raw: Bytes,
+        ) -> (AxumStatus, axum::Json<Value>) {
+            let (answers, seen) = &*script;
+            let mut seen = seen.lock().unwrap();
+            seen.push(Seen { path: uri.path().to_string(), headers, raw });
+            let (status, body) = answers[(seen.len() - 1).min(answers.len() - 1)].clone();
+            (AxumStatus::from_u16(status).unwrap(), axum::Json(body))
+        }
+        let script: Script = Arc::new((answers, Mutex::default()));
+        let router = Router::new().route("/{*path}", axum::routing::post(answer)).with_state(script.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Loopback { url, script, task }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.script.1.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Adds a phone to the local org the way `outbox-admin` does: the secret to Secrets Manager,
+/// the settings with its reference to the table. Returns the phone_id.
+async fn add_phone(stack: &Stack, secret: Value, settings: impl FnOnce(String) -> ProviderSettings) -> String {
+    let org = OrgId::from(LOCAL_ORG.to_string());
+    // Secrets live in the test process's one moto, shared by every test: the name must be unique.
+    let phone_id = format!("phone-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let secrets = SecretsManager::new(stack.aws.secrets.clone());
+    let secret_ref = secrets.put(&format!("outbox/{org}/{phone_id}"), &secret.to_string()).await.unwrap();
+    let phone = Phone {
+        org_id: org,
+        phone_id: phone_id.clone(),
+        number: "15550100077".into(),
+        provider: settings(secret_ref),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+    };
+    stack.store().put_phone(&phone).await.unwrap();
+    phone_id
+}
+
+async fn cloud_phone(stack: &Stack, graph: &Loopback) -> String {
+    let secret = json!({"access_token": TOKEN, "app_secret": "app-secret", "verify_token": "verify"});
+    add_phone(stack, secret, |secret_ref| ProviderSettings::WhatsappCloud {
+        phone_number_id: PHONE_NUMBER_ID.into(),
+        graph_url: graph.url.clone(),
+        graph_version: GRAPH_VERSION.into(),
+        secret_ref,
+    })
+    .await
+}
+
+async fn http_phone(stack: &Stack, endpoint: &Loopback) -> String {
+    add_phone(stack, json!({"signing_secret": SIGNING_SECRET}), |secret_ref| ProviderSettings::Http {
+        url: format!("{}/outbox/messages", endpoint.url),
+        secret_ref,
+    })
+    .await
+}
+
+/// Sends from `phone_id`; returns the queue_id.
+async fn send_from(stack: &Stack, phone_id: &str, body: Value) -> String {
+    let response = stack
+        .http
+        .post(format!("{}/v1/message/send", stack.base_url))
+        .bearer_auth(LOCAL_API_KEY)
+        .header("x-phone", phone_id)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let (code, accepted) = json_of(response).await;
+    assert_eq!(code, StatusCode::OK, "{accepted}");
+    accepted["queue_id"].as_str().unwrap().to_string()
+}
+
+fn accepted(id: &str) -> (u16, Value) {
+    (
+        200,
+        json!({"messaging_product": "whatsapp", "contacts": [{"input": "919537851844", "wa_id": "919537851844"}], "messages": [{"id": id}]}),
+    )
+}
+
+fn graph_error(status: u16, code: i64, message: &str) -> (u16, Value) {
+    let error = json!({"message": message, "type": "OAuthException", "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": "loopback"}, "fbtrace_id": "AbC"});
+    (status, json!({"error": error}))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whatsapp_cloud_text_reaches_the_graph_api_and_records_its_message_id() {
+    let graph = Loopback::start(vec![accepted("wamid.LOOPBACK1")]).await;
+    let stack = Stack::start().await;
+    let phone_id = cloud_phone(&stack, &graph).await;
+    let queue_id = send_from(
+        &stack,
+        &phone_id,
+        json!({"chat_id": "919537851844@c.us", "message": "see https://example.com", "reply_to": "wamid.PREVIOUS",
+               "options": {"hide_url_preview": true}}),
+    )
+    .await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "sent").await;
+    assert_eq!((status["message_id"].as_str(), status["attempts"].as_u64()), (Some("wamid.LOOPBACK1"), Some(1)));
+    assert!(!status.to_string().contains(TOKEN));
+
+    let seen = graph.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, format!("/{GRAPH_VERSION}/{PHONE_NUMBER_ID}/messages"));
+    assert_eq!(seen[0].header("authorization"), format!("Bearer {TOKEN}"));
+    assert_eq!(
+        seen[0].json(),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "919537851844", "type": "text",
+               "text": {"body": "see https://example.com", "preview_url": false}, "context": {"message_id": "wamid.PREVIOUS"}})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graph_server_error_is_retried_and_the_next_attempt_is_sent() {
+    let graph =
+        Loopback::start(vec![graph_error(500, 131000, "(#131000) Something went wrong"), accepted("wamid.LOOPBACK2")])
+            .await;
+    let stack = Stack::start().await;
+    let phone_id = cloud_phone(&stack, &graph).await;
+    let queue_id = send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "again"})).await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(30), |s| s["status"] == "sent").await;
+    assert_eq!((status["message_id"].as_str(), status["attempts"].as_u64()), (Some("wamid.LOOPBACK2"), Some(2)));
+    assert_eq!(status["attempt_log"][0]["outcome"], "transient_error");
+    assert!(status["attempt_log"][0]["error"].as_str().unwrap().contains("131000"), "{status}");
+    assert_eq!(graph.seen().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graph_client_error_fails_at_once_and_never_shows_the_token() {
+    // The error echoes the token, as a careless upstream might: it must still not reach the status.
+    let graph =
+        Loopback::start(vec![graph_error(400, 131026, &format!("(#131026) Message undeliverable for {TOKEN}"))]).await;
+    let stack = Stack::start().await;
+    let phone_id = cloud_phone(&stack, &graph).await;
+    let queue_id = send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "nobody home"})).await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "failed").await;
+    assert_eq!(status["attempts"], 1);
+    assert_eq!(status["attempt_log"][0]["outcome"], "permanent_error");
+    let description = status["status_description"].as_str().unwrap();
+    assert!(description.contains("131026") && description.contains("[redacted]"), "{description}");
+    assert!(!status.to_string().contains(TOKEN), "{status}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(graph.seen().len(), 1, "a permanent error is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn staged_media_reaches_the_graph_api_as_a_presigned_link_that_serves_the_bytes() {
+    use base64::Engine as _;
+    let graph = Loopback::start(vec![accepted("wamid.LOOPBACK3")]).await;
+    let stack = Stack::start().await;
+    let phone_id = cloud_phone(&stack, &graph).await;
+    let bytes = b"%PDF-1.4 loopback".to_vec();
+    let media = json!({"type": "document", "filename": "report.pdf", "mimetype": "application/pdf",
+                       "filedata": base64::engine::general_purpose::STANDARD.encode(&bytes)});
+    let queue_id =
+        send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "Q4", "media": media})).await;
+    stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "sent").await;
+
+    let body = graph.seen()[0].json();
+    assert_eq!(body["type"], "document");
+    assert_eq!(
+        (body["document"]["caption"].as_str(), body["document"]["filename"].as_str()),
+        (Some("Q4"), Some("report.pdf"))
+    );
+    let link = body["document"]["link"].as_str().unwrap();
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+    let fetched = reqwest::get(link).await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), bytes.as_slice());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_provider_posts_a_signed_message_and_records_the_endpoints_id() {
+    let endpoint = Loopback::start(vec![(503, json!({"error": "busy"})), (200, json!({"message_id": "ext-42"}))]).await;
+    let stack = Stack::start().await;
+    let phone_id = http_phone(&stack, &endpoint).await;
+    let queue_id = send_from(
+        &stack,
+        &phone_id,
+        json!({"chat_id": "919537851844", "message": "look",
+               "media": {"type": "image", "url": "https://cdn.example.com/a.png", "filename": "a.png", "mimetype": "image/png"}}),
+    )
+    .await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(30), |s| s["status"] == "sent").await;
+    assert_eq!((status["message_id"].as_str(), status["attempts"].as_u64()), (Some("ext-42"), Some(2)));
+    assert!(status["attempt_log"][0]["error"].as_str().unwrap().contains("HTTP 503"), "{status}");
+    assert!(!status.to_string().contains(SIGNING_SECRET));
+
+    let seen = endpoint.seen();
+    assert_eq!(seen.len(), 2);
+    for (attempt, request) in seen.iter().enumerate() {
+        assert_eq!(request.path, "/outbox/messages");
+        assert_eq!(request.header("idempotency-key"), queue_id);
+        let timestamp: i64 = request.header("x-outbox-timestamp").parse().unwrap();
+        assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+        assert_eq!(request.header("x-outbox-signature"), signature(SIGNING_SECRET, timestamp, &request.raw).unwrap());
+        let body = request.json();
+        assert_eq!(body["attempt"], attempt as u64 + 1);
+        assert_eq!(
+            (body["queue_id"].as_str(), body["phone_id"].as_str()),
+            (Some(queue_id.as_str()), Some(phone_id.as_str()))
+        );
+        assert_eq!(
+            (body["chat_id"].as_str(), body["type"].as_str(), body["text"].as_str()),
+            (Some("919537851844@c.us"), Some("image"), Some("look"))
+        );
+        assert_eq!(
+            body["media"],
+            json!({"type": "image", "url": "https://cdn.example.com/a.png", "filename": "a.png", "mimetype": "image/png"})
+        );
+    }
+}

@@ -271,4 +271,63 @@ impl StatusStore for DynamoStore {
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
+
+    async fn list_dead_lettered(&self, queue_id: Option<&str>) -> Result<Vec<MessageRecord>, StoreError> {
+        // The `DLQ` partition holds only dead-lettered records, so even a filtered query reads little.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :dlq")
+            .expression_attribute_values(":dlq", s("DLQ"));
+        let query = match queue_id {
+            Some(queue_id) => {
+                query.filter_expression("queue_id = :queue_id").expression_attribute_values(":queue_id", s(queue_id))
+            }
+            None => query,
+        };
+        let items = query.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &str) -> Result<bool, StoreError> {
+        let update = self
+            .update_message(org, queue_id)
+            .update_expression(
+                "SET #status = :queued REMOVE gsi2pk, gsi2sk, dead_lettered_at, status_description, \
+                 timeline.failed_at, lease_until",
+            )
+            .condition_expression("#status = :failed AND attribute_exists(dead_lettered_at)")
+            .expression_attribute_values(":queued", status_value(Status::Queued))
+            .expression_attribute_values(":failed", status_value(Status::Failed));
+        applied(update).await
+    }
+
+    async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError> {
+        let Some(dead_lettered_at) = &before.dead_lettered_at else {
+            return Ok(false);
+        };
+        let (org, queue_id) = (&before.org_id, &before.queue_id);
+        let mut set = vec!["#status = :failed", "dead_lettered_at = :at", "gsi2pk = :dlq", "gsi2sk = :dlq_sort"];
+        let mut update = self
+            .update_message(org, queue_id)
+            .condition_expression("#status = :queued AND attempts = :attempts")
+            .expression_attribute_values(":failed", status_value(Status::Failed))
+            .expression_attribute_values(":queued", status_value(Status::Queued))
+            .expression_attribute_values(":attempts", AttributeValue::N(before.attempts.to_string()))
+            .expression_attribute_values(":at", s(dead_lettered_at))
+            .expression_attribute_values(":dlq", s("DLQ"))
+            // The sort key `mark_dead_lettered` gave it.
+            .expression_attribute_values(":dlq_sort", s(format!("{dead_lettered_at}#{org}#{queue_id}")));
+        if let Some(description) = &before.status_description {
+            set.push("status_description = :description");
+            update = update.expression_attribute_values(":description", s(description));
+        }
+        if let Some(failed_at) = &before.timeline.failed_at {
+            set.push("timeline.failed_at = :failed_at");
+            update = update.expression_attribute_values(":failed_at", s(failed_at));
+        }
+        applied(update.update_expression(format!("SET {}", set.join(", ")))).await
+    }
 }

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ports::StoreError;
 
+mod idempotency;
 mod messages;
 mod tenants;
 

@@ -2,8 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{DynamoStore, from_item, key, s, to_item, unavailable};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{DynamoStore, condition_failure, from_item, key, s, to_item, unavailable};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
 use crate::ports::{StoreError, TenantStore};
 
 #[async_trait]
@@ -17,6 +19,19 @@ impl TenantStore for DynamoStore {
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("ORG#{org}"), "ORG")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
     }
 
     async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -38,6 +53,68 @@ impl TenantStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         output.item.map(from_item).transpose()
+    }
+
+    async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(format!("KEYS#{org}")))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn revoke_api_key(&self, org: &OrgId, key_id: &str, now: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        // The item is keyed by the key's hash, which only the index on (org, key_id) leads to.
+        let found = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk = :key_id")
+            .expression_attribute_values(":pk", s(format!("KEYS#{org}")))
+            .expression_attribute_values(":key_id", s(key_id))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(pk) = found.items.unwrap_or_default().into_iter().find_map(|mut item| item.remove("pk")) else {
+            return Ok(None);
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", s("KEY"))
+            .update_expression("SET revoked_at = :now")
+            // An unrevoked key stores `revoked_at` as NULL.
+            .condition_expression(
+                "attribute_exists(pk) AND org_id = :org AND \
+                 (attribute_not_exists(revoked_at) OR attribute_type(revoked_at, :null))",
+            )
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":org", s(org.as_str()))
+            .expression_attribute_values(":null", s("NULL"))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => from_item(output.attributes.unwrap_or_default()).map(Some),
+            // Revoked before (its first time is kept), or deleted meanwhile.
+            Err(err) => match condition_failure(err)?.map(from_item::<ApiKeyRecord>).transpose()? {
+                Some(record) if &record.org_id == org => Ok(Some(record)),
+                _ => Ok(None),
+            },
+        }
     }
 
     async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError> {
@@ -74,5 +151,16 @@ impl TenantStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         items.into_iter().map(from_item).collect()
+    }
+
+    async fn delete_phone(&self, org: &OrgId, phone_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("ORG#{org}"), &format!("PHONE#{phone_id}"))))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

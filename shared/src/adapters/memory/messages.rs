@@ -151,4 +151,47 @@ impl StatusStore for MemoryStore {
         lock(&self.poison).push((message_id.to_string(), body.to_string()));
         Ok(())
     }
+
+    async fn list_dead_lettered(&self, queue_id: Option<&str>) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut found: Vec<MessageRecord> = lock(&self.messages)
+            .values()
+            .filter(|r| r.dead_lettered_at.is_some() && queue_id.is_none_or(|id| r.queue_id == id))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            (&a.dead_lettered_at, &a.org_id, &a.queue_id).cmp(&(&b.dead_lettered_at, &b.org_id, &b.queue_id))
+        });
+        Ok(found)
+    }
+
+    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &str) -> Result<bool, StoreError> {
+        let mut messages = lock(&self.messages);
+        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
+            return Ok(false);
+        };
+        if record.status != Status::Failed || record.dead_lettered_at.is_none() {
+            return Ok(false);
+        }
+        record.status = Status::Queued;
+        record.dead_lettered_at = None;
+        record.status_description = None;
+        record.timeline.failed_at = None;
+        record.lease_until = None;
+        Ok(true)
+    }
+
+    async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError> {
+        let mut messages = lock(&self.messages);
+        let Some(record) = messages.get_mut(&(before.org_id.clone(), before.queue_id.clone())) else {
+            return Ok(false);
+        };
+        if before.dead_lettered_at.is_none() || record.status != Status::Queued || record.attempts != before.attempts {
+            return Ok(false);
+        }
+        record.status = Status::Failed;
+        record.dead_lettered_at.clone_from(&before.dead_lettered_at);
+        record.status_description.clone_from(&before.status_description);
+        record.timeline.failed_at.clone_from(&before.timeline.failed_at);
+        Ok(true)
+    }
 }

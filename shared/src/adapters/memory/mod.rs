@@ -9,11 +9,14 @@ use async_trait::async_trait;
 
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
 use crate::ports::{JobQueue, MediaError, MediaStore, QueueError, SecretError, SecretStore};
 
+mod edge;
 mod messages;
 mod tenants;
+
+pub use edge::{MemoryIdempotency, MemoryRateCounter};
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -22,6 +25,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct MemoryStore {
     messages: Mutex<HashMap<(OrgId, String), MessageRecord>>,
+    orgs: Mutex<HashMap<OrgId, Org>>,
     keys: Mutex<HashMap<KeyHash, ApiKeyRecord>>,
     phones: Mutex<Vec<Phone>>,
     pub poison: Mutex<Vec<(String, String)>>,
@@ -94,5 +98,9 @@ impl MediaStore for MemoryMedia {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), MediaError> {
         lock(&self.objects).insert(key.to_string(), (bytes, content_type.to_string()));
         Ok(())
+    }
+
+    async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<String, MediaError> {
+        Ok(format!("https://media.invalid/{key}?expires_in={}", ttl.as_secs()))
     }
 }

@@ -3,13 +3,19 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
 use crate::ports::{StoreError, TenantStore};
 
 #[async_trait]
 impl TenantStore for MemoryStore {
-    async fn put_org(&self, _org: &OrgId, _name: &str, _now: &str) -> Result<(), StoreError> {
+    async fn put_org(&self, org: &OrgId, name: &str, now: &str) -> Result<(), StoreError> {
+        let record = Org { org_id: org.clone(), name: name.to_string(), created_at: now.to_string() };
+        lock(&self.orgs).insert(org.clone(), record);
         Ok(())
+    }
+
+    async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, StoreError> {
+        Ok(lock(&self.orgs).get(org).cloned())
     }
 
     async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -19,6 +25,21 @@ impl TenantStore for MemoryStore {
 
     async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
         Ok(lock(&self.keys).get(hash).cloned())
+    }
+
+    async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut keys: Vec<ApiKeyRecord> = lock(&self.keys).values().filter(|k| &k.org_id == org).cloned().collect();
+        keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        Ok(keys)
+    }
+
+    async fn revoke_api_key(&self, org: &OrgId, key_id: &str, now: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let mut keys = lock(&self.keys);
+        let Some(key) = keys.values_mut().find(|k| &k.org_id == org && k.key_id == key_id) else {
+            return Ok(None);
+        };
+        key.revoked_at.get_or_insert_with(|| now.to_string());
+        Ok(Some(key.clone()))
     }
 
     async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError> {
@@ -34,5 +55,10 @@ impl TenantStore for MemoryStore {
 
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
         Ok(lock(&self.phones).iter().filter(|p| &p.org_id == org).cloned().collect())
+    }
+
+    async fn delete_phone(&self, org: &OrgId, phone_id: &str) -> Result<(), StoreError> {
+        lock(&self.phones).retain(|p| !(&p.org_id == org && p.phone_id == phone_id));
+        Ok(())
     }
 }

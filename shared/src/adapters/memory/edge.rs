@@ -1,0 +1,74 @@
+//! Idempotency keys and rate-limit counters in memory, with the DynamoDB adapter's conditions.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::lock;
+use crate::domain::tenant::OrgId;
+use crate::ports::{Claim, IdempotencyRecord, IdempotencyStore, RateCounter, StoreError};
+
+#[derive(Default)]
+pub struct MemoryIdempotency {
+    keys: Mutex<HashMap<(OrgId, String), (IdempotencyRecord, i64)>>,
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryIdempotency {
+    async fn claim(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut keys = lock(&self.keys);
+        let slot = (org.clone(), key.to_string());
+        match keys.get(&slot) {
+            Some((record, expires)) if *expires >= now => Ok(Claim::Existing(record.clone())),
+            _ => {
+                let record = IdempotencyRecord { fingerprint: fingerprint.to_string(), response: None };
+                keys.insert(slot, (record, expires_at));
+                Ok(Claim::Claimed)
+            }
+        }
+    }
+
+    async fn complete(&self, org: &OrgId, key: &str, response: &str) -> Result<(), StoreError> {
+        if let Some((record, _)) = lock(&self.keys).get_mut(&(org.clone(), key.to_string())) {
+            record.response = Some(response.to_string());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, org: &OrgId, key: &str) -> Result<(), StoreError> {
+        let mut keys = lock(&self.keys);
+        let slot = (org.clone(), key.to_string());
+        if keys.get(&slot).is_some_and(|(record, _)| record.response.is_none()) {
+            keys.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn lookup(&self, org: &OrgId, key: &str, now: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let keys = lock(&self.keys);
+        Ok(keys.get(&(org.clone(), key.to_string())).filter(|(_, e)| *e >= now).map(|(r, _)| r.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryRateCounter {
+    windows: Mutex<HashMap<(String, i64), u64>>,
+}
+
+#[async_trait]
+impl RateCounter for MemoryRateCounter {
+    async fn hit(&self, bucket: &str, window_start: i64, _expires_at: i64) -> Result<u64, StoreError> {
+        let mut windows = lock(&self.windows);
+        let hits = windows.entry((bucket.to_string(), window_start)).or_default();
+        *hits += 1;
+        Ok(*hits)
+    }
+}

@@ -1,0 +1,237 @@
+//! Idempotency keys (Stripe-style): the same key and the same request within 24 hours get the
+//! first answer and do nothing again; the same key with a different request is a conflict.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::domain::tenant::OrgId;
+use crate::domain::validation::ValidationError;
+use crate::ports::{Claim, IdempotencyStore, StoreError};
+
+/// How long a key's answer is kept.
+pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a duplicate waits for the first request with its key to finish.
+const WAIT_FOR_FIRST: Duration = Duration::from_secs(10);
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// A valid `Idempotency-Key` header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const HEADER: &'static str = "Idempotency-Key";
+
+    pub fn parse(raw: &[u8]) -> Result<IdempotencyKey, ValidationError> {
+        let valid = (1..=255).contains(&raw.len()) && raw.iter().all(|b| b.is_ascii_graphic());
+        match std::str::from_utf8(raw) {
+            Ok(text) if valid => Ok(IdempotencyKey(text.to_string())),
+            _ => Err(ValidationError::bad_request(
+                "invalid_idempotency_key",
+                Some(Self::HEADER),
+                "Idempotency-Key must be 1 to 255 visible ASCII characters, e.g. a UUID",
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What identifies "the same request": the route, the sending phone and the JSON body, with key
+/// order and white space not counting.
+pub fn fingerprint(route: &str, phone_id: &str, body: &Value) -> String {
+    let mut canonical = String::new();
+    write_canonical(body, &mut canonical);
+    hex::encode(Sha256::digest(format!("{route}\n{phone_id}\n{canonical}").as_bytes()))
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error("this Idempotency-Key was already used with a different request; use a new key for a new request")]
+    Mismatch,
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    InProgress,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The answer to a keyed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `work` ran now and produced this answer.
+    Fresh(String),
+    /// The first request's answer, replayed.
+    Replayed(String),
+}
+
+/// Runs `work` at most once per key: the winner of the claim runs it and stores its answer;
+/// duplicates wait for that answer. A failed `work` releases the key so that a retry can run.
+pub async fn run_once<E, F, Fut>(
+    store: &dyn IdempotencyStore,
+    org: &OrgId,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+    work: F,
+) -> Result<Result<Answer, E>, IdempotencyError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, E>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut work = Some(work);
+    loop {
+        let now = Utc::now().timestamp();
+        let claim = store.claim(org, key.as_str(), fingerprint, now, now + KEY_LIFETIME.as_secs() as i64).await?;
+        let existing = match claim {
+            Claim::Claimed => {
+                let Some(work) = work.take() else { return Err(IdempotencyError::InProgress) };
+                return match work().await {
+                    Ok(answer) => {
+                        store.complete(org, key.as_str(), &answer).await?;
+                        Ok(Ok(Answer::Fresh(answer)))
+                    }
+                    Err(err) => {
+                        store.release(org, key.as_str()).await?;
+                        Ok(Err(err))
+                    }
+                };
+            }
+            Claim::Existing(existing) => existing,
+        };
+        if existing.fingerprint != fingerprint {
+            return Err(IdempotencyError::Mismatch);
+        }
+        if let Some(answer) = existing.response {
+            return Ok(Ok(Answer::Replayed(answer)));
+        }
+        // The first request is still running: wait for its answer, or for its key to be released.
+        loop {
+            if started.elapsed() >= WAIT_FOR_FIRST {
+                return Err(IdempotencyError::InProgress);
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+            match store.lookup(org, key.as_str(), Utc::now().timestamp()).await? {
+                Some(record) if record.fingerprint != fingerprint => return Err(IdempotencyError::Mismatch),
+                Some(record) => {
+                    if let Some(answer) = record.response {
+                        return Ok(Ok(Answer::Replayed(answer)));
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryIdempotency;
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn fingerprints_ignore_key_order_and_white_space_but_not_values() {
+        let a =
+            fingerprint("send", "phone-1", &serde_json::from_str(r#"{"b": 1, "a": {"y": [1, 2], "x": "s"}}"#).unwrap());
+        let b = fingerprint("send", "phone-1", &json!({"a": {"x": "s", "y": [1, 2]}, "b": 1}));
+        assert_eq!(a, b);
+        assert_ne!(a, fingerprint("send", "phone-1", &json!({"a": {"x": "s", "y": [2, 1]}, "b": 1})));
+        assert_ne!(a, fingerprint("send", "phone-2", &json!({"a": {"x": "s", "y": [1, 2]}, "b": 1})));
+    }
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255() {
+        assert!(IdempotencyKey::parse(b"order-42").is_ok());
+        assert!(IdempotencyKey::parse("k".repeat(255).as_bytes()).is_ok());
+        for bad in [&b""[..], b"has space", "é".as_bytes(), "k".repeat(256).as_bytes()] {
+            assert_eq!(IdempotencyKey::parse(bad).unwrap_err().code, "invalid_idempotency_key");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_key_replays_a_different_request_conflicts_and_failures_release() {
+        let store = MemoryIdempotency::default();
+        let org = OrgId::from("org-1".to_string());
+        let key = IdempotencyKey::parse(b"k1").unwrap();
+        let runs = AtomicU32::new(0);
+        let work = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>("answer".to_string())
+        };
+        assert_eq!(run_once(&store, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
+        assert_eq!(run_once(&store, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Replayed("answer".into())));
+        assert!(matches!(run_once(&store, &org, &key, "f2", work).await, Err(IdempotencyError::Mismatch)));
+        // Another org's identical key is its own.
+        let other = OrgId::from("org-2".to_string());
+        assert_eq!(run_once(&store, &other, &key, "f2", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+        let failing = IdempotencyKey::parse(b"k2").unwrap();
+        let fail = || async { Err::<String, _>("down") };
+        assert_eq!(run_once(&store, &org, &failing, "f1", fail).await.unwrap(), Err("down"));
+        assert_eq!(run_once(&store, &org, &failing, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
+    }
+
+    #[tokio::test]
+    async fn concurrent_duplicates_run_the_work_once_and_all_get_its_answer() {
+        let store = Arc::new(MemoryIdempotency::default());
+        let runs = Arc::new(AtomicU32::new(0));
+        let mut tasks = vec![];
+        for _ in 0..20 {
+            let (store, runs) = (store.clone(), runs.clone());
+            tasks.push(tokio::spawn(async move {
+                let org = OrgId::from("org-1".to_string());
+                let key = IdempotencyKey::parse(b"same").unwrap();
+                let work = || async {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, ()>("the answer".to_string())
+                };
+                match run_once(store.as_ref(), &org, &key, "f", work).await.unwrap().unwrap() {
+                    Answer::Fresh(a) | Answer::Replayed(a) => a,
+                }
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), "the answer");
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+}

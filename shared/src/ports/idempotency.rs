@@ -1,0 +1,40 @@
+//! Idempotency keys: the first answer to a request, kept so a retry gets it instead of a second send.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::domain::tenant::OrgId;
+
+/// A stored key: which request claimed it, and its answer once there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub response: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request owns the key and must complete or release it.
+    Claimed,
+    /// Another request claimed the key first (and may still be running).
+    Existing(IdempotencyRecord),
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for the request with `fingerprint`, atomically: of concurrent claims, one wins.
+    /// A key whose `expires_at` (epoch seconds) has passed counts as free.
+    async fn claim(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Claim, StoreError>;
+    /// Stores the answer of the request that claimed the key.
+    async fn complete(&self, org: &OrgId, key: &str, response: &str) -> Result<(), StoreError>;
+    /// Frees a claimed key whose request failed, so that a retry can run.
+    async fn release(&self, org: &OrgId, key: &str) -> Result<(), StoreError>;
+    async fn lookup(&self, org: &OrgId, key: &str, now: i64) -> Result<Option<IdempotencyRecord>, StoreError>;
+}

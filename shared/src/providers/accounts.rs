@@ -1,0 +1,301 @@
+//! Phones on real providers: each phone's settings and secret, loaded when a message needs them
+//! and reused for a short while.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+use super::http::HttpEndpoint;
+use super::whatsapp_cloud::WhatsappCloud;
+use super::{DeliveryError, Provider};
+use crate::domain::message::MessageRecord;
+use crate::domain::tenant::{HttpSecrets, OrgId, ProviderKind, ProviderSettings, WhatsappCloudSecrets};
+use crate::ports::{MediaStore, SecretError, SecretStore, TenantStore};
+
+/// Each phone's provider and when it was loaded.
+type Cache = HashMap<(OrgId, String, ProviderKind), (Instant, Arc<dyn Provider>)>;
+
+/// Resolves a message's phone to its provider, with the phone's credentials.
+pub struct Accounts {
+    tenants: Arc<dyn TenantStore>,
+    secrets: Arc<dyn SecretStore>,
+    media: Arc<dyn MediaStore>,
+    /// How long a loaded phone is reused, so a rotated secret or removed phone is seen within it.
+    ttl: Duration,
+    /// Built on first use, so a process that only ever sees the sandbox never loads root certificates.
+    http: OnceCell<reqwest::Client>,
+    /// One entry per phone this process delivered for: bounded by the deployment's phones.
+    cache: Mutex<Cache>,
+}
+
+impl Accounts {
+    pub fn new(
+        tenants: Arc<dyn TenantStore>,
+        secrets: Arc<dyn SecretStore>,
+        media: Arc<dyn MediaStore>,
+        ttl: Duration,
+    ) -> Accounts {
+        Accounts { tenants, secrets, media, ttl, http: OnceCell::new(), cache: Mutex::default() }
+    }
+
+    /// The provider of the message's phone: a removed phone, a missing or malformed secret, or a
+    /// phone moved to another provider is permanent; an unavailable store is transient.
+    pub async fn provider_for(&self, message: &MessageRecord) -> Result<Arc<dyn Provider>, DeliveryError> {
+        // Keyed by kind too: a message queued for another kind than the cached one loads the phone afresh.
+        let key = (message.org_id.clone(), message.phone_id.clone(), message.provider);
+        if let Some((_, provider)) = self.lock().get(&key).filter(|(loaded, _)| loaded.elapsed() < self.ttl) {
+            return Ok(provider.clone());
+        }
+        let provider = self.load(message).await?;
+        if !self.ttl.is_zero() {
+            self.lock().insert(key, (Instant::now(), provider.clone()));
+        }
+        Ok(provider)
+    }
+
+    async fn load(&self, message: &MessageRecord) -> Result<Arc<dyn Provider>, DeliveryError> {
+        let kind = message.provider.as_str();
+        let phone_id = &message.phone_id;
+        let phone = self
+            .tenants
+            .get_phone(&message.org_id, phone_id)
+            .await
+            .map_err(|err| DeliveryError::Transient(format!("{kind}: could not look up phone {phone_id}: {err}")))?
+            .ok_or_else(|| {
+                DeliveryError::Permanent(format!(
+                    "{kind}: phone {phone_id} was removed after this message was queued; add it again and resend"
+                ))
+            })?;
+        match phone.provider {
+            ProviderSettings::WhatsappCloud { phone_number_id, graph_url, graph_version, secret_ref }
+                if message.provider == ProviderKind::WhatsappCloud =>
+            {
+                let secrets: WhatsappCloudSecrets = self.secret(kind, &secret_ref).await?;
+                let endpoint = WhatsappCloud::endpoint(&graph_url, &graph_version, &phone_number_id);
+                Ok(Arc::new(WhatsappCloud::new(
+                    self.client(kind).await?,
+                    endpoint,
+                    secrets.access_token,
+                    self.media.clone(),
+                )))
+            }
+            ProviderSettings::Http { url, secret_ref } if message.provider == ProviderKind::Http => {
+                let secrets: HttpSecrets = self.secret(kind, &secret_ref).await?;
+                Ok(Arc::new(HttpEndpoint::new(
+                    self.client(kind).await?,
+                    url,
+                    secrets.signing_secret,
+                    self.media.clone(),
+                )))
+            }
+            other => Err(DeliveryError::Permanent(format!(
+                "{kind}: phone {phone_id} was switched to the {} provider after this message was queued; resend it",
+                other.kind().as_str()
+            ))),
+        }
+    }
+
+    /// Reads and parses a phone's secret. Parse errors name only the position, never the
+    /// value, which may be a token.
+    async fn secret<T: DeserializeOwned>(&self, kind: &str, reference: &str) -> Result<T, DeliveryError> {
+        let raw = self.secrets.get(reference).await.map_err(|err| match err {
+            SecretError::NotFound(_) => {
+                DeliveryError::Permanent(format!("{kind}: {err}; add the phone again to store its credentials"))
+            }
+            SecretError::Unavailable(_) => DeliveryError::Transient(format!("{kind}: {err}")),
+        })?;
+        serde_json::from_str(&raw).map_err(|err| {
+            DeliveryError::Permanent(format!(
+                "{kind}: secret {reference} does not hold this provider's credentials as JSON \
+                 (line {}, column {}); add the phone again to store them",
+                err.line(),
+                err.column()
+            ))
+        })
+    }
+
+    async fn client(&self, kind: &str) -> Result<reqwest::Client, DeliveryError> {
+        self.http
+            .get_or_try_init(|| async { super::http_client() })
+            .await
+            .cloned()
+            .map_err(|err| DeliveryError::Transient(format!("{kind}: could not set up the HTTP client: {err}")))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::adapters::memory::{MemoryMedia, MemorySecrets, MemoryStore};
+    use crate::domain::chat_id::ChatId;
+    use crate::domain::message::{Status, Timeline};
+    use crate::domain::tenant::Phone;
+
+    const TOKEN: &str = "EAAB-very-secret-token";
+
+    struct Fixture {
+        tenants: Arc<MemoryStore>,
+        secrets: Arc<MemorySecrets>,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let fixture = Fixture { tenants: Arc::default(), secrets: Arc::default() };
+            let cloud = json!({"access_token": TOKEN, "app_secret": "a", "verify_token": "v"});
+            fixture.secrets.put("outbox/cloud", &cloud.to_string()).await.unwrap();
+            fixture.secrets.put("outbox/http", r#"{"signing_secret": "s"}"#).await.unwrap();
+            fixture.put_phone("phone-cloud", cloud_settings("outbox/cloud")).await;
+            fixture
+                .put_phone(
+                    "phone-http",
+                    ProviderSettings::Http {
+                        url: "https://hooks.example.com".into(),
+                        secret_ref: "outbox/http".into(),
+                    },
+                )
+                .await;
+            fixture
+        }
+
+        async fn put_phone(&self, phone_id: &str, provider: ProviderSettings) {
+            let phone = Phone {
+                org_id: OrgId::from("org-1".to_string()),
+                phone_id: phone_id.into(),
+                number: "15550100000".into(),
+                provider,
+                created_at: "now".into(),
+            };
+            self.tenants.put_phone(&phone).await.unwrap();
+        }
+
+        fn accounts(&self, ttl: Duration) -> Accounts {
+            Accounts::new(self.tenants.clone(), self.secrets.clone(), Arc::new(MemoryMedia::default()), ttl)
+        }
+    }
+
+    fn cloud_settings(secret_ref: &str) -> ProviderSettings {
+        ProviderSettings::WhatsappCloud {
+            phone_number_id: "1065".into(),
+            graph_url: "https://graph.facebook.com".into(),
+            graph_version: "v21.0".into(),
+            secret_ref: secret_ref.into(),
+        }
+    }
+
+    fn message(phone_id: &str, provider: ProviderKind) -> MessageRecord {
+        MessageRecord {
+            org_id: OrgId::from("org-1".to_string()),
+            queue_id: "q-1".into(),
+            unique_id: "3EB0".into(),
+            phone_id: phone_id.into(),
+            provider,
+            chat_id: ChatId::parse("919537851844").unwrap(),
+            text: Some("hi".into()),
+            media: None,
+            poll: None,
+            reply_to: None,
+            hide_url_preview: false,
+            status: Status::Sending,
+            status_description: None,
+            provider_message_id: None,
+            attempts: 1,
+            attempt_log: vec![],
+            timeline: Timeline::default(),
+            lease_until: None,
+            dead_lettered_at: None,
+            expires_at: 0,
+        }
+    }
+
+    fn permanent(result: Result<Arc<dyn Provider>, DeliveryError>) -> String {
+        match result {
+            Err(DeliveryError::Permanent(text)) => text,
+            Err(other) => panic!("expected a permanent error, got {other:?}"),
+            Ok(_) => panic!("expected a permanent error, got a provider"),
+        }
+    }
+
+    #[tokio::test]
+    async fn both_real_kinds_resolve_from_the_phone_and_its_secret() {
+        let fixture = Fixture::new().await;
+        let accounts = fixture.accounts(Duration::from_secs(60));
+        assert!(accounts.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await.is_ok());
+        assert!(accounts.provider_for(&message("phone-http", ProviderKind::Http)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_removed_phone_or_missing_secret_is_permanent() {
+        let fixture = Fixture::new().await;
+        let accounts = fixture.accounts(Duration::ZERO);
+        let err = permanent(accounts.provider_for(&message("phone-gone", ProviderKind::WhatsappCloud)).await);
+        assert!(err.contains("phone-gone was removed"), "{err}");
+        fixture.put_phone("phone-cloud", cloud_settings("outbox/missing")).await;
+        let err = permanent(accounts.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await);
+        assert!(err.contains("outbox/missing not found"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_secret_is_permanent_and_never_quoted() {
+        let fixture = Fixture::new().await;
+        // The token is there, but as the wrong type: serde's own message would quote it.
+        fixture.secrets.put("outbox/cloud", &json!({"access_token": [TOKEN]}).to_string()).await.unwrap();
+        let err = permanent(
+            fixture.accounts(Duration::ZERO).provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await,
+        );
+        assert!(err.contains("outbox/cloud") && err.contains("column"), "{err}");
+        assert!(!err.contains(TOKEN), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_phone_switched_to_another_provider_is_permanent() {
+        let fixture = Fixture::new().await;
+        let err = permanent(
+            fixture.accounts(Duration::ZERO).provider_for(&message("phone-http", ProviderKind::WhatsappCloud)).await,
+        );
+        assert!(err.contains("switched to the http provider"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_secret_store_is_transient() {
+        struct Down;
+        #[async_trait]
+        impl SecretStore for Down {
+            async fn put(&self, _: &str, _: &str) -> Result<String, SecretError> {
+                Err(SecretError::Unavailable("down".into()))
+            }
+            async fn get(&self, _: &str) -> Result<String, SecretError> {
+                Err(SecretError::Unavailable("down".into()))
+            }
+            async fn delete(&self, _: &str) -> Result<(), SecretError> {
+                Err(SecretError::Unavailable("down".into()))
+            }
+        }
+        let fixture = Fixture::new().await;
+        let accounts =
+            Accounts::new(fixture.tenants.clone(), Arc::new(Down), Arc::new(MemoryMedia::default()), Duration::ZERO);
+        let result = accounts.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await;
+        assert!(matches!(result, Err(DeliveryError::Transient(_))));
+    }
+
+    #[tokio::test]
+    async fn a_loaded_phone_is_reused_within_the_ttl_only() {
+        let fixture = Fixture::new().await;
+        let cached = fixture.accounts(Duration::from_secs(60));
+        let uncached = fixture.accounts(Duration::ZERO);
+        let cloud = message("phone-cloud", ProviderKind::WhatsappCloud);
+        assert!(cached.provider_for(&cloud).await.is_ok());
+        fixture.secrets.delete("outbox/cloud").await.unwrap();
+        assert!(cached.provider_for(&cloud).await.is_ok(), "served from the cache");
+        permanent(uncached.provider_for(&cloud).await);
+    }
+}

@@ -1,0 +1,226 @@
+//! The `http` provider: each message POSTed as JSON to the user's own endpoint, signed with
+//! HMAC-SHA256 so the endpoint can tell it came from this deployment.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::Sha256;
+
+use super::{DeliveryError, Provider, Receipt, media_link, request_error, retryable_status, snippet};
+use crate::domain::message::MessageRecord;
+use crate::domain::poll::Poll;
+use crate::ports::MediaStore;
+
+const NAME: &str = "http";
+
+/// One endpoint, with the secret its requests are signed with.
+pub struct HttpEndpoint {
+    http: reqwest::Client,
+    url: String,
+    signing_secret: String,
+    media: Arc<dyn MediaStore>,
+}
+
+/// What the endpoint receives.
+#[derive(Serialize)]
+struct Payload<'a> {
+    queue_id: &'a str,
+    unique_id: &'a str,
+    org_id: &'a str,
+    phone_id: &'a str,
+    chat_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    text: Option<&'a str>,
+    media: Option<MediaPayload<'a>>,
+    poll: Option<PollPayload<'a>>,
+    reply_to: Option<&'a str>,
+    hide_url_preview: bool,
+    attempt: u32,
+}
+
+#[derive(Serialize)]
+struct MediaPayload<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    /// The sender's URL, or a time-limited signed link to the staged copy.
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3_key: Option<&'a str>,
+    filename: &'a str,
+    mimetype: &'a str,
+}
+
+/// The poll as the sender wrote it, in Periskope's shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PollPayload<'a> {
+    poll_name: &'a str,
+    poll_options: &'a [String],
+    options: PollOptions<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PollOptions<'a> {
+    allow_multiple_answers: bool,
+    poll_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Poll> for PollPayload<'a> {
+    fn from(poll: &'a Poll) -> Self {
+        PollPayload {
+            poll_name: &poll.name,
+            poll_options: &poll.options,
+            options: PollOptions {
+                allow_multiple_answers: poll.allow_multiple_answers,
+                poll_id: poll.poll_id.as_deref(),
+            },
+        }
+    }
+}
+
+/// The `X-Outbox-Signature` value: `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"`
+/// under the signing secret. Errs only if the secret cannot key HMAC, which takes any length.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())?;
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    Ok(format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+}
+
+impl HttpEndpoint {
+    pub fn new(http: reqwest::Client, url: String, signing_secret: String, media: Arc<dyn MediaStore>) -> Self {
+        HttpEndpoint { http, url, signing_secret, media }
+    }
+
+    async fn send(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
+        let media = match &message.media {
+            Some(media) => Some(MediaPayload {
+                kind: media.kind.as_str(),
+                url: media_link(media, self.media.as_ref(), NAME).await?,
+                s3_key: media.s3_key.as_deref(),
+                filename: &media.filename,
+                mimetype: &media.mimetype,
+            }),
+            None => None,
+        };
+        let payload = Payload {
+            queue_id: &message.queue_id,
+            unique_id: &message.unique_id,
+            org_id: message.org_id.as_str(),
+            phone_id: &message.phone_id,
+            chat_id: message.chat_id.as_str(),
+            kind: message.message_type(),
+            text: message.text.as_deref(),
+            media,
+            poll: message.poll.as_ref().map(PollPayload::from),
+            reply_to: message.reply_to.as_deref(),
+            hide_url_preview: message.hide_url_preview,
+            attempt,
+        };
+        let body = serde_json::to_vec(&payload)
+            .map_err(|err| DeliveryError::Permanent(format!("{NAME}: could not encode the message: {err}")))?;
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = signature(&self.signing_secret, timestamp, &body)
+            .map_err(|err| DeliveryError::Permanent(format!("{NAME}: the signing secret cannot key HMAC: {err}")))?;
+        let response = self
+            .http
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-Outbox-Timestamp", timestamp)
+            .header("X-Outbox-Signature", signature)
+            .header("Idempotency-Key", &message.queue_id)
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| request_error(NAME, err))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|err| request_error(NAME, err))?;
+        if status.is_success() {
+            let provider_message_id = answered_id(&text).unwrap_or_else(|| format!("http.{}", message.queue_id));
+            return Ok(Receipt { provider_message_id });
+        }
+        let error = format!("{NAME}: the endpoint answered HTTP {}: {}", status.as_u16(), snippet(&text));
+        Err(if retryable_status(status) { DeliveryError::Transient(error) } else { DeliveryError::Permanent(error) })
+    }
+}
+
+#[async_trait]
+impl Provider for HttpEndpoint {
+    async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
+        self.send(message, attempt).await.map_err(|err| err.redact(&self.signing_secret))
+    }
+}
+
+/// The endpoint's own id for the message, when its answer names one.
+fn answered_id(text: &str) -> Option<String> {
+    let answer: Value = serde_json::from_str(text).ok()?;
+    ["message_id", "id"].into_iter().find_map(|field| answer.get(field)?.as_str().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_timestamp_dot_body() {
+        // Computed independently with Python's hmac module.
+        assert_eq!(
+            signature("whsec_test", 1_700_000_000, br#"{"queue_id":"q-1"}"#).unwrap(),
+            "sha256=8c6ea99d528a51adba9bfd130517d6385cd0896b299bf210f1be15fd51151df2"
+        );
+    }
+
+    #[test]
+    fn the_payload_names_every_field_and_polls_keep_periskopes_shape() {
+        let poll = Poll {
+            name: "Lunch?".into(),
+            options: vec!["yes".into(), "no".into()],
+            allow_multiple_answers: true,
+            poll_id: None,
+        };
+        let payload = Payload {
+            queue_id: "q-1",
+            unique_id: "3EB0",
+            org_id: "org-1",
+            phone_id: "phone-1",
+            chat_id: "919537851844@c.us",
+            kind: "image",
+            text: Some("hi"),
+            media: Some(MediaPayload {
+                kind: "image",
+                url: "https://signed".into(),
+                s3_key: Some("media/k"),
+                filename: "a.png",
+                mimetype: "image/png",
+            }),
+            poll: Some(PollPayload::from(&poll)),
+            reply_to: None,
+            hide_url_preview: true,
+            attempt: 2,
+        };
+        assert_eq!(
+            serde_json::to_value(&payload).unwrap(),
+            json!({
+                "queue_id": "q-1", "unique_id": "3EB0", "org_id": "org-1", "phone_id": "phone-1",
+                "chat_id": "919537851844@c.us", "type": "image", "text": "hi",
+                "media": {"type": "image", "url": "https://signed", "s3_key": "media/k", "filename": "a.png", "mimetype": "image/png"},
+                "poll": {"pollName": "Lunch?", "pollOptions": ["yes", "no"], "options": {"allowMultipleAnswers": true, "pollId": null}},
+                "reply_to": null, "hide_url_preview": true, "attempt": 2
+            })
+        );
+    }
+
+    #[test]
+    fn the_receipt_id_is_message_id_then_id() {
+        assert_eq!(answered_id(r#"{"message_id": "m-1", "id": "i-1"}"#).as_deref(), Some("m-1"));
+        assert_eq!(answered_id(r#"{"id": "i-1"}"#).as_deref(), Some("i-1"));
+        assert_eq!(answered_id(r#"{"id": 7}"#), None);
+        assert_eq!(answered_id("ok"), None);
+    }
+}
