@@ -35,6 +35,22 @@ pub struct LocalSettings {
     pub overrides: Vec<(String, String)>,
 }
 
+/// A variable of the environment, or `default` when it is unset or empty.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+impl LocalSettings {
+    /// `AWS_ENDPOINT_URL` (moto's default port), `OUTBOX_LOCAL_PREFIX`, and every `OUTBOX_*` override.
+    pub fn from_env() -> LocalSettings {
+        LocalSettings {
+            endpoint: env_or("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            prefix: env_or("OUTBOX_LOCAL_PREFIX", "outbox-local"),
+            overrides: std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_")).collect(),
+        }
+    }
+}
+
 /// Local defaults: a 1 s retry base (AWS uses at least 10 s) and short leases, so a laptop sees
 /// retries and crash recovery within seconds.
 const LOCAL_DEFAULTS: [(&str, &str); 4] = [

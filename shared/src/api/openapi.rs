@@ -92,14 +92,14 @@ mod tests {
             .map(|(method, path, access, _)| ((method.to_string(), path.to_string()), access == Access::Public))
             .collect();
         let show = |(method, path): &(String, String), public: bool| {
-            format!("  {method} {path} ({})", if public { "public" } else { "API key" })
+            format!("{method} {path} ({})", if public { "public" } else { "API key" })
         };
         let mut problems = vec![];
         for (route, public) in &router {
             match spec.get(route) {
-                None => problems.push(format!("in routes() but not in openapi.yaml:\n{}", show(route, *public))),
+                None => problems.push(format!("in routes() but not in openapi.yaml:\n  {}", show(route, *public))),
                 Some(spec_public) if spec_public != public => problems.push(format!(
-                    "access differs (a public operation says `security: []` in openapi.yaml):\n  routes(): {}\n  spec:    {}",
+                    "access differs (a public operation says `security: []` in openapi.yaml):\n  routes(): {}\n  spec:     {}",
                     show(route, *public),
                     show(route, *spec_public)
                 )),
@@ -108,7 +108,7 @@ mod tests {
         }
         for (operation, public) in &spec {
             if !router.contains_key(operation) {
-                problems.push(format!("in openapi.yaml but not in routes():\n{}", show(operation, *public)));
+                problems.push(format!("in openapi.yaml but not in routes():\n  {}", show(operation, *public)));
             }
         }
         assert!(problems.is_empty(), "openapi.yaml and api::routes() disagree:\n{}", problems.join("\n"));

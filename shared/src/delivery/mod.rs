@@ -144,7 +144,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
         }
         Err(DeliveryError::Transient(error)) if receive_count >= delivery.max_attempts => {
             warn!(attempt, provider, %error, "transient failure on the last attempt; giving up");
-            let error = format!("failed after {receive_count} attempts; last error: {error}");
+            let error = format!("failed after {attempt} attempts; last error: {error}");
             // Visible at once: the next receive moves it to the dead-letter queue (maxReceiveCount).
             (
                 AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error },

@@ -1,5 +1,6 @@
 //! The body of POST /v1/message/send: its Periskope wire shape and its validation into a `ValidatedMessage`.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::chat_id::ChatId;
@@ -20,6 +21,8 @@ pub struct SendRequest {
     pub poll: Option<RawPoll>,
     pub reply_to: Option<String>,
     pub options: Option<RawOptions>,
+    /// RFC 3339; no delivery before it. Absent, or in the past, means now.
+    pub scheduled_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -67,6 +70,8 @@ pub struct ValidatedMessage {
     pub poll: Option<Poll>,
     pub reply_to: Option<String>,
     pub hide_url_preview: bool,
+    /// Not delivered before this; `None` means as soon as possible.
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 impl SendRequest {
@@ -108,7 +113,8 @@ impl SendRequest {
             ));
         }
         let hide_url_preview = self.options.and_then(|o| o.hide_url_preview).unwrap_or(false);
-        Ok(ValidatedMessage { chat_id, text, media, poll, reply_to: self.reply_to, hide_url_preview })
+        let scheduled_at = parse_schedule(self.scheduled_at.as_deref(), Utc::now())?;
+        Ok(ValidatedMessage { chat_id, text, media, poll, reply_to: self.reply_to, hide_url_preview, scheduled_at })
     }
 }
 
@@ -117,7 +123,30 @@ pub fn parse_send_request(body: &[u8]) -> Result<ValidatedMessage, ValidationErr
     SendRequest::from_json(body)?.validate()
 }
 
-fn check_text_length(text: &str) -> Result<(), ValidationError> {
+/// How far ahead a message may be scheduled.
+pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 30;
+
+/// A `scheduled_at` in RFC 3339, at most 30 days ahead; a time already past means "now" (`None`).
+pub fn parse_schedule(raw: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ValidationError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(None) };
+    let at = DateTime::parse_from_rfc3339(raw).map(|at| at.with_timezone(&Utc)).map_err(|_| {
+        ValidationError::bad_request(
+            "invalid_scheduled_at",
+            Some("scheduled_at"),
+            format!("scheduled_at {raw:?} is not an RFC 3339 time such as 2026-12-24T18:00:00Z"),
+        )
+    })?;
+    if at > now + chrono::Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
+        return Err(ValidationError::bad_request(
+            "invalid_scheduled_at",
+            Some("scheduled_at"),
+            format!("scheduled_at may be at most {MAX_SCHEDULE_AHEAD_DAYS} days ahead"),
+        ));
+    }
+    Ok((at > now).then_some(at))
+}
+
+pub(crate) fn check_text_length(text: &str) -> Result<(), ValidationError> {
     // Byte length bounds the char count, so short texts skip the O(n) count.
     if text.len() <= MAX_TEXT_CHARS {
         return Ok(());
@@ -212,6 +241,7 @@ mod tests {
                 poll: None,
                 reply_to: None,
                 hide_url_preview: false,
+                scheduled_at: None,
             }
         );
     }
@@ -531,6 +561,19 @@ mod tests {
             let msg = parse(json!({"chat_id": digits, "message": text})).expect("valid request");
             prop_assert_eq!(msg.chat_id.as_str(), format!("{digits}@c.us"));
             prop_assert_eq!(msg.text, Some(text));
+        }
+    }
+
+    #[test]
+    fn scheduled_at_is_rfc3339_at_most_30_days_ahead_and_the_past_means_now() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let ahead = parse_schedule(Some("2026-01-02T10:00:00+02:00"), now).unwrap().unwrap();
+        assert_eq!(ahead.to_rfc3339(), "2026-01-02T08:00:00+00:00");
+        assert_eq!(parse_schedule(Some("2025-12-31T00:00:00Z"), now).unwrap(), None);
+        assert_eq!(parse_schedule(None, now).unwrap(), None);
+        for bad in ["tomorrow", "2026-02-01T00:00:01Z"] {
+            let err = parse_schedule(Some(bad), now).unwrap_err();
+            assert_eq!((err.code, err.field.as_deref()), ("invalid_scheduled_at", Some("scheduled_at")), "{bad}");
         }
     }
 }

@@ -220,10 +220,6 @@ struct Services {
     queue: SqsQueue,
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
-}
-
 /// A deployment when OUTBOX_TABLE is set, otherwise the local stack (whose resources are ensured, idempotently).
 async fn connect() -> Result<Services, String> {
     let (config, aws) = if std::env::var_os("OUTBOX_TABLE").is_some() {
@@ -233,11 +229,7 @@ async fn connect() -> Result<Services, String> {
         let aws = AwsClients::from_environment(config.endpoint_url.as_deref()).await;
         (config, aws)
     } else {
-        let settings = LocalSettings {
-            endpoint: env_or("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-            prefix: env_or("OUTBOX_LOCAL_PREFIX", "outbox-local"),
-            overrides: std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_")).collect(),
-        };
+        let settings = LocalSettings::from_env();
         local::prepare(&settings).await.map_err(|err| {
             format!(
                 "cannot use the local stack at {}: {err}\nstart it with `make run` (or set AWS_ENDPOINT_URL), \

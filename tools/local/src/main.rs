@@ -32,10 +32,6 @@ enum Command {
 /// How long to wait for the emulator to answer at start-up.
 const EMULATOR_WAIT: Duration = Duration::from_secs(60);
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     outbox::telemetry::init();
@@ -50,11 +46,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
-    let settings = LocalSettings {
-        endpoint: env_or("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        prefix: env_or("OUTBOX_LOCAL_PREFIX", "outbox-local"),
-        overrides: std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_")).collect(),
-    };
+    let settings = LocalSettings::from_env();
     let started = Instant::now();
     let (config, aws) = loop {
         match local::prepare(&settings).await {
@@ -81,7 +73,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
 
     let api = async {
         if matches!(command, Command::All | Command::Api) {
-            let port = env_or("PORT", "8080");
+            let port = local::env_or("PORT", "8080");
             let listener = TcpListener::bind(format!("127.0.0.1:{port}")).await?;
             info!(
                 "Outbox is up: http://127.0.0.1:{port}/v1 (API key {LOCAL_API_KEY}, phone {LOCAL_PHONE_NUMBER} / {LOCAL_PHONE_ID})"

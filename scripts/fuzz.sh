@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# `make fuzz` (and a step of `make test`): schemathesis against the served openapi.yaml.
+#
+# Starts its own moto server and a debug `outbox-local` (API and consumers) on free loopback ports
+# with fresh, randomly prefixed resources, then lets schemathesis generate requests from the spec:
+# examples, coverage (boundary and invalid values), random fuzzing, and stateful sequences that
+# follow the spec's links (send → status by unique_id and by queue_id). Each response is checked
+# for no 5xx, a documented status, a documented content type, a body matching its schema (errors
+# in the contract's {code, message, field?} shape) and documented header values; keyed routes must
+# refuse a missing or wrong key. Bounded by examples per operation and by wall time, with a fixed
+# seed so that a failure reproduces.
+#
+# Knobs (environment): FUZZ_MAX_EXAMPLES (default 40 per operation), FUZZ_SEED (default 1437),
+# FUZZ_TIMEOUT (default 300 s for the schemathesis run), FUZZ_WORKERS (default 2).
+# The reports (JUnit, and a pytest file reproducing each failure) go to target/fuzz/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+max_examples=${FUZZ_MAX_EXAMPLES:-40}
+seed=${FUZZ_SEED:-1437}
+time_limit=${FUZZ_TIMEOUT:-300}
+workers=${FUZZ_WORKERS:-2}
+report_dir=target/fuzz
+api_key=local-dev-key
+
+bash scripts/venv.sh
+# A no-op after `make test`'s build; `make fuzz` on its own builds the runner here.
+cargo build --locked -p outbox-local --quiet
+mkdir -p "$report_dir"
+rm -f "$report_dir"/*.xml "$report_dir"/*.py
+
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# moto on a free port; it prints the port first, and stops when its stdin (our pipe) closes.
+coproc MOTO { exec .venv/bin/python scripts/moto_server.py --port 0 --until-stdin-closes 2>"$report_dir/moto.log"; }
+pids+=("$MOTO_PID")
+moto_port=""
+read -r -t 60 moto_port <&"${MOTO[0]}" || true
+if ! [[ "$moto_port" =~ ^[0-9]+$ ]]; then
+  cat "$report_dir/moto.log" >&2
+  echo "fuzz: moto did not start" >&2
+  exit 1
+fi
+
+port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+prefix="fz$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')"
+base="http://127.0.0.1:$port"
+# The rate limiter is off: schemathesis sends hundreds of requests a minute with one key.
+AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" PORT="$port" OUTBOX_LOCAL_PREFIX="$prefix" \
+  OUTBOX_RATE_LIMIT_PER_MINUTE=off RUST_LOG="${RUST_LOG:-warn}" \
+  target/debug/outbox-local >"$report_dir/outbox-local.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 600); do
+  curl -fsS -o /dev/null "$base/health" 2>/dev/null && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$report_dir/outbox-local.log" >&2; echo "fuzz: outbox-local exited" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$base/health" || { cat "$report_dir/outbox-local.log" >&2; echo "fuzz: outbox-local is not healthy" >&2; exit 1; }
+echo "fuzz: outbox-local on $base (moto on $moto_port, prefix $prefix); seed $seed, $max_examples examples per operation"
+
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+checks+=,response_headers_conformance,ignored_auth
+status=0
+timeout --kill-after=10 "$time_limit" .venv/bin/schemathesis run "$base/v1/openapi.yaml" \
+  --url "$base" \
+  --header "Authorization: Bearer $api_key" \
+  --checks "$checks" \
+  --phases examples,coverage,fuzzing,stateful \
+  --max-examples "$max_examples" \
+  --seed "$seed" \
+  --generation-database none \
+  --workers "$workers" \
+  --request-timeout 10 \
+  --no-color \
+  --report junit,pytest --report-dir "$report_dir" \
+  || status=$?
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  echo "fuzz: schemathesis did not finish within ${time_limit}s" >&2
+elif [ "$status" -ne 0 ]; then
+  echo "fuzz: schemathesis found problems (exit $status); reports in $report_dir/, server log in $report_dir/outbox-local.log" >&2
+fi
+exit "$status"
