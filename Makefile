@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint fmt build lambda venv
+.PHONY: help run test fuzz lint fmt build lambda venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -13,8 +13,11 @@ venv: ## Install the Python tools (moto, cfn-lint, aws-sam-cli) into .venv
 run: ## The local stack on http://127.0.0.1:8080/v1 (moto on 127.0.0.1:4566 unless AWS_ENDPOINT_URL is set)
 	@bash scripts/run-local.sh
 
-test: ## Every test: unit, handler, integration against moto, black-box, template lint
+test: ## Every test: unit, handler, integration against moto, black-box, schemathesis fuzz, template lint
 	@bash scripts/test.sh
+
+fuzz: ## schemathesis against openapi.yaml on a throwaway local stack (FUZZ_MAX_EXAMPLES, FUZZ_SEED)
+	@bash scripts/fuzz.sh
 
 lint: ## sam validate --lint and cfn-lint on template.yaml
 	@bash scripts/lint-template.sh

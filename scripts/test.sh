@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything, from a clean clone. Installs what it needs (the Python tools into .venv),
-# builds, runs the Rust tests (unit, handler, integration against moto, black-box) and lints the template.
+# builds, runs the Rust tests (unit, handler, integration against moto, black-box), fuzzes the API against
+# openapi.yaml with schemathesis, and lints the template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -21,6 +22,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+step "fuzz (schemathesis against openapi.yaml)"
+bash scripts/fuzz.sh
 
 step "template"
 bash scripts/lint-template.sh

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::providers::sandbox::Faults;
+
 /// Everything the Lambdas and the local runner need to know about their deployment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +28,8 @@ pub struct Config {
     pub rate_limit_per_minute: Option<u32>,
     /// `AWS_ENDPOINT_URL`, set when talking to an emulator (moto, LocalStack).
     pub endpoint_url: Option<String>,
+    /// `OUTBOX_SANDBOX_FAULTS`: the sandbox's chaos mode for soak runs; off (`None`) unless set.
+    pub sandbox_faults: Option<Faults>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,12 @@ impl Config {
                 reason: format!("{v:?} is neither a whole number nor \"off\""),
             })?),
         };
+        let sandbox_faults = match get("OUTBOX_SANDBOX_FAULTS").filter(|v| !v.is_empty() && v != "off") {
+            None => None,
+            Some(spec) => {
+                Some(spec.parse().map_err(|reason| ConfigError::Invalid { name: "OUTBOX_SANDBOX_FAULTS", reason })?)
+            }
+        };
         Ok(Config {
             table: required("OUTBOX_TABLE")?,
             queue_url: required("OUTBOX_QUEUE_URL")?,
@@ -80,6 +90,7 @@ impl Config {
             max_body_bytes: number("OUTBOX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)? as usize,
             rate_limit_per_minute,
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
+            sandbox_faults,
         })
     }
 }
@@ -105,6 +116,20 @@ mod tests {
         assert_eq!(config.retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.endpoint_url, None);
         assert_eq!(config.rate_limit_per_minute, Some(600));
+        assert_eq!(config.sandbox_faults, None);
+    }
+
+    #[test]
+    fn sandbox_faults_are_parsed_once_and_a_bad_spec_is_named() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OUTBOX_SANDBOX_FAULTS", "transient=0.3,seed=7"));
+        let faults = Config::from_lookup(lookup(&pairs)).unwrap().sandbox_faults.expect("faults on");
+        assert_eq!((faults.transient, faults.seed), (0.3, 7));
+        pairs[4] = ("OUTBOX_SANDBOX_FAULTS", "transient=2");
+        let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_SANDBOX_FAULTS"), "{err}");
+        pairs[4] = ("OUTBOX_SANDBOX_FAULTS", "off");
+        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap().sandbox_faults, None);
     }
 
     #[test]

@@ -5,13 +5,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{debug, error};
 
-use crate::domain::clock::rfc3339;
+use crate::domain::chat_id::ChatId;
+use crate::domain::clock::{parse_rfc3339, rfc3339};
 use crate::domain::job::Job;
-use crate::domain::media::MediaSource;
+use crate::domain::media::{Media, MediaSource};
 use crate::domain::message::{MessageRecord, Status, StoredMedia, Timeline, generate_unique_id};
+use crate::domain::poll::Poll;
 use crate::domain::send::ValidatedMessage;
 use crate::domain::tenant::{OrgId, Phone};
 use crate::ports::{JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError};
@@ -44,6 +46,22 @@ pub struct Enqueuer {
     pub depth: Arc<QueueDepth>,
 }
 
+/// What one message record is made of, besides its ids and timestamps.
+pub struct RecordParts {
+    pub chat_id: ChatId,
+    pub text: Option<String>,
+    pub media: Option<StoredMedia>,
+    pub poll: Option<Poll>,
+    pub reply_to: Option<String>,
+    pub hide_url_preview: bool,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub broadcast_id: Option<String>,
+}
+
+/// The reason recorded on a message whose job never reached the queue. The adapter's error
+/// (queue ARN, account) stays in the logs.
+pub const NOT_QUEUED: &str = "could not be queued for delivery; nothing will be sent, send the message again";
+
 impl Enqueuer {
     pub async fn enqueue_message(
         &self,
@@ -53,40 +71,82 @@ impl Enqueuer {
     ) -> Result<Accepted, EnqueueError> {
         let now = Utc::now();
         let queue_id = uuid::Uuid::new_v4().to_string();
-        let media = match message.media {
-            None => None,
-            Some(media) => {
-                let (url, s3_key, size) = match media.source {
-                    MediaSource::Url(url) => (Some(url), None, None),
-                    MediaSource::Inline(bytes) => {
-                        let key = media_key(org, &queue_id, &media.filename);
-                        let size = bytes.len() as u64;
-                        self.media.put(&key, bytes, &media.mimetype).await?;
-                        (None, Some(key), Some(size))
-                    }
-                };
-                Some(StoredMedia {
-                    kind: media.kind,
-                    filename: media.filename,
-                    mimetype: media.mimetype,
-                    url,
-                    s3_key,
-                    size,
-                })
-            }
-        };
-        let record = MessageRecord {
-            org_id: org.clone(),
-            queue_id: queue_id.clone(),
-            unique_id: generate_unique_id(),
-            phone_id: phone.phone_id.clone(),
-            provider: phone.provider.kind(),
+        let media = self.stage_media(org, &queue_id, message.media).await?;
+        let parts = RecordParts {
             chat_id: message.chat_id,
             text: message.text,
             media,
             poll: message.poll,
             reply_to: message.reply_to,
             hide_url_preview: message.hide_url_preview,
+            scheduled_at: message.scheduled_at,
+            broadcast_id: None,
+        };
+        let record = self.queued_record(org, phone, queue_id.clone(), parts, now);
+        // The queue depth is refreshed alongside the write, never as an extra sequential round trip.
+        let (created, queue_position) =
+            tokio::join!(self.store.create(&record), self.depth.position(self.queue.as_ref()));
+        created?;
+        if let Err(err) = self.queue.enqueue(&job_of(&record)).await {
+            if let Err(store_err) =
+                self.store.mark_enqueue_failed(org, &queue_id, NOT_QUEUED, &rfc3339(Utc::now())).await
+            {
+                error!(%queue_id, error = %store_err, "the record of an unqueued message could not be marked failed");
+            }
+            return Err(err.into());
+        }
+        Ok(Accepted { queue_id, unique_id: record.unique_id, queue_position })
+    }
+
+    /// Stores inline media in S3 under `media/{org}/{owner}/…` (owner: a queue_id or a broadcast);
+    /// a URL is kept as it is, never fetched.
+    pub async fn stage_media(
+        &self,
+        org: &OrgId,
+        owner: &str,
+        media: Option<Media>,
+    ) -> Result<Option<StoredMedia>, MediaError> {
+        let Some(media) = media else { return Ok(None) };
+        let (url, s3_key, size) = match media.source {
+            MediaSource::Url(url) => (Some(url), None, None),
+            MediaSource::Inline(bytes) => {
+                let key = media_key(org, owner, &media.filename);
+                let size = bytes.len() as u64;
+                self.media.put(&key, bytes, &media.mimetype).await?;
+                (None, Some(key), Some(size))
+            }
+        };
+        Ok(Some(StoredMedia {
+            kind: media.kind,
+            filename: media.filename,
+            mimetype: media.mimetype,
+            url,
+            s3_key,
+            size,
+        }))
+    }
+
+    /// A new `queued` record.
+    pub fn queued_record(
+        &self,
+        org: &OrgId,
+        phone: &Phone,
+        queue_id: String,
+        parts: RecordParts,
+        now: DateTime<Utc>,
+    ) -> MessageRecord {
+        MessageRecord {
+            org_id: org.clone(),
+            queue_id,
+            unique_id: generate_unique_id(),
+            phone_id: phone.phone_id.clone(),
+            provider: phone.provider.kind(),
+            chat_id: parts.chat_id,
+            text: parts.text,
+            media: parts.media,
+            poll: parts.poll,
+            reply_to: parts.reply_to,
+            hide_url_preview: parts.hide_url_preview,
             status: Status::Queued,
             status_description: None,
             provider_message_id: None,
@@ -95,23 +155,19 @@ impl Enqueuer {
             timeline: Timeline { queued_at: rfc3339(now), ..Timeline::default() },
             lease_until: None,
             dead_lettered_at: None,
+            scheduled_at: parts.scheduled_at.filter(|at| *at > now).map(rfc3339),
+            broadcast_id: parts.broadcast_id,
             expires_at: now.timestamp() + self.retention.as_secs() as i64,
-        };
-        // The queue depth is refreshed alongside the write, never as an extra sequential round trip.
-        let (created, queue_position) =
-            tokio::join!(self.store.create(&record), self.depth.position(self.queue.as_ref()));
-        created?;
-        let job = Job::new(org.clone(), queue_id.clone(), phone.phone_id.clone());
-        if let Err(err) = self.queue.enqueue(&job).await {
-            // The adapter error (queue ARN, account) stays in the logs; the record says what to do.
-            let reason = "could not be queued for delivery; nothing will be sent, send the message again";
-            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, reason, &rfc3339(Utc::now())).await {
-                error!(%queue_id, error = %store_err, "the record of an unqueued message could not be marked failed");
-            }
-            return Err(err.into());
         }
-        Ok(Accepted { queue_id, unique_id: record.unique_id, queue_position })
     }
+}
+
+/// The job that delivers `record`: references only, and its due time in whole seconds, rounded
+/// up so that it is never delivered before `scheduled_at`.
+pub fn job_of(record: &MessageRecord) -> Job {
+    let due =
+        record.scheduled_at.as_deref().and_then(parse_rfc3339).map(|at| (at.timestamp_millis() + 999).div_euclid(1000));
+    Job::new(record.org_id.clone(), record.queue_id.clone(), record.phone_id.clone()).due_at(due)
 }
 
 /// `media/{org}/{queue_id}/{filename}`, with the filename reduced to safe characters.

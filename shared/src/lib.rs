@@ -5,6 +5,7 @@
 pub mod adapters;
 pub mod admin;
 pub mod api;
+pub mod broadcast;
 pub mod config;
 pub mod dead_letter;
 pub mod delivery;

@@ -61,6 +61,8 @@ const LOCAL_DEFAULTS: [(&str, &str); 4] = [
 ];
 
 /// The jobs queue's visibility timeout locally: above the lease, like template.yaml's 6×.
+/// `OUTBOX_LOCAL_VISIBILITY_TIMEOUT_SECS` overrides it (the soak shortens it with the lease, so
+/// a killed consumer's jobs come back within seconds); it only applies when the queue is created.
 const LOCAL_VISIBILITY_TIMEOUT_SECS: u32 = 30;
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +82,9 @@ pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), L
     let max_attempts = override_of("OUTBOX_MAX_ATTEMPTS").and_then(|v| v.parse().ok()).unwrap_or(3);
     let spec = ProvisionSpec {
         prefix: settings.prefix.clone(),
-        visibility_timeout_secs: LOCAL_VISIBILITY_TIMEOUT_SECS,
+        visibility_timeout_secs: override_of("OUTBOX_LOCAL_VISIBILITY_TIMEOUT_SECS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(LOCAL_VISIBILITY_TIMEOUT_SECS),
         max_receive_count: max_attempts,
     };
     let provisioned = provision(&aws, &spec).await?;

@@ -15,6 +15,7 @@ use crate::dead_letter::DeadLetters;
 use crate::delivery::Delivery;
 use crate::delivery::retry::RetryPolicy;
 use crate::enqueue::{Enqueuer, QueueDepth};
+use crate::providers::sandbox::FaultySandbox;
 use crate::providers::{Accounts, Providers};
 
 /// `queue_position` may be this stale.
@@ -29,8 +30,13 @@ pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
         retention: config.retention,
         depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
     };
-    let ports =
-        ApiPorts { store: store.clone(), tenants: store.clone(), idempotency: store.clone(), rate_counter: store };
+    let ports = ApiPorts {
+        store: store.clone(),
+        tenants: store.clone(),
+        idempotency: store.clone(),
+        rate_counter: store.clone(),
+        tracking: store,
+    };
     let settings = ApiSettings {
         max_body_bytes: config.max_body_bytes,
         auth_cache_ttl: config.auth_cache_ttl,
@@ -56,6 +62,15 @@ pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Deli
         retry: RetryPolicy { base: config.retry_base },
         max_attempts: config.max_attempts,
         lease: config.delivery_timeout,
+    }
+}
+
+/// The sandbox as configured: the plain one, or with `OUTBOX_SANDBOX_FAULTS`' fault injection.
+/// Fails only when the fault spec's call log cannot be opened.
+pub fn sandbox_providers(config: &Config) -> std::io::Result<Providers> {
+    match &config.sandbox_faults {
+        None => Ok(Providers::standard()),
+        Some(faults) => Ok(Providers::new(Arc::new(FaultySandbox::new(faults.clone())?))),
     }
 }
 

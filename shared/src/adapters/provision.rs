@@ -9,6 +9,10 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::aws::AwsClients;
 
+/// The table's global secondary indexes (see `adapters/dynamodb`): by unique_id, dead-lettered,
+/// by broadcast, live by phone, finished by phone. template.yaml declares the same.
+pub const GLOBAL_INDEXES: [&str; 5] = ["gsi1", "gsi2", "gsi3", "gsi4", "gsi5"];
+
 /// What to create; names are derived from `prefix`.
 #[derive(Debug, Clone)]
 pub struct ProvisionSpec {
@@ -77,11 +81,15 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(string_key("pk", KeyType::Hash)?)
-        .key_schema(string_key("sk", KeyType::Range)?)
-        .global_secondary_indexes(index("gsi1")?)
-        .global_secondary_indexes(index("gsi2")?);
-    for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
-        request = request.attribute_definitions(string_attribute(name)?);
+        .key_schema(string_key("sk", KeyType::Range)?);
+    for name in GLOBAL_INDEXES {
+        request = request.global_secondary_indexes(index(name)?);
+    }
+    request = request.attribute_definitions(string_attribute("pk")?).attribute_definitions(string_attribute("sk")?);
+    for name in GLOBAL_INDEXES {
+        request = request
+            .attribute_definitions(string_attribute(&format!("{name}pk"))?)
+            .attribute_definitions(string_attribute(&format!("{name}sk"))?);
     }
     match request.send().await {
         Ok(_) => {}

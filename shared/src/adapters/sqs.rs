@@ -5,10 +5,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use futures_util::{StreamExt, stream};
+use tracing::warn;
 
 use crate::domain::job::Job;
 use crate::ports::{JobQueue, QueueError};
+
+/// SQS takes at most 10 messages per batch call.
+const SQS_BATCH: usize = 10;
+/// Batch calls in flight at once when queueing a broadcast.
+const CONCURRENT_BATCHES: usize = 8;
 
 /// SQS caps a message's visibility timeout at 12 hours.
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
@@ -30,17 +37,55 @@ fn queue_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueErro
     QueueError(DisplayErrorContext(err).to_string())
 }
 
+impl SqsQueue {
+    /// One SendMessageBatch call; returns the queue_ids SQS did not take.
+    async fn send_batch(&self, batch: &[Job], now: i64) -> Vec<String> {
+        let entries: Vec<SendMessageBatchRequestEntry> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, job)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(job.encode())
+                    .delay_seconds(job.delay(now).as_secs() as i32)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        match self.client.send_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await {
+            Ok(output) => output
+                .failed
+                .iter()
+                .filter_map(|f| f.id.parse::<usize>().ok().and_then(|i| batch.get(i)))
+                .map(|job| job.queue_id.clone())
+                .collect(),
+            Err(err) => {
+                warn!(error = %DisplayErrorContext(err), jobs = batch.len(), "a batch of jobs could not be queued");
+                batch.iter().map(|job| job.queue_id.clone()).collect()
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        let delay = job.delay(chrono::Utc::now().timestamp()).as_secs() as i32;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(job.encode())
+            .delay_seconds(delay)
             .send()
             .await
             .map_err(queue_error)?;
         Ok(())
+    }
+
+    async fn enqueue_many(&self, jobs: &[Job]) -> Vec<String> {
+        let now = chrono::Utc::now().timestamp();
+        let batches: Vec<_> = jobs.chunks(SQS_BATCH).map(|batch| self.send_batch(batch, now)).collect();
+        stream::iter(batches).buffer_unordered(CONCURRENT_BATCHES).collect::<Vec<Vec<String>>>().await.concat()
     }
 
     async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {

@@ -16,6 +16,9 @@ use crate::domain::send::parse_send_request;
 use crate::domain::validation::ValidationError;
 use crate::enqueue::Accepted;
 
+/// Longer than any queue_id or unique_id.
+const MAX_ID_BYTES: usize = 128;
+
 #[derive(Serialize)]
 pub struct SendResponse {
     status: &'static str,
@@ -109,8 +112,11 @@ pub async fn status(
 }
 
 /// A message by queue_id or unique_id, in the caller's org only: anyone else's is not found.
-async fn find_message(app: &AppState, caller: &Caller, id: &str) -> Result<MessageRecord, ApiError> {
-    let found = if is_queue_id(id) {
+pub(super) async fn find_message(app: &AppState, caller: &Caller, id: &str) -> Result<MessageRecord, ApiError> {
+    let found = if id.len() > MAX_ID_BYTES {
+        // No id we hand out is this long, and DynamoDB rejects keys over 2 KB.
+        None
+    } else if is_queue_id(id) {
         app.store.get(&caller.org_id, id).await?
     } else {
         app.store.find_by_unique_id(&caller.org_id, id).await?
@@ -121,7 +127,7 @@ async fn find_message(app: &AppState, caller: &Caller, id: &str) -> Result<Messa
 }
 
 /// JSON bodies only; a missing Content-Type is taken as JSON, as most clients intend.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
@@ -135,7 +141,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The body, refused with 413 past `limit` without reading it all.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+pub(super) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {

@@ -8,6 +8,7 @@ mod error;
 mod keyed;
 mod messages;
 mod openapi;
+mod queue;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,14 +16,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{Method, Uri};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 
 pub use auth::Caller;
 pub use error::ApiError;
 
+use crate::broadcast::Broadcaster;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
 use crate::enqueue::Enqueuer;
-use crate::ports::{IdempotencyStore, RateCounter, StatusStore, TenantStore};
+use crate::ports::{IdempotencyStore, RateCounter, StatusStore, TenantStore, Tracking};
 use crate::rate_limit::RateLimiter;
 use cache::TtlCache;
 
@@ -36,6 +38,7 @@ pub struct ApiPorts {
     pub tenants: Arc<dyn TenantStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub rate_counter: Arc<dyn RateCounter>,
+    pub tracking: Arc<dyn Tracking>,
 }
 
 /// The edge's knobs, from `Config`.
@@ -54,6 +57,8 @@ pub struct AppState {
     pub tenants: Arc<dyn TenantStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub enqueuer: Enqueuer,
+    pub broadcaster: Broadcaster,
+    pub tracking: Arc<dyn Tracking>,
     pub limiter: RateLimiter,
     pub max_body_bytes: usize,
     keys: Arc<TtlCache<KeyHash, ApiKeyRecord>>,
@@ -66,6 +71,8 @@ impl AppState {
             store: ports.store,
             tenants: ports.tenants,
             idempotency: ports.idempotency,
+            broadcaster: Broadcaster { enqueuer: enqueuer.clone(), tracking: ports.tracking.clone() },
+            tracking: ports.tracking,
             enqueuer,
             limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),
             max_body_bytes: settings.max_body_bytes,
@@ -91,6 +98,12 @@ pub fn routes() -> Vec<(Method, &'static str, Access, MethodRouter<AppState>)> {
         (Method::GET, "/v1/openapi.yaml", Access::Public, get(openapi::spec)),
         (Method::POST, "/v1/message/send", Access::ApiKey, post(messages::send)),
         (Method::GET, "/v1/message/{id}/status", Access::ApiKey, get(messages::status)),
+        (Method::GET, "/v1/message/{id}", Access::ApiKey, get(queue::message)),
+        (Method::POST, "/v1/message/broadcast", Access::ApiKey, post(queue::create_broadcast)),
+        (Method::GET, "/v1/queue", Access::ApiKey, get(queue::health)),
+        (Method::GET, "/v1/queue/jobs", Access::ApiKey, get(queue::jobs)),
+        (Method::DELETE, "/v1/queue/purge", Access::ApiKey, delete(queue::purge)),
+        (Method::GET, "/v1/queue/broadcast", Access::ApiKey, get(queue::broadcast_status)),
     ]
 }
 

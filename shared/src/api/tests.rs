@@ -61,6 +61,7 @@ impl Harness {
             tenants: store.clone(),
             idempotency: Arc::new(MemoryIdempotency::default()),
             rate_counter: Arc::new(MemoryRateCounter::default()),
+            tracking: store.clone(),
         };
         let settings =
             ApiSettings { max_body_bytes, auth_cache_ttl: Duration::ZERO, rate_limit_per_minute: Some(1000) };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use futures_util::future::join_all;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::domain::clock::{parse_rfc3339, rfc3339};
 use crate::domain::job::Job;
@@ -46,6 +46,9 @@ pub enum JobOutcome {
     Retry { visible_in: Option<Duration> },
     /// Cannot ever be processed: moved to the dead-letter queue at once.
     DeadLetter { reason: String },
+    /// Not due yet: passed on as a fresh message (so waiting never counts toward the redrive
+    /// policy's receives), then this one is deleted.
+    Defer,
 }
 
 /// The Lambda handler: every record decoded and delivered on its own, concurrently.
@@ -60,12 +63,13 @@ pub async fn handle_batch(delivery: &Delivery, event: SqsEvent) -> SqsBatchRespo
 
 /// Processes one record; `true` when it may be deleted.
 async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
-    let outcome = match Job::decode(&record.body) {
+    let (job, outcome) = match Job::decode(&record.body) {
         Ok(job) => {
             let span = info_span!("deliver", queue_id = %job.queue_id, org_id = %job.org_id, receive_count = record.receive_count);
-            deliver_job(delivery, &job, record.receive_count).instrument(span).await
+            let outcome = deliver_job(delivery, &job, record.receive_count).instrument(span).await;
+            (Some(job), outcome)
         }
-        Err(err) => JobOutcome::DeadLetter { reason: format!("malformed job: {err}") },
+        Err(err) => (None, JobOutcome::DeadLetter { reason: format!("malformed job: {err}") }),
     };
     match outcome {
         JobOutcome::Acknowledge => true,
@@ -76,6 +80,16 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
                 }
             }
             false
+        }
+        JobOutcome::Defer => {
+            let Some(job) = job else { return false };
+            match delivery.queue.enqueue(&job).await {
+                Ok(()) => true,
+                Err(err) => {
+                    warn!(message_id = %record.message_id, error = %err, "could not pass a scheduled job on; it will be seen again");
+                    false
+                }
+            }
         }
         JobOutcome::DeadLetter { reason } => {
             error!(message_id = %record.message_id, body_bytes = record.body.len(), %reason, "moving the job to the dead-letter queue");
@@ -95,6 +109,10 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
 /// because the same count decides when the redrive policy moves the job to the dead-letter queue.
 pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> JobOutcome {
     let started = Utc::now();
+    if job.is_early(started.timestamp()) {
+        debug!(due_at = ?job.due_at, "not due yet; passing it on");
+        return JobOutcome::Defer;
+    }
     let lease_until = started + chrono::Duration::from_std(delivery.lease).unwrap_or(chrono::Duration::seconds(30));
     let begin =
         delivery.store.begin_attempt(&job.org_id, &job.queue_id, &rfc3339(started), &rfc3339(lease_until)).await;

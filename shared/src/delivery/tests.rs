@@ -196,6 +196,8 @@ fn record_in(org: &OrgId, chat: &str, status: Status) -> MessageRecord {
         timeline: Timeline { queued_at: rfc3339(queued_at), ..Timeline::default() },
         lease_until: None,
         dead_lettered_at: None,
+        scheduled_at: None,
+        broadcast_id: None,
         expires_at: queued_at.timestamp() + 3600,
     }
 }

@@ -145,4 +145,28 @@ mod tests {
         assert_eq!(serde_json::to_string(&id).expect("serialise"), "\"15550000001@c.us\"");
         assert!(serde_json::from_str::<ChatId>("\"nope\"").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_a_parsed_id_parses_to_itself(raw in "[0-9@cgus.\\- ]{0,24}|\\PC{0,24}") {
+            if let Ok(id) = ChatId::parse(&raw) {
+                proptest::prop_assert_eq!(ChatId::parse(id.as_str()), Ok(id.clone()));
+            }
+        }
+
+        #[test]
+        fn valid_ids_round_trip(
+            digits in "[0-9]{5,15}",
+            c_us in proptest::bool::ANY,
+            group in "[0-9]{1,18}(-[0-9]{1,12})?",
+        ) {
+            let user = ChatId::parse(&format!("{digits}{}", if c_us { "@c.us" } else { "" })).expect("valid user id");
+            proptest::prop_assert_eq!(user.as_str(), format!("{digits}@c.us"));
+            proptest::prop_assert_eq!(user.digits(), Some(digits.as_str()));
+            let raw_group = format!("{group}@g.us");
+            let group = ChatId::parse(&raw_group).expect("valid group id");
+            proptest::prop_assert_eq!(group.as_str(), raw_group.as_str());
+            proptest::prop_assert!(group.is_group() && group.digits().is_none());
+        }
+    }
 }

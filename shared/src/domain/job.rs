@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::tenant::OrgId;
 
 pub const JOB_VERSION: u8 = 1;
+/// SQS's largest per-message delay.
+pub const MAX_SQS_DELAY_SECS: i64 = 15 * 60;
 
 /// What the delivery Lambda needs to find the message record; everything else lives in DynamoDB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,6 +15,9 @@ pub struct Job {
     pub org_id: OrgId,
     pub queue_id: String,
     pub phone_id: String,
+    /// Epoch seconds before which the job must not be delivered (scheduled sends, broadcast spacing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +30,23 @@ pub enum JobDecodeError {
 
 impl Job {
     pub fn new(org_id: OrgId, queue_id: String, phone_id: String) -> Job {
-        Job { v: JOB_VERSION, org_id, queue_id, phone_id }
+        Job { v: JOB_VERSION, org_id, queue_id, phone_id, due_at: None }
+    }
+
+    pub fn due_at(self, due_at: Option<i64>) -> Job {
+        Job { due_at, ..self }
+    }
+
+    /// How long SQS should hold the job before handing it out: until it is due, at most 15
+    /// minutes (SQS's largest `DelaySeconds`); a job due later is passed on again when it arrives.
+    pub fn delay(&self, now: i64) -> std::time::Duration {
+        let wait = self.due_at.map_or(0, |due| (due - now).clamp(0, MAX_SQS_DELAY_SECS));
+        std::time::Duration::from_secs(wait as u64)
+    }
+
+    /// Still before its due time at `now`.
+    pub fn is_early(&self, now: i64) -> bool {
+        self.due_at.is_some_and(|due| due > now)
     }
 
     pub fn decode(body: &str) -> Result<Job, JobDecodeError> {
@@ -52,6 +73,18 @@ mod tests {
         let body = job.encode();
         assert!(body.len() < 200, "{body}");
         assert_eq!(Job::decode(&body).unwrap(), job);
+    }
+
+    #[test]
+    fn a_due_job_is_delayed_until_due_at_most_15_minutes_at_a_time() {
+        let job = Job::new(OrgId::from("o".to_string()), "q".into(), "p".into());
+        assert_eq!(job.delay(100), std::time::Duration::ZERO);
+        let job = job.due_at(Some(1_000));
+        assert!(job.is_early(999) && !job.is_early(1_000));
+        assert_eq!(job.delay(990).as_secs(), 10);
+        assert_eq!(job.delay(0).as_secs(), 900);
+        assert_eq!(job.delay(2_000).as_secs(), 0);
+        assert!(Job::decode(&job.encode()).unwrap().due_at == Some(1_000));
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl Media {
     pub fn parse(raw: RawMedia) -> Result<Media, ValidationError> {
         let kind = MediaKind::parse(&required(raw.r#type, "media.type")?)?;
         let filename = required(raw.filename, "media.filename")?;
+        ValidationError::check_length(&filename, "media.filename", MAX_FILENAME_CHARS)?;
         let mimetype = required(raw.mimetype, "media.mimetype")?;
+        ValidationError::check_length(&mimetype, "media.mimetype", MAX_MIMETYPE_CHARS)?;
         if !is_mimetype(&mimetype) {
             return Err(ValidationError::bad_request(
                 "invalid_mimetype",
@@ -120,7 +122,13 @@ fn is_mimetype(raw: &str) -> bool {
     !raw.chars().any(char::is_control) && essence.split_once('/').is_some_and(|(t, sub)| is_name(t) && is_name(sub))
 }
 
+/// Bounds on the free-text media fields, so that a record stays far below DynamoDB's 400 KB.
+pub const MAX_FILENAME_CHARS: usize = 255;
+pub const MAX_MIMETYPE_CHARS: usize = 255;
+pub const MAX_URL_CHARS: usize = 2048;
+
 fn parse_url(url: String) -> Result<String, ValidationError> {
+    ValidationError::check_length(&url, "media.url", MAX_URL_CHARS)?;
     let invalid = || {
         ValidationError::bad_request(
             "invalid_media_url",

@@ -127,6 +127,11 @@ pub struct MessageRecord {
     pub lease_until: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered_at: Option<String>,
+    /// Not delivered before this (RFC 3339); absent means as soon as possible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broadcast_id: Option<String>,
     /// Epoch seconds after which DynamoDB's TTL removes the record.
     pub expires_at: i64,
 }

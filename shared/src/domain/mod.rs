@@ -1,5 +1,6 @@
 //! Validated domain types: what a send request becomes, what a message record holds, what a job carries.
 
+pub mod broadcast;
 pub mod chat_id;
 pub mod clock;
 pub mod job;

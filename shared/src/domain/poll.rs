@@ -3,6 +3,11 @@
 use super::send::RawPoll;
 use super::validation::ValidationError;
 
+/// WhatsApp's limits on a poll's name and each option's text; a generous bound on the id.
+pub const MAX_NAME_CHARS: usize = 255;
+pub const MAX_OPTION_CHARS: usize = 100;
+pub const MAX_POLL_ID_CHARS: usize = 256;
+
 /// WhatsApp's bounds on the number of poll options.
 const OPTIONS: std::ops::RangeInclusive<usize> = 2..=12;
 
@@ -18,6 +23,7 @@ impl Poll {
     /// Checks the name, the option count, then each option in order; stores trimmed text.
     pub fn parse(raw: RawPoll) -> Result<Poll, ValidationError> {
         let name = raw.poll_name.as_deref().map(str::trim).unwrap_or_default();
+        ValidationError::check_length(name, "poll.pollName", MAX_NAME_CHARS)?;
         if name.is_empty() {
             return Err(invalid("poll.pollName", "poll.pollName is required and must not be blank".into()));
         }
@@ -35,6 +41,7 @@ impl Poll {
             if option.is_empty() {
                 return Err(invalid(&field, format!("{field} is blank; every poll option needs text")));
             }
+            ValidationError::check_length(option, &field, MAX_OPTION_CHARS)?;
             // At most 12 options, so a linear scan is simpler than a set.
             if options.iter().any(|seen: &String| seen == option) {
                 return Err(invalid(
@@ -45,6 +52,9 @@ impl Poll {
             options.push(option.to_owned());
         }
         let settings = raw.options.unwrap_or_default();
+        if let Some(poll_id) = &settings.poll_id {
+            ValidationError::check_length(poll_id, "poll.options.pollId", MAX_POLL_ID_CHARS)?;
+        }
         Ok(Poll {
             name: name.to_owned(),
             options,
@@ -139,5 +149,35 @@ mod tests {
     fn duplicate_options_are_rejected_at_the_first_repeat() {
         assert_rejects(raw("q", &["Yes", "No", "Yes"]), "poll.pollOptions[2]");
         assert_rejects(raw("q", &["Yes", " Yes "]), "poll.pollOptions[1]");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(
+            name in proptest::option::of("\\PC{0,8}"),
+            options in proptest::option::of(proptest::collection::vec("[ ab]{0,3}|\\PC{0,4}", 0..16)),
+        ) {
+            let _ = Poll::parse(RawPoll { poll_name: name, poll_options: options, options: None });
+        }
+
+        #[test]
+        fn distinct_options_round_trip_trimmed(
+            name in "\\S(.*\\S)?",
+            options in proptest::collection::btree_set("\\S{1,10}", 2..=12),
+            padding in "[ \t\n]{0,2}",
+            multiple in proptest::bool::ANY,
+        ) {
+            let options: Vec<String> = options.into_iter().collect();
+            let poll = Poll::parse(RawPoll {
+                poll_name: Some(format!("{padding}{name}{padding}")),
+                poll_options: Some(options.iter().map(|o| format!("{padding}{o}{padding}")).collect()),
+                options: Some(RawPollOptions { allow_multiple_answers: Some(multiple), poll_id: None }),
+            })
+            .expect("a valid poll");
+            proptest::prop_assert_eq!(
+                poll,
+                Poll { name, options, allow_multiple_answers: multiple, poll_id: None }
+            );
+        }
     }
 }

@@ -8,6 +8,9 @@ use super::media::Media;
 use super::poll::Poll;
 use super::validation::ValidationError;
 
+/// A message id to reply to is short; the bound keeps records small.
+pub const MAX_REPLY_TO_CHARS: usize = 512;
+
 /// WhatsApp's limit on a text message or caption, in characters.
 pub const MAX_TEXT_CHARS: usize = 4096;
 
@@ -77,14 +80,7 @@ pub struct ValidatedMessage {
 impl SendRequest {
     /// Decodes a JSON body, naming the field path of any value of the wrong type.
     pub fn from_json(body: &[u8]) -> Result<SendRequest, ValidationError> {
-        let mut de = serde_json::Deserializer::from_slice(body);
-        let request = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            json_error(e.into_inner(), (path != ".").then_some(path))
-        })?;
-        // Trailing bytes after the object make the body invalid JSON, not a valid prefix.
-        de.end().map_err(|e| json_error(e, None))?;
-        Ok(request)
+        decode_json(body)
     }
 
     /// Applies the rules in the contract's order; the first broken rule is the error.
@@ -104,6 +100,9 @@ impl SendRequest {
         }
         let media = self.media.map(Media::parse).transpose()?;
         let poll = self.poll.map(Poll::parse).transpose()?;
+        if let Some(reply_to) = &self.reply_to {
+            ValidationError::check_length(reply_to, "reply_to", MAX_REPLY_TO_CHARS)?;
+        }
         if self.reply_to.as_deref().is_some_and(|r| r.trim().is_empty()) {
             return Err(ValidationError::bad_request(
                 "invalid_reply_to",
@@ -121,6 +120,18 @@ impl SendRequest {
 /// Decodes and validates a POST /v1/message/send body in one step.
 pub fn parse_send_request(body: &[u8]) -> Result<ValidatedMessage, ValidationError> {
     SendRequest::from_json(body)?.validate()
+}
+
+/// Decodes a JSON body into `T`, naming the field path of any value of the wrong type.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let request = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        json_error(e.into_inner(), (path != ".").then_some(path))
+    })?;
+    // Trailing bytes after the object make the body invalid JSON, not a valid prefix.
+    de.end().map_err(|e| json_error(e, None))?;
+    Ok(request)
 }
 
 /// How far ahead a message may be scheduled.
@@ -574,6 +585,39 @@ mod tests {
         for bad in ["tomorrow", "2026-02-01T00:00:01Z"] {
             let err = parse_schedule(Some(bad), now).unwrap_err();
             assert_eq!((err.code, err.field.as_deref()), ("invalid_scheduled_at", Some("scheduled_at")), "{bad}");
+        }
+    }
+
+    #[test]
+    fn free_text_fields_are_bounded_so_a_record_stays_small() {
+        let long = "r".repeat(100_000);
+        let cases = [
+            (json!({"chat_id": "15550100001", "message": "hi", "reply_to": long}), "reply_to"),
+            (
+                json!({"chat_id": "15550100001", "media": {"type": "image", "filename": long, "mimetype": "image/png", "url": "https://x.test/a"}}),
+                "media.filename",
+            ),
+            (
+                json!({"chat_id": "15550100001", "media": {"type": "image", "filename": "a", "mimetype": format!("image/png; x={long}"), "url": "https://x.test/a"}}),
+                "media.mimetype",
+            ),
+            (
+                json!({"chat_id": "15550100001", "media": {"type": "image", "filename": "a", "mimetype": "image/png", "url": format!("https://x.test/{long}")}}),
+                "media.url",
+            ),
+            (json!({"chat_id": "15550100001", "poll": {"pollName": long, "pollOptions": ["a", "b"]}}), "poll.pollName"),
+            (
+                json!({"chat_id": "15550100001", "poll": {"pollName": "q", "pollOptions": ["a", long]}}),
+                "poll.pollOptions[1]",
+            ),
+            (
+                json!({"chat_id": "15550100001", "poll": {"pollName": "q", "pollOptions": ["a", "b"], "options": {"pollId": long}}}),
+                "poll.options.pollId",
+            ),
+        ];
+        for (body, field) in cases {
+            let err = parse(body).unwrap_err();
+            assert_eq!((err.code, err.field.as_deref()), ("too_long", Some(field)));
         }
     }
 }

@@ -36,6 +36,15 @@ impl ValidationError {
         Self::bad_request("missing_field", Some(field), format!("{field} is required; add it to the request body"))
     }
 
+    /// `field` may hold at most `max` characters: bounds what a request can store.
+    pub fn check_length(value: &str, field: &str, max: usize) -> Result<(), ValidationError> {
+        // Byte length bounds the char count, so short values skip the count.
+        if value.len() <= max || value.chars().count() <= max {
+            return Ok(());
+        }
+        Err(Self::bad_request("too_long", Some(field), format!("{field} is longer than {max} characters")))
+    }
+
     fn new(kind: ValidationErrorKind, code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
         Self { kind, code, message: message.into(), field: field.map(str::to_owned) }
     }

@@ -7,6 +7,7 @@ mod rate_limit;
 mod secrets;
 mod status;
 mod tenants;
+mod tracking;
 
 pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
 pub use media::MediaStore;
@@ -15,6 +16,7 @@ pub use rate_limit::RateCounter;
 pub use secrets::{SecretError, SecretStore};
 pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
 pub use tenants::TenantStore;
+pub use tracking::{BroadcastRecord, EnqueueState, Tracking};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

@@ -10,7 +10,10 @@ use crate::domain::job::Job;
 /// The delivery queue.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
+    /// Puts `job` on the queue, held back until it is due (at most 15 minutes at a time).
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError>;
+    /// Enqueues many jobs in batches, concurrently; returns the queue_ids of the jobs not queued.
+    async fn enqueue_many(&self, jobs: &[Job]) -> Vec<String>;
     /// Hides a received job for `delay` (the retry backoff).
     async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError>;
     /// Moves a body that cannot be processed straight to the dead-letter queue.

@@ -213,6 +213,8 @@ mod tests {
             timeline: Timeline::default(),
             lease_until: None,
             dead_lettered_at: None,
+            scheduled_at: None,
+            broadcast_id: None,
             expires_at: 0,
         }
     }

@@ -8,3 +8,4 @@ mod edge;
 mod openapi;
 mod providers;
 mod send;
+mod tracking;

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use outbox::local::{self, LOCAL_API_KEY, LOCAL_PHONE_ID, LOCAL_PHONE_NUMBER, LocalSettings};
-use outbox::providers::Providers;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -64,6 +63,8 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
+    // Before serving anything: a fault spec whose call log cannot be opened stops the start.
+    let providers = outbox::wiring::sandbox_providers(&config)?;
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -84,7 +85,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     };
     let consumers = async {
         if matches!(command, Command::All | Command::Consumers) {
-            local::run_consumers(&config, &aws, Providers::standard(), Duration::from_secs(2), shutdown.clone()).await;
+            local::run_consumers(&config, &aws, providers.clone(), Duration::from_secs(2), shutdown.clone()).await;
         }
     };
     let (served, ()) = tokio::join!(api, consumers);

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{DynamoStore, Item, applied, condition_failure, from_item, key, s, to_item, to_value, unavailable};
+use crate::domain::clock::rfc3339;
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
 use crate::domain::tenant::OrgId;
 use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError};
@@ -13,8 +14,33 @@ use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, Sto
 /// Largest poison body kept as evidence (a DynamoDB item holds 400 KB).
 const POISON_BODY_LIMIT: usize = 32 * 1024;
 
+/// A new message record with its index keys: by unique_id (gsi1), by broadcast (gsi3), live
+/// by phone (gsi4, until it finishes) and finished by phone (gsi5: the partition is set now, the
+/// sort key when it finishes, so the record enters that index only then).
+pub(super) fn message_item(record: &MessageRecord) -> Result<Item, StoreError> {
+    let (org, queue_id) = (&record.org_id, &record.queue_id);
+    let due = record.scheduled_at.as_deref().unwrap_or(&record.timeline.queued_at);
+    let mut item = to_item(record)?;
+    item.extend(DynamoStore::message_key(org, queue_id));
+    item.insert("gsi1pk".into(), s(format!("UID#{org}#{}", record.unique_id)));
+    item.insert("gsi1sk".into(), s("MSG"));
+    if let Some(broadcast_id) = &record.broadcast_id {
+        item.insert("gsi3pk".into(), s(format!("BCAST#{org}#{broadcast_id}")));
+        item.insert("gsi3sk".into(), s(format!("{due}#{queue_id}")));
+    }
+    item.insert("gsi4pk".into(), s(format!("LIVE#{org}#{}", record.phone_id)));
+    item.insert("gsi4sk".into(), s(format!("{due}#{queue_id}")));
+    item.insert("gsi5pk".into(), s(format!("DONE#{org}#{}", record.phone_id)));
+    Ok(item)
+}
+
+/// The finished-by-phone sort key: when, then which.
+fn done_sort(now: &str, queue_id: &str) -> AttributeValue {
+    s(format!("{now}#{queue_id}"))
+}
+
 impl DynamoStore {
-    fn message_key(org: &OrgId, queue_id: &str) -> Item {
+    pub(super) fn message_key(org: &OrgId, queue_id: &str) -> Item {
         key(format!("MSG#{org}#{queue_id}"), "MSG")
     }
 
@@ -38,10 +64,7 @@ fn record_from_output(output: UpdateItemOutput) -> Result<MessageRecord, StoreEr
 #[async_trait]
 impl StatusStore for DynamoStore {
     async fn create(&self, record: &MessageRecord) -> Result<(), StoreError> {
-        let mut item = to_item(record)?;
-        item.extend(Self::message_key(&record.org_id, &record.queue_id));
-        item.insert("gsi1pk".into(), s(format!("UID#{}#{}", record.org_id, record.unique_id)));
-        item.insert("gsi1sk".into(), s("MSG"));
+        let item = message_item(record)?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -147,8 +170,10 @@ impl StatusStore for DynamoStore {
             AttemptResult::Sent { provider_message_id } => update
                 .update_expression(format!(
                     "SET #status = :sent, provider_message_id = :pid, timeline.sent_at = :now, \
-                     {entry}.outcome = :outcome, {entry}.finished_at = :now REMOVE lease_until, status_description"
+                     {entry}.outcome = :outcome, {entry}.finished_at = :now, gsi5sk = :done \
+                     REMOVE lease_until, status_description, gsi4sk"
                 ))
+                .expression_attribute_values(":done", done_sort(now, queue_id))
                 .condition_expression("#status IN (:queued, :sending)")
                 .expression_attribute_values(":sent", status_value(Status::Sent))
                 .expression_attribute_values(":pid", s(provider_message_id))
@@ -166,8 +191,10 @@ impl StatusStore for DynamoStore {
             AttemptResult::Failed { outcome, error } => update
                 .update_expression(format!(
                     "SET #status = :failed, status_description = :error, timeline.failed_at = :now, \
-                     {entry}.outcome = :outcome, {entry}.#error = :error, {entry}.finished_at = :now REMOVE lease_until"
+                     {entry}.outcome = :outcome, {entry}.#error = :error, {entry}.finished_at = :now, gsi5sk = :done \
+                     REMOVE lease_until, gsi4sk"
                 ))
+                .expression_attribute_values(":done", done_sort(now, queue_id))
                 .condition_expression("#status IN (:queued, :sending)")
                 .expression_attribute_names("#error", "error")
                 .expression_attribute_values(":failed", status_value(Status::Failed))
@@ -186,8 +213,12 @@ impl StatusStore for DynamoStore {
     ) -> Result<(), StoreError> {
         let update = self
             .update_message(org, queue_id)
-            .update_expression("SET #status = :failed, status_description = :reason, timeline.failed_at = :now")
+            .update_expression(
+                "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, gsi5sk = :done \
+                 REMOVE gsi4sk",
+            )
             .condition_expression("#status = :queued AND attempts = :zero")
+            .expression_attribute_values(":done", done_sort(now, queue_id))
             .expression_attribute_values(":failed", status_value(Status::Failed))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
@@ -202,9 +233,10 @@ impl StatusStore for DynamoStore {
             .update_message(org, queue_id)
             .update_expression(
                 "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, \
-                 dead_lettered_at = :now, gsi2pk = :dlq, gsi2sk = :dlq_sort REMOVE lease_until",
+                 dead_lettered_at = :now, gsi2pk = :dlq, gsi2sk = :dlq_sort, gsi5sk = :done REMOVE lease_until, gsi4sk",
             )
             .condition_expression("attribute_exists(pk) AND #status IN (:queued, :sending)")
+            .expression_attribute_values(":done", done_sort(now, queue_id))
             .expression_attribute_values(":failed", status_value(Status::Failed))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":sending", status_value(Status::Sending))
@@ -295,10 +327,12 @@ impl StatusStore for DynamoStore {
         let update = self
             .update_message(org, queue_id)
             .update_expression(
-                "SET #status = :queued REMOVE gsi2pk, gsi2sk, dead_lettered_at, status_description, \
-                 timeline.failed_at, lease_until",
+                "SET #status = :queued, gsi4sk = :live REMOVE gsi2pk, gsi2sk, gsi5sk, dead_lettered_at, \
+                 status_description, timeline.failed_at, lease_until",
             )
             .condition_expression("#status = :failed AND attribute_exists(dead_lettered_at)")
+            // Back among the phone's live messages, due now.
+            .expression_attribute_values(":live", s(format!("{}#{queue_id}", rfc3339(chrono::Utc::now()))))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":failed", status_value(Status::Failed));
         applied(update).await
@@ -309,7 +343,13 @@ impl StatusStore for DynamoStore {
             return Ok(false);
         };
         let (org, queue_id) = (&before.org_id, &before.queue_id);
-        let mut set = vec!["#status = :failed", "dead_lettered_at = :at", "gsi2pk = :dlq", "gsi2sk = :dlq_sort"];
+        let mut set = vec![
+            "#status = :failed",
+            "dead_lettered_at = :at",
+            "gsi2pk = :dlq",
+            "gsi2sk = :dlq_sort",
+            "gsi5sk = :done",
+        ];
         let mut update = self
             .update_message(org, queue_id)
             .condition_expression("#status = :queued AND attempts = :attempts")
@@ -319,7 +359,11 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":at", s(dead_lettered_at))
             .expression_attribute_values(":dlq", s("DLQ"))
             // The sort key `mark_dead_lettered` gave it.
-            .expression_attribute_values(":dlq_sort", s(format!("{dead_lettered_at}#{org}#{queue_id}")));
+            .expression_attribute_values(":dlq_sort", s(format!("{dead_lettered_at}#{org}#{queue_id}")))
+            .expression_attribute_values(
+                ":done",
+                done_sort(before.timeline.failed_at.as_deref().unwrap_or(dead_lettered_at), queue_id),
+            );
         if let Some(description) = &before.status_description {
             set.push("status_description = :description");
             update = update.expression_attribute_values(":description", s(description));
@@ -328,6 +372,6 @@ impl StatusStore for DynamoStore {
             set.push("timeline.failed_at = :failed_at");
             update = update.expression_attribute_values(":failed_at", s(failed_at));
         }
-        applied(update.update_expression(format!("SET {}", set.join(", ")))).await
+        applied(update.update_expression(format!("SET {} REMOVE gsi4sk", set.join(", ")))).await
     }
 }

@@ -1,14 +1,18 @@
-//! DynamoDB: one table holds orgs, keys, phones and message records.
+//! DynamoDB: one table holds orgs, keys, phones, message records, broadcasts, idempotency keys
+//! and rate-limit windows.
 //!
-//! | item            | pk                       | sk             | gsi1 (pk / sk)                 | gsi2 (pk / sk)              |
-//! |-----------------|--------------------------|----------------|--------------------------------|-----------------------------|
-//! | org             | `ORG#{org}`              | `ORG`          |                                |                             |
-//! | phone           | `ORG#{org}`              | `PHONE#{id}`   |                                |                             |
-//! | api key         | `KEY#{sha256}`           | `KEY`          | `KEYS#{org}` / key_id          |                             |
-//! | message         | `MSG#{org}#{queue_id}`   | `MSG`          | `UID#{org}#{unique_id}` / `MSG`| `DLQ` / `{at}#{org}#{qid}` once dead-lettered |
-//! | poison job      | `POISON#{sqs message id}`| `POISON`       |                                | `POISON` / `{at}`           |
+//! | item            | pk                        | sk           | indexes                                          |
+//! |-----------------|---------------------------|--------------|--------------------------------------------------|
+//! | org             | `ORG#{org}`               | `ORG`        |                                                  |
+//! | phone           | `ORG#{org}`               | `PHONE#{id}` |                                                  |
+//! | api key         | `KEY#{sha256}`            | `KEY`        | gsi1 `KEYS#{org}` / key_id                       |
+//! | message         | `MSG#{org}#{queue_id}`    | `MSG`        | gsi1 `UID#{org}#{unique_id}`; gsi2 `DLQ` once dead-lettered; gsi3 `BCAST#{org}#{broadcast}` / due; gsi4 `LIVE#{org}#{phone}` / due while queued or sending; gsi5 `DONE#{org}#{phone}` / finished_at once finished |
+//! | broadcast       | `BCAST#{org}#{id}`        | `BCAST`      |                                                  |
+//! | idempotency key | `IDEM#{org}#{key}`        | `IDEM`       |                                                  |
+//! | rate window     | `RATE#{key_id}#{window}`  | `RATE`       |                                                  |
+//! | poison job      | `POISON#{sqs message id}` | `POISON`     | gsi2 `POISON` / recorded_at                      |
 //!
-//! Every message key embeds the org, so another org's id is simply not found.
+//! Every key embeds the org, so another org's id is simply not found; no lookup is a Scan.
 
 use std::collections::HashMap;
 
@@ -25,6 +29,7 @@ use crate::ports::StoreError;
 mod idempotency;
 mod messages;
 mod tenants;
+mod tracking;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 

@@ -10,11 +10,12 @@ use async_trait::async_trait;
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
-use crate::ports::{JobQueue, MediaError, MediaStore, QueueError, SecretError, SecretStore};
+use crate::ports::{BroadcastRecord, JobQueue, MediaError, MediaStore, QueueError, SecretError, SecretStore};
 
 mod edge;
 mod messages;
 mod tenants;
+mod tracking;
 
 pub use edge::{MemoryIdempotency, MemoryRateCounter};
 
@@ -29,6 +30,7 @@ pub struct MemoryStore {
     keys: Mutex<HashMap<KeyHash, ApiKeyRecord>>,
     phones: Mutex<Vec<Phone>>,
     pub poison: Mutex<Vec<(String, String)>>,
+    broadcasts: Mutex<HashMap<(OrgId, String), BroadcastRecord>>,
 }
 
 /// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.
@@ -48,6 +50,16 @@ impl JobQueue for MemoryQueue {
         }
         lock(&self.jobs).push(job.encode());
         Ok(())
+    }
+
+    async fn enqueue_many(&self, jobs: &[Job]) -> Vec<String> {
+        let mut failed = vec![];
+        for job in jobs {
+            if self.enqueue(job).await.is_err() {
+                failed.push(job.queue_id.clone());
+            }
+        }
+        failed
     }
 
     async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
