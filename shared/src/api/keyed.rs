@@ -5,13 +5,22 @@ use std::future::Future;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use axum::body::{Body, Bytes};
+
 use super::error::ApiError;
+use super::messages::{read_body, require_json};
 use super::{AppState, Caller};
 use crate::idempotency::{Answer, IdempotencyKey, fingerprint, run_once};
 
-/// The request's `Idempotency-Key`, if it sent one.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    Ok(headers.get(IdempotencyKey::HEADER).map(|v| IdempotencyKey::parse(v.as_bytes())).transpose()?)
+/// The `Idempotency-Key` (if any) and the JSON body of a request that creates messages.
+pub async fn creating_request(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Option<IdempotencyKey>, Bytes), ApiError> {
+    let key = headers.get(IdempotencyKey::HEADER).map(|v| IdempotencyKey::parse(v.as_bytes())).transpose()?;
+    require_json(headers)?;
+    Ok((key, read_body(body, headers, app.max_body_bytes).await?))
 }
 
 /// Runs `work` (which returns the JSON answer) and answers 200 with it; with a key, only the

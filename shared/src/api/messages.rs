@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::keyed::{answer_once, idempotency_key};
+use super::keyed::{answer_once, creating_request};
 use super::{AppState, Caller};
 use crate::domain::message::{AttemptLogEntry, MessageRecord, Timeline, is_queue_id};
 use crate::domain::send::parse_send_request;
@@ -41,9 +41,7 @@ pub async fn send(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = idempotency_key(&headers)?;
-    require_json(&headers)?;
-    let bytes = read_body(body, &headers, app.max_body_bytes).await?;
+    let (idempotency_key, bytes) = creating_request(&app, &headers, body).await?;
     let message = parse_send_request(&bytes)?;
     let phone = app.resolve_phone(&caller, &headers).await?;
     let enqueue = || async {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::keyed::{answer_once, idempotency_key};
+use super::keyed::{answer_once, creating_request};
 use super::messages::{find_message, read_body, require_json};
 use super::{AppState, Caller};
 use crate::domain::broadcast::BroadcastRequest;
@@ -262,9 +262,7 @@ pub async fn create_broadcast(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = idempotency_key(&headers)?;
-    require_json(&headers)?;
-    let bytes = read_body(body, &headers, app.max_body_bytes).await?;
+    let (idempotency_key, bytes) = creating_request(&app, &headers, body).await?;
     let broadcast = BroadcastRequest::from_json(&bytes)?.validate()?;
     let phone = app.resolve_phone(&caller, &headers).await?;
     let create = || async {

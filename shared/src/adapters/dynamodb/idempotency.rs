@@ -93,16 +93,7 @@ impl IdempotencyStore for DynamoStore {
     }
 
     async fn lookup(&self, org: &OrgId, idem: &str, now: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(idempotency_key(org, idem)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let live = output.item.filter(|item| {
+        let live = self.fetch_item(idempotency_key(org, idem)).await?.filter(|item| {
             item.get("expires_at")
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<i64>().ok())

@@ -77,16 +77,7 @@ impl StatusStore for DynamoStore {
     }
 
     async fn get(&self, org: &OrgId, queue_id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::message_key(org, queue_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        self.fetch(Self::message_key(org, queue_id)).await
     }
 
     async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError> {

@@ -43,6 +43,25 @@ impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore { client, table: table.into() }
     }
+
+    /// The item at `key`, read consistently (a status asked for right after a write sees it).
+    pub(super) async fn fetch_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    /// The record at `key`, decoded.
+    pub(super) async fn fetch<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, StoreError> {
+        self.fetch_item(key).await?.map(from_item).transpose()
+    }
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {

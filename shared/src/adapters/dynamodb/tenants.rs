@@ -22,16 +22,7 @@ impl TenantStore for DynamoStore {
     }
 
     async fn get_org(&self, org: &OrgId) -> Result<Option<Org>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("ORG#{org}"), "ORG")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        self.fetch(key(format!("ORG#{org}"), "ORG")).await
     }
 
     async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -44,15 +35,7 @@ impl TenantStore for DynamoStore {
     }
 
     async fn find_api_key(&self, hash: &KeyHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("KEY#{}", hash.as_str()), "KEY")))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        self.fetch(key(format!("KEY#{}", hash.as_str()), "KEY")).await
     }
 
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -125,15 +108,7 @@ impl TenantStore for DynamoStore {
     }
 
     async fn get_phone(&self, org: &OrgId, phone_id: &str) -> Result<Option<Phone>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("ORG#{org}"), &format!("PHONE#{phone_id}"))))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        self.fetch(key(format!("ORG#{org}"), &format!("PHONE#{phone_id}"))).await
     }
 
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {

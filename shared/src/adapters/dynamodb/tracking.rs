@@ -88,16 +88,7 @@ impl Tracking for DynamoStore {
     }
 
     async fn get_broadcast(&self, org: &OrgId, broadcast_id: &str) -> Result<Option<BroadcastRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(broadcast_key(org, broadcast_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        self.fetch(broadcast_key(org, broadcast_id)).await
     }
 
     async fn create_many(&self, records: &[MessageRecord]) -> Result<Vec<String>, StoreError> {
