@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use futures_util::future::join_all;
+use futures_util::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -23,6 +23,13 @@ use crate::domain::clock::{parse_rfc3339, rfc3339};
 use crate::domain::message::{MessageRecord, Status};
 use crate::domain::validation::ValidationError;
 use crate::ports::{BroadcastRecord, EnqueueState};
+
+/// Store calls in flight at once for one request: a purge of 1,000 must not open 1,000 connections.
+const CONCURRENT_CALLS: usize = 8;
+
+async fn bounded<F: std::future::Future>(calls: Vec<F>) -> Vec<F::Output> {
+    stream::iter(calls).buffer_unordered(CONCURRENT_CALLS).collect().await
+}
 
 fn bad(code: &'static str, field: &str, message: impl Into<String>) -> ApiError {
     ApiError::Validation(ValidationError::bad_request(code, Some(field), message))
@@ -239,15 +246,18 @@ pub async fn purge(
         }
         (Some(_), Some(_)) => return Err(bad("invalid_body", "queue_id", "give queue_id or broadcast_id, not both")),
     };
-    if request.contains_key("queue_id") {
+    let queue_ids = if request.contains_key("queue_id") {
         // All or nothing: an id that is not the caller's is not found, and nothing is purged.
-        let found = join_all(queue_ids.iter().map(|id| find_message(&app, &caller, id))).await;
-        if let Some(Err(err)) = found.into_iter().find(Result::is_err) {
-            return Err(err);
-        }
-    }
+        // Either id form is accepted; the record's queue_id is what the store is keyed by.
+        let lookups: Vec<_> = queue_ids.iter().map(|id| find_message(&app, &caller, id)).collect();
+        let found: Vec<Result<MessageRecord, ApiError>> = bounded(lookups).await;
+        found.into_iter().map(|r| r.map(|m| m.queue_id)).collect::<Result<Vec<_>, _>>()?
+    } else {
+        queue_ids
+    };
     let now = rfc3339(Utc::now());
-    for result in join_all(queue_ids.iter().map(|id| app.tracking.cancel(&caller.org_id, id, &now))).await {
+    let cancels: Vec<_> = queue_ids.iter().map(|id| app.tracking.cancel(&caller.org_id, id, &now)).collect();
+    for result in bounded(cancels).await {
         // `false`: already sending or finished, which a purge leaves alone.
         result?;
     }
@@ -273,6 +283,10 @@ pub async fn create_broadcast(
 }
 
 async fn find_broadcast(app: &AppState, caller: &Caller, broadcast_id: &str) -> Result<BroadcastRecord, ApiError> {
+    // Longer than any id we hand out, and over DynamoDB's key size.
+    if broadcast_id.len() > 128 {
+        return Err(ApiError::NotFound(format!("no broadcast with id {broadcast_id:?}")));
+    }
     app.tracking
         .get_broadcast(&caller.org_id, broadcast_id)
         .await?

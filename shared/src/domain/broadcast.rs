@@ -174,7 +174,7 @@ fn render(
     values: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<Vec<Recipient>, ValidationError> {
     let empty = BTreeMap::new();
-    let (mut recipients, mut missing) = (Vec::with_capacity(chat_ids.len()), vec![]);
+    let (mut recipients, mut missing, mut left_empty) = (Vec::with_capacity(chat_ids.len()), vec![], vec![]);
     for chat_id in chat_ids {
         let text = match &content.text {
             None => None,
@@ -189,11 +189,25 @@ fn render(
                 }
             }
         };
+        if text.as_deref() == Some("") && content.media.is_none() && content.poll.is_none() {
+            left_empty.push(chat_id.as_str().to_string());
+            continue;
+        }
         if let Some(text) = &text {
             check_text_length(text)
                 .map_err(|e| invalid(e.code, "message", format!("for {}: {}", chat_id.as_str(), e.message)))?;
         }
         recipients.push(Recipient { chat_id, text });
+    }
+    if !left_empty.is_empty() {
+        return Err(invalid(
+            "empty_message",
+            "variables",
+            format!(
+                "the message is empty once its variables are filled in for {}; nothing would be sent",
+                named(&left_empty)
+            ),
+        ));
     }
     if !missing.is_empty() {
         return Err(invalid(
@@ -296,6 +310,14 @@ mod tests {
         assert_eq!((err.code, err.field.as_deref()), ("invalid_variables", Some("variables[0].chat_id")));
         let err = base(json!({"variables": [{"chat_id": "15550000010", "values": {"a": [1]}}]})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("variables[0].values.a"));
+    }
+
+    #[test]
+    fn a_message_that_variables_leave_empty_is_an_error() {
+        let err = parse(json!({"chat_ids": ["15550000030"], "message": "{{a}}",
+            "variables": [{"chat_id": "15550000030", "values": {"a": ""}}]}))
+        .unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), ("empty_message", Some("variables")));
     }
 
     #[test]

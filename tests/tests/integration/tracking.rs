@@ -334,3 +334,13 @@ async fn another_orgs_queue_ids_and_broadcasts_are_404_on_every_tracking_route()
     let (_, status) = stack.get_as(&other_key, &format!("/v1/message/{theirs}/status")).await;
     assert_eq!(status["status"], "queued");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_takes_a_unique_id_as_well_as_a_queue_id() {
+    let stack = Stack::start_with(no_consumers()).await;
+    let (code, accepted) = stack.send(json!({"chat_id": "919537851844", "message": "by unique id"})).await;
+    assert_eq!(code, StatusCode::OK);
+    let unique_id = accepted["unique_id"].as_str().unwrap();
+    assert_eq!(purge(&stack, Some(json!({"queue_id": [unique_id]}))).await, StatusCode::NO_CONTENT);
+    assert_eq!(stack.status(unique_id).await.1["status"], "cancelled");
+}
