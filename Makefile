@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test fuzz lint fmt build lambda venv
+.PHONY: help run test fuzz soak bench lint fmt build lambda venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,6 +18,13 @@ test: ## Every test: unit, handler, integration against moto, black-box, schemat
 
 fuzz: ## schemathesis against openapi.yaml on a throwaway local stack (FUZZ_MAX_EXAMPLES, FUZZ_SEED)
 	@bash scripts/fuzz.sh
+
+N ?= 10000
+soak: ## Chaos soak: N sends (default 10000) under injected faults and consumer kills, then an outage and a DLQ replay
+	@bash scripts/soak.sh $(N)
+
+bench: ## The benchmark figures of issue 5: a table, and bench/results.json
+	@bash scripts/bench.sh
 
 lint: ## sam validate --lint and cfn-lint on template.yaml
 	@bash scripts/lint-template.sh

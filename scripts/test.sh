@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything, from a clean clone. Installs what it needs (the Python tools into .venv),
 # builds, runs the Rust tests (unit, handler, integration against moto, black-box), fuzzes the API against
-# openapi.yaml with schemathesis, and lints the template.
+# openapi.yaml with schemathesis, runs the 1,000-message chaos soak, and lints the template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -25,6 +25,10 @@ cargo test --workspace --locked
 
 step "fuzz (schemathesis against openapi.yaml)"
 bash scripts/fuzz.sh
+
+step "soak (1,000 messages under injected faults and consumer kills, then an outage and a DLQ replay)"
+# The debug binaries of the build step; the report is printed, logs are in target/soak/.
+SOAK_PROFILE=debug bash scripts/soak.sh 1000
 
 step "template"
 bash scripts/lint-template.sh

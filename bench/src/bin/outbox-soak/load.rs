@@ -1,6 +1,8 @@
 //! The load: N sends across many chats with bounded concurrency, a few of them retried with the
 //! same `Idempotency-Key` (concurrently and after the answer), every answer kept.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -58,11 +60,41 @@ pub fn plan_plain(count: usize, rng: &mut fastrand::Rng) -> Vec<Planned> {
         .collect()
 }
 
-/// Sends everything in `plan`, at most `concurrency` at a time.
-pub async fn send_all(http: &reqwest::Client, base: &str, plan: Vec<Planned>, concurrency: usize) -> LoadReport {
+/// Holds sends back while the jobs queue is deep: the emulator's queue work grows with its depth,
+/// so an unpaced 10,000-message run would measure moto, not Outbox.
+#[derive(Clone)]
+pub struct Pace {
+    /// Jobs in the queue, as last polled.
+    pub depth: Arc<AtomicU64>,
+    pub limit: u64,
+}
+
+/// A send waits at most this long for the backlog to shrink, then goes anyway.
+const PACE_WAIT: Duration = Duration::from_secs(120);
+
+impl Pace {
+    async fn wait(&self) {
+        let deadline = Instant::now() + PACE_WAIT;
+        while self.depth.load(Ordering::Relaxed) >= self.limit && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Sends everything in `plan`, at most `concurrency` at a time, paced by `pace`.
+pub async fn send_all(
+    http: &reqwest::Client,
+    base: &str,
+    plan: Vec<Planned>,
+    concurrency: usize,
+    pace: &Pace,
+) -> LoadReport {
     let started = Instant::now();
     let results: Vec<SendResult> = futures_util::stream::iter(plan)
-        .map(|planned| send_planned(http, base, planned))
+        .map(|planned| async move {
+            pace.wait().await;
+            send_planned(http, base, planned).await
+        })
         .buffer_unordered(concurrency)
         .collect()
         .await;

@@ -14,7 +14,7 @@ mod load;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,10 @@ struct Options {
     /// Upper bound on each wait for the queues to drain, in seconds (default: 120 + N/10).
     #[arg(long)]
     drain_timeout_secs: Option<u64>,
+    /// Jobs allowed to wait in the queue before sends are held back (moto's SQS work per
+    /// receive grows with the square of the queue's depth; 200 keeps the consumer fed).
+    #[arg(long, default_value_t = 200)]
+    backlog: u64,
     /// Where logs and the report go.
     #[arg(long, default_value = "target/soak")]
     out: PathBuf,
@@ -71,7 +75,22 @@ const BATCH: usize = 10;
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = Options::parse();
-    match run(options).await {
+    // On Ctrl-C or SIGTERM the run is dropped, and with it (SIGKILL) every process it started.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let stopped = async {
+        match terminate.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        result = run(options) => result,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
+        _ = stopped => Err("terminated".into()),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -156,11 +175,13 @@ async fn run(options: Options) -> Result<bool, String> {
     let mut report = Report::default();
 
     // Phase 1: chaos. Sends and kills run together; the consumers are always running at the end.
+    let pace = load::Pace { depth: Arc::new(AtomicU64::new(0)), limit: options.backlog };
+    let depth_poller = tokio::spawn(poll_depth(stack.aws.clone(), stack.config.queue_url.clone(), pace.depth.clone()));
     let plan = load::plan(n, &mut rng, &prefix);
     let stop_chaos = Arc::new(AtomicBool::new(false));
     let kill_schedule = kill_times(&mut rng, kills, n);
     let chaos = tokio::spawn(chaos_monkey(stack.consumers.clone(), kill_schedule, stop_chaos.clone(), rng.u64(..)));
-    let load = load::send_all(&stack.http, &stack.base, plan, options.concurrency).await;
+    let load = load::send_all(&stack.http, &stack.base, plan, options.concurrency, &pace).await;
     println!(
         "soak: {} accepted in {:.1} s ({} duplicate-key retries, {} retried answers); draining",
         load.accepted.len(),
@@ -218,7 +239,9 @@ async fn run(options: Options) -> Result<bool, String> {
     std::fs::write(&outage_file, "").map_err(|err| format!("cannot create {}: {err}", outage_file.display()))?;
     lock(&stack.consumers).restart_with(&outage_faults)?;
     let outage_load =
-        load::send_all(&stack.http, &stack.base, load::plan_plain(outage_n, &mut rng), options.concurrency).await;
+        load::send_all(&stack.http, &stack.base, load::plan_plain(outage_n, &mut rng), options.concurrency, &pace)
+            .await;
+    depth_poller.abort();
     report.violations.extend(outage_load.violations.iter().map(|v| format!("outage: {v}")));
     let outage_ids = outage_load.accepted.clone();
     let dead_lettered = |status: &str, dead: bool| status == "failed" && dead;
@@ -296,7 +319,8 @@ async fn start_stack(dir: &Path, prefix: &str, faults: &str) -> Result<Stack, St
         ("OUTBOX_LOCAL_VISIBILITY_TIMEOUT_SECS", &VISIBILITY_SECS.to_string()),
         // The soak measures delivery, not the per-key limit: one key sends everything.
         ("OUTBOX_RATE_LIMIT_PER_MINUTE", "off"),
-        ("RUST_LOG", "warn"),
+        // The processes' log filter: RUST_LOG when set for the soak itself.
+        ("RUST_LOG", &local::env_or("RUST_LOG", "warn")),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -329,6 +353,16 @@ async fn start_stack(dir: &Path, prefix: &str, faults: &str) -> Result<Stack, St
     let admin =
         ServiceSpec { binary: sibling_binary("outbox-admin")?, args: vec![], env: common, log: dir.join("admin.log") };
     Ok(Stack { config, aws, base, http, consumers: Arc::new(Mutex::new(consumers)), admin, _api: api, _moto: moto })
+}
+
+/// Keeps `depth` at the jobs queue's depth, polled twice a second (for `load::Pace`).
+async fn poll_depth(aws: AwsClients, queue_url: String, depth: Arc<AtomicU64>) {
+    loop {
+        if let Ok(jobs) = jobs_in(&aws, &queue_url).await {
+            depth.store(jobs, Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Kill moments, in seconds from the start, spread over the time the chaos phase is expected to
@@ -370,19 +404,25 @@ async fn wait_drained(
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let final_status = ["sent", "delivered", "read", "failed", "cancelled"];
-    let polls = AtomicUsize::new(0);
     loop {
-        polls.fetch_add(1, Ordering::Relaxed);
-        let statuses = scan_statuses(&stack.aws, &stack.config.table).await?;
-        let pending = ids
-            .iter()
-            .filter(|id| match statuses.get(*id) {
-                Some((status, dead)) => !(final_status.contains(&status.as_str()) && done(status, *dead)),
-                None => true,
-            })
-            .count();
+        // The queues first: while they hold jobs nothing is settled, and a Scan of every record
+        // would only slow the emulator down.
         let queued =
             jobs_in(&stack.aws, &stack.config.queue_url).await? + jobs_in(&stack.aws, &stack.config.dlq_url).await?;
+        if queued > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            continue;
+        }
+        let statuses = scan_statuses(&stack.aws, &stack.config.table).await?;
+        let unsettled: Vec<String> = ids
+            .iter()
+            .filter_map(|id| match statuses.get(id) {
+                Some((status, dead)) if final_status.contains(&status.as_str()) && done(status, *dead) => None,
+                Some((status, dead)) => Some(format!("{id} {status} (dead-lettered: {dead})")),
+                None => Some(format!("{id} missing")),
+            })
+            .collect();
+        let pending = unsettled.len();
         if pending == 0 && queued == 0 {
             if let Some(chaos) = chaos {
                 chaos.store(true, Ordering::SeqCst);
@@ -391,9 +431,10 @@ async fn wait_drained(
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "gave up after {} s: {pending} of {} messages not settled, {queued} jobs still queued",
+                "gave up after {} s: {pending} of {} messages not settled, {queued} jobs still queued; for example {}",
                 timeout.as_secs(),
-                ids.len()
+                ids.len(),
+                unsettled.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
             ));
         }
         tokio::time::sleep(Duration::from_millis(1000)).await;
