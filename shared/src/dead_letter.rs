@@ -50,6 +50,9 @@ async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<(
         DeadLetterMark::AlreadyFailed => {
             info!(queue_id = %job.queue_id, "dead-lettered; already failed, kept for replay")
         }
+        DeadLetterMark::PermanentlyFailed => {
+            info!(queue_id = %job.queue_id, "dead-lettered copy of a permanent failure; not kept for replay");
+        }
         DeadLetterMark::NotFailed(status) => {
             info!(queue_id = %job.queue_id, status = status.as_str(), "dead-lettered copy of a finished message; nothing to replay");
         }

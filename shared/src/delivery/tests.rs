@@ -487,6 +487,18 @@ async fn a_dead_lettered_copy_of_a_sent_message_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_dead_lettered_copy_of_a_permanent_failure_is_not_kept_for_replay() {
+    // A consumer killed after recording the failure but before the delete lets the job reach the DLQ.
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(sandbox::PERMANENT).await;
+    app.receive(&job, 3).await;
+    let failed = app.record(&queue_id).await;
+    assert_eq!(failed.status, Status::Failed);
+    assert!(settle_dead_letters(&app, vec![sqs_message("dlq-1", &job, 1)]).await.is_empty());
+    assert_eq!(app.record(&queue_id).await, failed);
+}
+
+#[tokio::test]
 async fn settling_a_dead_letter_twice_changes_nothing_more() {
     let app = Harness::new();
     let stuck = sending_record(app.org(), chrono::Duration::minutes(5), chrono::Duration::minutes(-4));

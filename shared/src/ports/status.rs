@@ -45,6 +45,8 @@ pub enum DeadLetterMark {
     AlreadyFailed,
     /// Sent or cancelled: nothing to replay.
     NotFailed(Status),
+    /// Failed permanently (a late copy of its job reached the DLQ): never replayed.
+    PermanentlyFailed,
     Missing,
 }
 

@@ -251,6 +251,9 @@ impl StatusStore for DynamoStore {
         if old.status != Status::Failed {
             return Ok(DeadLetterMark::NotFailed(old.status));
         }
+        if old.attempt_log.last().and_then(|a| a.outcome) == Some(AttemptOutcome::PermanentError) {
+            return Ok(DeadLetterMark::PermanentlyFailed);
+        }
         let update = self
             .update_message(org, queue_id)
             .update_expression(

@@ -133,6 +133,11 @@ impl StatusStore for MemoryStore {
                 record.lease_until = None;
                 DeadLetterMark::MarkedFailed
             }
+            Status::Failed
+                if record.attempt_log.last().and_then(|a| a.outcome) == Some(AttemptOutcome::PermanentError) =>
+            {
+                return Ok(DeadLetterMark::PermanentlyFailed);
+            }
             Status::Failed => DeadLetterMark::AlreadyFailed,
             other => return Ok(DeadLetterMark::NotFailed(other)),
         };
