@@ -184,6 +184,35 @@ impl MessageRecord {
     }
 }
 
+/// A record in its first attempt, for tests of what reads records (providers, views).
+#[cfg(test)]
+pub(crate) fn sending_fixture(phone_id: &str, provider: ProviderKind, text: &str) -> MessageRecord {
+    MessageRecord {
+        org_id: OrgId::from("org-1".to_string()),
+        queue_id: "q-1".into(),
+        unique_id: "3EB0".into(),
+        phone_id: phone_id.into(),
+        provider,
+        chat_id: ChatId::parse("919537851844").expect("a valid chat id"),
+        text: Some(text.into()),
+        media: None,
+        poll: None,
+        reply_to: None,
+        hide_url_preview: false,
+        status: Status::Sending,
+        status_description: None,
+        provider_message_id: None,
+        attempts: 1,
+        attempt_log: vec![],
+        timeline: Timeline::default(),
+        lease_until: None,
+        dead_lettered_at: None,
+        scheduled_at: None,
+        broadcast_id: None,
+        expires_at: 0,
+    }
+}
+
 /// A provisional WhatsApp-style id (`3EB0` + 18 hex digits), as Periskope returns.
 pub fn generate_unique_id() -> String {
     let random = uuid::Uuid::new_v4().simple().to_string().to_uppercase();

@@ -137,8 +137,8 @@ mod tests {
 
     use super::*;
     use crate::adapters::memory::{MemoryMedia, MemorySecrets, MemoryStore};
-    use crate::domain::chat_id::ChatId;
-    use crate::domain::message::{Status, Timeline};
+
+    use crate::domain::message::sending_fixture;
     use crate::domain::tenant::Phone;
 
     const TOKEN: &str = "EAAB-very-secret-token";
@@ -193,30 +193,7 @@ mod tests {
     }
 
     fn message(phone_id: &str, provider: ProviderKind) -> MessageRecord {
-        MessageRecord {
-            org_id: OrgId::from("org-1".to_string()),
-            queue_id: "q-1".into(),
-            unique_id: "3EB0".into(),
-            phone_id: phone_id.into(),
-            provider,
-            chat_id: ChatId::parse("919537851844").unwrap(),
-            text: Some("hi".into()),
-            media: None,
-            poll: None,
-            reply_to: None,
-            hide_url_preview: false,
-            status: Status::Sending,
-            status_description: None,
-            provider_message_id: None,
-            attempts: 1,
-            attempt_log: vec![],
-            timeline: Timeline::default(),
-            lease_until: None,
-            dead_lettered_at: None,
-            scheduled_at: None,
-            broadcast_id: None,
-            expires_at: 0,
-        }
+        sending_fixture(phone_id, provider, "hi")
     }
 
     fn permanent(result: Result<Arc<dyn Provider>, DeliveryError>) -> String {

@@ -188,35 +188,13 @@ fn graph_error(status: StatusCode, text: &str) -> DeliveryError {
 mod tests {
     use super::*;
     use crate::domain::chat_id::ChatId;
-    use crate::domain::message::{Status, StoredMedia, Timeline};
+    use crate::domain::message::StoredMedia;
+    use crate::domain::message::sending_fixture;
     use crate::domain::poll::Poll;
-    use crate::domain::tenant::{OrgId, ProviderKind};
+    use crate::domain::tenant::ProviderKind;
 
     fn text(body: &str) -> MessageRecord {
-        MessageRecord {
-            org_id: OrgId::from("org-1".to_string()),
-            queue_id: "q-1".into(),
-            unique_id: "3EB0".into(),
-            phone_id: "phone-1".into(),
-            provider: ProviderKind::WhatsappCloud,
-            chat_id: ChatId::parse("919537851844").unwrap(),
-            text: Some(body.into()),
-            media: None,
-            poll: None,
-            reply_to: None,
-            hide_url_preview: false,
-            status: Status::Sending,
-            status_description: None,
-            provider_message_id: None,
-            attempts: 1,
-            attempt_log: vec![],
-            timeline: Timeline::default(),
-            lease_until: None,
-            dead_lettered_at: None,
-            scheduled_at: None,
-            broadcast_id: None,
-            expires_at: 0,
-        }
+        sending_fixture("phone-1", ProviderKind::WhatsappCloud, body)
     }
 
     fn with_media(kind: MediaKind, caption: Option<&str>) -> MessageRecord {
