@@ -58,6 +58,31 @@ impl DynamoStore {
         Ok(output.item)
     }
 
+    /// Every item of an index partition, page by page.
+    pub(super) async fn query_index(
+        &self,
+        index: &str,
+        partition: String,
+        since: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let pk = format!("{index}pk");
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .expression_attribute_names("#pk", &pk)
+            .expression_attribute_values(":pk", s(partition));
+        query = match since {
+            Some(since) => query
+                .key_condition_expression("#pk = :pk AND #sk >= :since")
+                .expression_attribute_names("#sk", format!("{index}sk"))
+                .expression_attribute_values(":since", s(since)),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        query.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(unavailable)
+    }
+
     /// The record at `key`, decoded.
     pub(super) async fn fetch<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, StoreError> {
         self.fetch_item(key).await?.map(from_item).transpose()

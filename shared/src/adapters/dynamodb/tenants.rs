@@ -39,19 +39,7 @@ impl TenantStore for DynamoStore {
     }
 
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(format!("KEYS#{org}")))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        let items = self.query_index("gsi1", format!("KEYS#{org}"), None).await?;
         items.into_iter().map(from_item).collect()
     }
 

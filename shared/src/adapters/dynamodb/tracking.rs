@@ -56,26 +56,6 @@ impl DynamoStore {
             .filter_map(|p| p.item.get("queue_id").and_then(|v| v.as_s().ok()).cloned())
             .collect())
     }
-
-    /// Every item of an index partition, page by page.
-    async fn query_index(&self, index: &str, partition: String, since: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let pk = format!("{index}pk");
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .expression_attribute_names("#pk", &pk)
-            .expression_attribute_values(":pk", s(partition));
-        query = match since {
-            Some(since) => query
-                .key_condition_expression("#pk = :pk AND #sk >= :since")
-                .expression_attribute_names("#sk", format!("{index}sk"))
-                .expression_attribute_values(":since", s(since)),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
-        query.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(unavailable)
-    }
 }
 
 #[async_trait]
