@@ -3,7 +3,6 @@
 //! (the runtime is single-threaded, so every instruction of the request runs here).
 //! Run: `cargo bench -p outbox --bench send_handler` (`make bench` reads the results).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,15 +13,14 @@ use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tower::ServiceExt;
 
-use outbox::adapters::memory::{MemoryIdempotency, MemoryMedia, MemoryQueue, MemoryRateCounter, MemoryStore};
-use outbox::api::{ApiPorts, ApiSettings, AppState, router};
-use outbox::domain::tenant::{NewApiKey, OrgId, Phone, ProviderSettings};
-use outbox::enqueue::{Enqueuer, QueueDepth};
-use outbox::ports::TenantStore;
+use outbox::api::{ApiSettings, router};
+use outbox::domain::ids::OrgId;
+use outbox::domain::tenant::{NewApiKey, Phone, ProviderSettings};
+use outbox::ports::{Clock, TenantStore};
+use outbox::wiring::in_memory_api;
 
 const KEY: &str = "obx_bench_key";
 const NUMBER: &str = "15550100000";
-const NOW: &str = "2026-01-01T00:00:00.000Z";
 /// The decoded size of the benchmark image.
 const IMAGE_BYTES: usize = 1024 * 1024;
 
@@ -90,43 +88,31 @@ impl ValueFormatter for CpuFormatter {
     }
 }
 
-/// The router over fresh in-memory ports, with one org, its key and one sandbox phone.
+/// The router over fresh in-memory ports (`wiring::in_memory_api`, as the handler tests use),
+/// with one org, its key and one sandbox phone.
 fn app(rate_limit_per_minute: Option<u32>, runtime: &tokio::runtime::Runtime) -> Router {
-    let store = Arc::new(MemoryStore::default());
-    let enqueuer = Enqueuer {
-        store: store.clone(),
-        queue: Arc::new(MemoryQueue::default()),
-        media: Arc::new(MemoryMedia::default()),
-        retention: Duration::from_secs(3600),
-        depth: Arc::new(QueueDepth::new(Duration::from_secs(1))),
-    };
-    let ports = ApiPorts {
-        store: store.clone(),
-        tenants: store.clone(),
-        idempotency: Arc::new(MemoryIdempotency::default()),
-        rate_counter: Arc::new(MemoryRateCounter::default()),
-        tracking: store.clone(),
-    };
     // A warm instance: keys and phones come from its cache, as in Lambda between cold starts.
     let settings = ApiSettings {
         max_body_bytes: 6 * 1024 * 1024,
         auth_cache_ttl: Duration::from_secs(600),
         rate_limit_per_minute,
     };
-    let org = OrgId::from("org-bench".to_string());
+    let api = in_memory_api(settings);
+    let org = OrgId::from("org-bench");
+    let now = api.clock.now();
     runtime.block_on(async {
-        let key = NewApiKey::from_secret(KEY.to_string(), org.clone(), None, NOW);
-        store.put_api_key(&key.hash, &key.record).await.expect("memory store");
+        let key = NewApiKey::from_secret(KEY.into(), org.clone(), None, now);
+        api.store.put_api_key(&key.hash, &key.record).await.expect("memory store");
         let phone = Phone {
             org_id: org,
             phone_id: "phone-bench".into(),
             number: NUMBER.into(),
             provider: ProviderSettings::Sandbox,
-            created_at: NOW.into(),
+            created_at: now,
         };
-        store.put_phone(&phone).await.expect("memory store");
+        api.store.put_phone(&phone).await.expect("memory store");
     });
-    router(AppState::new(ports, enqueuer, settings))
+    router(api.state)
 }
 
 fn request(body: &Bytes) -> Request<Body> {

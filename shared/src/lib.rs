@@ -1,21 +1,20 @@
-//! Outbox's hexagon: validated domain types, the ports they talk through, the AWS and in-memory
-//! adapters behind those ports, the providers, and the two entrypoints (HTTP router, job handlers)
-//! that every Lambda binary and the local runner wire together.
+//! Outbox's hexagon. The three flows each have a folder: `send` (accept a message), `deliver`
+//! (the consumers) and `admin` (orgs, keys, phones, replay); `api` is the HTTP edge in front of
+//! `send`. They work on `domain` types through `ports`, which `adapters` and `providers`
+//! implement; `wiring` puts it together for every Lambda binary and for `local`, the emulator runner.
 
 pub mod adapters;
 pub mod admin;
 pub mod api;
-pub mod broadcast;
+pub mod cache;
 pub mod config;
-pub mod dead_letter;
-pub mod delivery;
+pub mod deliver;
 pub mod domain;
-pub mod enqueue;
-pub mod idempotency;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod ports;
 pub mod providers;
-pub mod rate_limit;
+pub mod send;
 pub mod telemetry;
 pub mod wiring;
 

@@ -1,4 +1,5 @@
-//! Tracing setup: JSON lines inside Lambda (CloudWatch), compact coloured text on a laptop.
+//! Tracing setup (JSON lines inside Lambda, compact coloured text on a laptop) and how log lines
+//! show an error with its causes.
 
 use std::io::IsTerminal;
 
@@ -17,4 +18,36 @@ pub fn init() {
     };
     // A second init (tests, the local runner's subcommands) keeps the first subscriber.
     let _ = result;
+}
+
+/// An error and its sources, `outer: cause: root cause`, for log lines: every error that wraps an
+/// SDK's keeps it as its source, and this is how a log shows what actually went wrong.
+pub fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> ErrorChain<'a> {
+    ErrorChain(err)
+}
+
+pub struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::StoreError;
+
+    #[test]
+    fn a_chain_shows_every_source() {
+        let err = StoreError::unavailable("GetItem", "connection refused");
+        assert_eq!(chain(&err).to_string(), "the status store is unavailable (GetItem): connection refused");
+    }
 }

@@ -1,5 +1,6 @@
-//! Wiring: builds each entrypoint's dependencies from the configuration and the AWS clients,
-//! the same way for the Lambda binaries, the local runner and the integration tests.
+//! Wiring, the composition root: builds each entrypoint's dependencies from the configuration
+//! and the AWS clients (the Lambda binaries, the local runner, the integration tests), or from
+//! in-memory twins (the handler tests and the send benchmark).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,19 +8,28 @@ use std::time::Duration;
 use crate::Config;
 use crate::adapters::aws::AwsClients;
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::memory::{
+    ManualClock, MemoryIdempotency, MemoryMedia, MemoryQueue, MemoryRateCounter, MemoryStore,
+};
 use crate::adapters::s3::S3MediaStore;
 use crate::adapters::secrets_manager::SecretsManager;
 use crate::adapters::sqs::SqsQueue;
 use crate::api::{ApiPorts, ApiSettings, AppState};
-use crate::dead_letter::DeadLetters;
-use crate::delivery::Delivery;
-use crate::delivery::retry::RetryPolicy;
-use crate::enqueue::{Enqueuer, QueueDepth};
+use crate::deliver::Delivery;
+use crate::deliver::dead_letter::DeadLetters;
+use crate::deliver::retry::RetryPolicy;
+use crate::ports::{Clock, SystemClock};
 use crate::providers::sandbox::FaultySandbox;
-use crate::providers::{Accounts, Providers};
+use crate::providers::{Credentials, Providers};
+use crate::send::{Enqueuer, QueueDepth};
 
 /// `queue_position` may be this stale.
 const QUEUE_DEPTH_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The clock every deployed process runs on.
+fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
 
 pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
     let store = Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table));
@@ -27,6 +37,7 @@ pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
         store: store.clone(),
         queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
         media: Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
+        clock: system_clock(),
         retention: config.retention,
         depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
     };
@@ -37,28 +48,34 @@ pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
         rate_counter: store.clone(),
         tracking: store,
     };
-    let settings = ApiSettings {
+    AppState::new(ports, enqueuer, api_settings(config))
+}
+
+fn api_settings(config: &Config) -> ApiSettings {
+    ApiSettings {
         max_body_bytes: config.max_body_bytes,
         auth_cache_ttl: config.auth_cache_ttl,
         rate_limit_per_minute: config.rate_limit_per_minute,
-    };
-    AppState::new(ports, enqueuer, settings)
+    }
 }
 
 /// The delivery consumer. `providers` brings the sandbox (tests pass a counting one); phones on
 /// real providers are resolved from this deployment's table, Secrets Manager and media bucket.
 pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Delivery {
     let store = Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table));
-    let accounts = Accounts::new(
+    let clock = system_clock();
+    let credentials = Credentials::new(
         store.clone(),
         Arc::new(SecretsManager::new(aws.secrets.clone())),
         Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
+        clock.clone(),
         config.auth_cache_ttl,
     );
     Delivery {
         store,
         queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
-        providers: providers.with_accounts(accounts),
+        providers: providers.with_credentials(credentials),
+        clock,
         retry: RetryPolicy { base: config.retry_base },
         max_attempts: config.max_attempts,
         lease: config.delivery_timeout,
@@ -75,5 +92,44 @@ pub fn sandbox_providers(config: &Config) -> std::io::Result<Providers> {
 }
 
 pub fn dead_letters(config: &Config, aws: &AwsClients) -> DeadLetters {
-    DeadLetters { store: Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table)), retention: config.retention }
+    DeadLetters {
+        store: Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table)),
+        clock: system_clock(),
+        retention: config.retention,
+    }
+}
+
+/// The API over in-memory ports and a clock that only moves when told, with the stores exposed
+/// so a test can seed and inspect them.
+pub struct InMemoryApi {
+    pub state: AppState,
+    pub store: Arc<MemoryStore>,
+    pub queue: Arc<MemoryQueue>,
+    pub media: Arc<MemoryMedia>,
+    pub clock: Arc<ManualClock>,
+}
+
+/// The handler tests' and the send benchmark's API: everything of `app_state` but AWS.
+pub fn in_memory_api(settings: ApiSettings) -> InMemoryApi {
+    let store = Arc::new(MemoryStore::default());
+    let queue = Arc::new(MemoryQueue::default());
+    let media = Arc::new(MemoryMedia::default());
+    let clock = Arc::new(ManualClock::starting_now());
+    let enqueuer = Enqueuer {
+        store: store.clone(),
+        queue: queue.clone(),
+        media: media.clone(),
+        clock: clock.clone(),
+        retention: Duration::from_secs(3600),
+        depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
+    };
+    let ports = ApiPorts {
+        store: store.clone(),
+        tenants: store.clone(),
+        idempotency: Arc::new(MemoryIdempotency::default()),
+        rate_counter: Arc::new(MemoryRateCounter::default()),
+        tracking: store.clone(),
+    };
+    let state = AppState::new(ports, enqueuer, settings);
+    InMemoryApi { state, store, queue, media, clock }
 }

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
 use outbox::adapters::dynamodb::DynamoStore;
-use outbox::adapters::sqs_event_source::EventSource;
-use outbox::domain::tenant::{NewApiKey, OrgId, Phone, ProviderSettings};
+use outbox::domain::ids::{OrgId, PhoneId};
+use outbox::domain::tenant::{NewApiKey, Phone, ProviderSettings};
+use outbox::local::event_source::EventSource;
 use outbox::local::{self, LOCAL_API_KEY, LocalSettings};
-use outbox::ports::TenantStore;
+use outbox::ports::{Clock, SystemClock, TenantStore};
 use outbox::providers::Providers;
 use reqwest::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -129,14 +131,14 @@ impl Stack {
             let source = EventSource { sqs: aws.sqs.clone(), queue_url: config.queue_url.clone(), wait: POLL_WAIT };
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                source.run(|event| outbox::delivery::handle_batch(&delivery, event), shutdown).await;
+                source.run(|event| outbox::deliver::handle_batch(&delivery, event), shutdown).await;
             }));
         }
         if options.consumers == Consumers::Both {
             let dead_letters = Arc::new(outbox::wiring::dead_letters(&config, &aws));
             let source = EventSource { sqs: aws.sqs.clone(), queue_url: config.dlq_url.clone(), wait: POLL_WAIT };
             tasks.push(tokio::spawn(async move {
-                source.run(|event| outbox::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
+                source.run(|event| outbox::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
             }));
         }
         Stack { config, prefix: settings.prefix, aws, base_url, http: reqwest::Client::new(), stop, tasks }
@@ -150,19 +152,19 @@ impl Stack {
     pub async fn add_org(&self, number: &str) -> (OrgId, String, Phone) {
         let store = self.store();
         let org = OrgId::generate();
-        let now = "2026-01-01T00:00:00.000Z";
+        let now = SystemClock.now();
         store.put_org(&org, "another org", now).await.expect("org");
         let key = NewApiKey::generate(org.clone(), None, now);
         store.put_api_key(&key.hash, &key.record).await.expect("key");
         let phone = Phone {
             org_id: org.clone(),
-            phone_id: Phone::generate_id(),
+            phone_id: PhoneId::generate(),
             number: number.to_string(),
             provider: ProviderSettings::Sandbox,
-            created_at: now.to_string(),
+            created_at: now,
         };
         store.put_phone(&phone).await.expect("phone");
-        (org, key.secret, phone)
+        (org, key.secret.expose_secret().to_string(), phone)
     }
 
     /// `POST /v1/message/send` with the local key.
@@ -233,7 +235,7 @@ pub fn assert_error_shape(body: &Value) {
 
 /// Wraps the sandbox and counts provider calls per queue_id, optionally slowly.
 pub struct CountingProvider {
-    pub calls: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    pub calls: std::sync::Mutex<std::collections::HashMap<outbox::domain::ids::QueueId, u32>>,
     pub latency: Duration,
 }
 

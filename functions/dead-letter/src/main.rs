@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let aws = AwsClients::from_environment(config.endpoint_url.as_deref()).await;
     let dead_letters = &outbox::wiring::dead_letters(&config, &aws);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(outbox::dead_letter::handle_batch(dead_letters, event.payload).await)
+        Ok::<_, Error>(outbox::deliver::dead_letter::handle_batch(dead_letters, event.payload).await)
     }))
     .await
 }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let aws = AwsClients::from_environment(config.endpoint_url.as_deref()).await;
     let delivery = &outbox::wiring::delivery(&config, &aws, Providers::standard());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(outbox::delivery::handle_batch(delivery, event.payload).await)
+        Ok::<_, Error>(outbox::deliver::handle_batch(delivery, event.payload).await)
     }))
     .await
 }

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -35,14 +34,15 @@ impl MediaStore for S3MediaStore {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|err| MediaError(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| MediaError::new("an S3 PutObject failed", err))?;
         Ok(())
     }
 
     /// Signed locally with the process's credentials: no request to S3, valid until `ttl` or
     /// until those credentials expire, whichever comes first.
     async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<String, MediaError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|err| MediaError(err.to_string()))?;
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|err| MediaError::new("a presigned link's lifetime", err))?;
         let request = self
             .client
             .get_object()
@@ -50,7 +50,7 @@ impl MediaStore for S3MediaStore {
             .key(key)
             .presigned(config)
             .await
-            .map_err(|err| MediaError(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| MediaError::new("an S3 link could not be signed", err))?;
         Ok(request.uri().to_string())
     }
 }

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use crate::ports::{SecretError, SecretStore};
 
@@ -18,7 +17,7 @@ impl SecretsManager {
 }
 
 fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> SecretError {
-    SecretError::Unavailable(DisplayErrorContext(err).to_string())
+    SecretError::unavailable("a Secrets Manager request failed", err)
 }
 
 #[async_trait]

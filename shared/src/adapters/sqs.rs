@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
+use crate::domain::ids::QueueId;
 use crate::domain::job::Job;
+use crate::domain::time::Timestamp;
 use crate::ports::{JobQueue, QueueError};
+use crate::telemetry::chain;
 
 /// SQS takes at most 10 messages per batch call.
 const SQS_BATCH: usize = 10;
@@ -34,12 +36,12 @@ impl SqsQueue {
 }
 
 fn queue_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueError {
-    QueueError(DisplayErrorContext(err).to_string())
+    QueueError::new("an SQS request failed", err)
 }
 
 impl SqsQueue {
     /// One SendMessageBatch call; returns the queue_ids SQS did not take.
-    async fn send_batch(&self, batch: &[Job], now: i64) -> Vec<String> {
+    async fn send_batch(&self, batch: &[Job], now: i64) -> Vec<QueueId> {
         let entries: Vec<SendMessageBatchRequestEntry> = batch
             .iter()
             .enumerate()
@@ -60,7 +62,7 @@ impl SqsQueue {
                 .map(|job| job.queue_id.clone())
                 .collect(),
             Err(err) => {
-                warn!(error = %DisplayErrorContext(err), jobs = batch.len(), "a batch of jobs could not be queued");
+                warn!(error = %chain(&err), jobs = batch.len(), "a batch of jobs could not be queued");
                 batch.iter().map(|job| job.queue_id.clone()).collect()
             }
         }
@@ -69,8 +71,8 @@ impl SqsQueue {
 
 #[async_trait]
 impl JobQueue for SqsQueue {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        let delay = job.delay(chrono::Utc::now().timestamp()).as_secs() as i32;
+    async fn enqueue(&self, job: &Job, now: Timestamp) -> Result<(), QueueError> {
+        let delay = job.delay(now.epoch_secs()).as_secs() as i32;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
@@ -82,10 +84,9 @@ impl JobQueue for SqsQueue {
         Ok(())
     }
 
-    async fn enqueue_many(&self, jobs: &[Job]) -> Vec<String> {
-        let now = chrono::Utc::now().timestamp();
-        let batches: Vec<_> = jobs.chunks(SQS_BATCH).map(|batch| self.send_batch(batch, now)).collect();
-        stream::iter(batches).buffer_unordered(CONCURRENT_BATCHES).collect::<Vec<Vec<String>>>().await.concat()
+    async fn enqueue_many(&self, jobs: &[Job], now: Timestamp) -> Vec<QueueId> {
+        let batches: Vec<_> = jobs.chunks(SQS_BATCH).map(|batch| self.send_batch(batch, now.epoch_secs())).collect();
+        stream::iter(batches).buffer_unordered(CONCURRENT_BATCHES).collect::<Vec<Vec<QueueId>>>().await.concat()
     }
 
     async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {

@@ -1,23 +1,34 @@
 //! Who is calling (Bearer API key → org), how fast (the rate limit), and from which phone
-//! (`x-phone`, within that org only).
+//! (`x-phone`, within that org only). Every keyed request runs in a span that names its org,
+//! route and, once known, queue_id, so each of its log lines does.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::AppState;
 use super::error::ApiError;
+use super::rate_limit::RateStatus;
+use crate::domain::ids::OrgId;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
-use crate::rate_limit::RateStatus;
+use crate::ports::StoreError;
 
 /// The authenticated caller of a route, put in the request by [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub org_id: crate::domain::tenant::OrgId,
+    pub org_id: OrgId,
     pub key_id: String,
+}
+
+/// Why a key lookup found no usable key; neither is cached, so a new key works at once.
+#[derive(Debug, Clone)]
+enum KeyLookup {
+    Unknown,
+    Store(StoreError),
 }
 
 const MALFORMED: &str = "malformed Authorization header: send `Authorization: Bearer <api key>`";
@@ -38,28 +49,36 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 impl AppState {
     async fn api_key(&self, headers: &HeaderMap) -> Result<ApiKeyRecord, ApiError> {
         let hash = KeyHash::of(bearer(headers)?);
-        let key = match self.keys.get(&hash) {
-            Some(key) => Some(key),
-            None => {
-                let found = self.tenants.find_api_key(&hash).await?;
-                if let Some(key) = &found {
-                    self.keys.insert(hash, key.clone());
-                }
-                found
+        let load = async {
+            match self.tenants.find_api_key(&hash).await {
+                Ok(Some(key)) => Ok(key),
+                Ok(None) => Err(KeyLookup::Unknown),
+                Err(err) => Err(KeyLookup::Store(err)),
             }
         };
-        key.filter(|key| key.revoked_at.is_none()).ok_or(ApiError::Unauthorized("unknown or revoked API key"))
+        let unknown = ApiError::Unauthorized("unknown or revoked API key");
+        match self.keys.get_or_load(hash.clone(), load).await {
+            Ok(key) if key.revoked_at.is_none() => Ok(key),
+            Ok(_) | Err(KeyLookup::Unknown) => Err(unknown),
+            Err(KeyLookup::Store(err)) => Err(err.into()),
+        }
     }
 }
 
-/// Middleware for every keyed route: authenticate, count against the key's rate limit, and put
-/// the `X-RateLimit-*` headers on whatever the route answers.
-pub async fn authenticate(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Middleware for every keyed route: authenticate, then in the request's span count against
+/// the key's rate limit, run the route, and put the `X-RateLimit-*` headers on its answer.
+pub async fn authenticate(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let key = match app.api_key(request.headers()).await {
         Ok(key) => key,
         Err(err) => return err.into_response(),
     };
-    let rate = app.limiter.check(&key, Utc::now()).await;
+    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_string()).unwrap_or_default();
+    let span = tracing::info_span!("request", org_id = %key.org_id, %route, queue_id = Empty);
+    limited(app, key, request, next).instrument(span).await
+}
+
+async fn limited(app: AppState, key: ApiKeyRecord, mut request: Request, next: Next) -> Response {
+    let rate = app.limiter.check(&key, app.clock.now()).await;
     let mut response = match rate.and_then(|r| r.retry_after) {
         Some(retry_after) => ApiError::RateLimited { retry_after }.into_response(),
         None => {
@@ -96,14 +115,7 @@ impl AppState {
     /// The phone named by `x-phone` (number or phone_id), looked up in the caller's org only.
     /// Without the header, the org's only phone.
     pub async fn resolve_phone(&self, caller: &Caller, headers: &HeaderMap) -> Result<Phone, ApiError> {
-        let phones = match self.phones.get(&caller.org_id) {
-            Some(phones) => phones,
-            None => {
-                let phones = self.tenants.list_phones(&caller.org_id).await?;
-                self.phones.insert(caller.org_id.clone(), phones.clone());
-                phones
-            }
-        };
+        let phones = self.phones.get_or_load(caller.org_id.clone(), self.tenants.list_phones(&caller.org_id)).await?;
         // A header that is not text names no phone: the same 404 as an unknown one.
         let selector = headers.get("x-phone").map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
         if let Some(selector) = selector.as_deref().filter(|v| !v.is_empty()) {

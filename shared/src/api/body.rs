@@ -1,16 +1,13 @@
-//! Answering a creating request at most once per `Idempotency-Key`.
-
-use std::future::Future;
-
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+//! Reading a request body: JSON only, at most `max_body_bytes`, and for requests that create
+//! messages the `Idempotency-Key` header too.
 
 use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
 
+use super::AppState;
 use super::error::ApiError;
-use super::messages::{read_body, require_json};
-use super::{AppState, Caller};
-use crate::idempotency::{Answer, IdempotencyKey, fingerprint, run_once};
+use super::idempotency::IdempotencyKey;
+use crate::domain::validation::ValidationError;
 
 /// The `Idempotency-Key` (if any) and the JSON body of a request that creates messages.
 pub async fn creating_request(
@@ -23,37 +20,35 @@ pub async fn creating_request(
     Ok((key, read_body(body, headers, app.max_body_bytes).await?))
 }
 
-/// Runs `work` (which returns the JSON answer) and answers 200 with it; with a key, only the
-/// first request with that key runs it, and the others get its answer back byte for byte.
-pub async fn answer_once<F, Fut>(
-    app: &AppState,
-    caller: &Caller,
-    key: Option<IdempotencyKey>,
-    route: &str,
-    phone_id: &str,
-    body: &[u8],
-    work: F,
-) -> Result<Response, ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, ApiError>>,
-{
-    let Some(key) = key else { return Ok(json_ok(work().await?, false)) };
-    // The body was validated as JSON already; an empty one fingerprints as null.
-    let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
-    let fingerprint = fingerprint(route, phone_id, &value);
-    match run_once(app.idempotency.as_ref(), &caller.org_id, &key, &fingerprint, work).await? {
-        Ok(Answer::Fresh(answer)) => Ok(json_ok(answer, false)),
-        Ok(Answer::Replayed(answer)) => Ok(json_ok(answer, true)),
-        Err(err) => Err(err),
+/// JSON bodies only; a missing Content-Type is taken as JSON, as most clients intend.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let value = value.to_str().unwrap_or_default();
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::NotJson(value.to_string()))
     }
 }
 
-fn json_ok(body: String, replayed: bool) -> Response {
-    let mut response =
-        (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
-    if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+/// The body, refused with 413 past `limit` without reading it all.
+pub async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::BodyTooLarge { limit });
     }
-    response
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(cause) = source {
+            if cause.is::<http_body_util::LengthLimitError>() {
+                return ApiError::BodyTooLarge { limit };
+            }
+            source = cause.source();
+        }
+        ApiError::Validation(ValidationError::bad_request("invalid_body", None, "the request body could not be read"))
+    })
 }

@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tracing::error;
 
+use super::idempotency::{IdempotencyError, IdempotencyKey};
 use crate::domain::validation::{ValidationError, ValidationErrorKind};
-use crate::enqueue::EnqueueError;
-use crate::idempotency::{IdempotencyError, IdempotencyKey};
 use crate::ports::StoreError;
+use crate::send::EnqueueError;
+use crate::telemetry::chain;
 
 /// Everything an API route can answer besides success.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +32,7 @@ pub enum ApiError {
     #[error("rate limit reached for this API key; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error(transparent)]
-    Idempotency(#[from] crate::idempotency::IdempotencyError),
+    Idempotency(#[from] IdempotencyError),
     /// A dependency is down: the request was not accepted, so the client may retry it.
     #[error("{0}")]
     Unavailable(String),
@@ -69,7 +70,7 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::Idempotency(IdempotencyError::Store(err)) => {
-                error!(error = %err, "idempotency store failure");
+                error!(error = %chain(&err), "idempotency store failure");
                 return ApiError::Unavailable("idempotency keys are temporarily unavailable".into()).into_response();
             }
             ApiError::Idempotency(IdempotencyError::Mismatch) => {
@@ -104,14 +105,14 @@ fn error_response(status: StatusCode, code: &str, message: String, field: Option
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        error!(error = %err, "status store failure");
+        error!(error = %chain(&err), "status store failure");
         ApiError::Unavailable("message storage is temporarily unavailable".into())
     }
 }
 
 impl From<EnqueueError> for ApiError {
     fn from(err: EnqueueError) -> Self {
-        error!(error = %err, "could not accept a message");
+        error!(error = %chain(&err), "could not accept a message");
         ApiError::Unavailable(match err {
             EnqueueError::Media(_) => "media storage is temporarily unavailable".into(),
             EnqueueError::Store(_) => "message storage is temporarily unavailable".into(),

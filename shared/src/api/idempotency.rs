@@ -1,16 +1,21 @@
 //! Idempotency keys (Stripe-style): the same key and the same request within 24 hours get the
 //! first answer and do nothing again; the same key with a different request is a conflict.
+//! The `Idempotency-Key` header, the request's fingerprint, running the work once, and the answer.
 
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::Utc;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::domain::tenant::OrgId;
+use super::error::ApiError;
+use super::{AppState, Caller};
+use crate::domain::ids::OrgId;
+use crate::domain::limits::IDEMPOTENCY_KEY_BYTES;
 use crate::domain::validation::ValidationError;
-use crate::ports::{Claim, IdempotencyStore, StoreError};
+use crate::ports::{Claim, Clock, IdempotencyStore, StoreError};
 
 /// How long a key's answer is kept.
 pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
@@ -26,7 +31,7 @@ impl IdempotencyKey {
     pub const HEADER: &'static str = "Idempotency-Key";
 
     pub fn parse(raw: &[u8]) -> Result<IdempotencyKey, ValidationError> {
-        let valid = (1..=255).contains(&raw.len()) && raw.iter().all(|b| b.is_ascii_graphic());
+        let valid = IDEMPOTENCY_KEY_BYTES.contains(&raw.len()) && raw.iter().all(|b| b.is_ascii_graphic());
         match std::str::from_utf8(raw) {
             Ok(text) if valid => Ok(IdempotencyKey(text.to_string())),
             _ => Err(ValidationError::bad_request(
@@ -103,6 +108,7 @@ pub enum Answer {
 /// duplicates wait for that answer. A failed `work` releases the key so that a retry can run.
 pub async fn run_once<E, F, Fut>(
     store: &dyn IdempotencyStore,
+    clock: &dyn Clock,
     org: &OrgId,
     key: &IdempotencyKey,
     fingerprint: &str,
@@ -115,7 +121,7 @@ where
     let started = tokio::time::Instant::now();
     let mut work = Some(work);
     loop {
-        let now = Utc::now().timestamp();
+        let now = clock.now().epoch_secs();
         let claim = store.claim(org, key.as_str(), fingerprint, now, now + KEY_LIFETIME.as_secs() as i64).await?;
         let existing = match claim {
             Claim::Claimed => {
@@ -145,7 +151,7 @@ where
                 return Err(IdempotencyError::InProgress);
             }
             tokio::time::sleep(POLL_EVERY).await;
-            match store.lookup(org, key.as_str(), Utc::now().timestamp()).await? {
+            match store.lookup(org, key.as_str(), clock.now().epoch_secs()).await? {
                 Some(record) if record.fingerprint != fingerprint => return Err(IdempotencyError::Mismatch),
                 Some(record) => {
                     if let Some(answer) = record.response {
@@ -158,10 +164,45 @@ where
     }
 }
 
+/// Runs `work` (which returns the JSON answer) and answers 200 with it; with a key, only the
+/// first request with that key runs it, and the others get its answer back byte for byte.
+pub async fn answer_once<F, Fut>(
+    app: &AppState,
+    caller: &Caller,
+    key: Option<IdempotencyKey>,
+    route: &str,
+    phone_id: &str,
+    body: &[u8],
+    work: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, ApiError>>,
+{
+    let Some(key) = key else { return Ok(json_ok(work().await?, false)) };
+    // The body was validated as JSON already; an empty one fingerprints as null.
+    let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let fingerprint = fingerprint(route, phone_id, &value);
+    match run_once(app.idempotency.as_ref(), app.clock.as_ref(), &caller.org_id, &key, &fingerprint, work).await? {
+        Ok(Answer::Fresh(answer)) => Ok(json_ok(answer, false)),
+        Ok(Answer::Replayed(answer)) => Ok(json_ok(answer, true)),
+        Err(err) => Err(err),
+    }
+}
+
+fn json_ok(body: String, replayed: bool) -> Response {
+    let mut response =
+        (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::MemoryIdempotency;
+    use crate::adapters::memory::{ManualClock, MemoryIdempotency};
     use serde_json::json;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -187,26 +228,35 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_key_replays_a_different_request_conflicts_and_failures_release() {
-        let store = MemoryIdempotency::default();
-        let org = OrgId::from("org-1".to_string());
+        let (store, clock) = (MemoryIdempotency::default(), ManualClock::starting_now());
+        let org = OrgId::from("org-1");
         let key = IdempotencyKey::parse(b"k1").unwrap();
         let runs = AtomicU32::new(0);
         let work = || async {
             runs.fetch_add(1, Ordering::SeqCst);
             Ok::<_, ()>("answer".to_string())
         };
-        assert_eq!(run_once(&store, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
-        assert_eq!(run_once(&store, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Replayed("answer".into())));
-        assert!(matches!(run_once(&store, &org, &key, "f2", work).await, Err(IdempotencyError::Mismatch)));
+        assert_eq!(run_once(&store, &clock, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f1", work).await.unwrap(),
+            Ok(Answer::Replayed("answer".into()))
+        );
+        assert!(matches!(run_once(&store, &clock, &org, &key, "f2", work).await, Err(IdempotencyError::Mismatch)));
         // Another org's identical key is its own.
-        let other = OrgId::from("org-2".to_string());
-        assert_eq!(run_once(&store, &other, &key, "f2", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
+        let other = OrgId::from("org-2");
+        assert_eq!(
+            run_once(&store, &clock, &other, &key, "f2", work).await.unwrap(),
+            Ok(Answer::Fresh("answer".into()))
+        );
         assert_eq!(runs.load(Ordering::SeqCst), 2);
 
         let failing = IdempotencyKey::parse(b"k2").unwrap();
         let fail = || async { Err::<String, _>("down") };
-        assert_eq!(run_once(&store, &org, &failing, "f1", fail).await.unwrap(), Err("down"));
-        assert_eq!(run_once(&store, &org, &failing, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
+        assert_eq!(run_once(&store, &clock, &org, &failing, "f1", fail).await.unwrap(), Err("down"));
+        assert_eq!(
+            run_once(&store, &clock, &org, &failing, "f1", work).await.unwrap(),
+            Ok(Answer::Fresh("answer".into()))
+        );
     }
 
     #[tokio::test]
@@ -217,14 +267,15 @@ mod tests {
         for _ in 0..20 {
             let (store, runs) = (store.clone(), runs.clone());
             tasks.push(tokio::spawn(async move {
-                let org = OrgId::from("org-1".to_string());
+                let org = OrgId::from("org-1");
                 let key = IdempotencyKey::parse(b"same").unwrap();
+                let clock = ManualClock::starting_now();
                 let work = || async {
                     runs.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Ok::<_, ()>("the answer".to_string())
                 };
-                match run_once(store.as_ref(), &org, &key, "f", work).await.unwrap().unwrap() {
+                match run_once(store.as_ref(), &clock, &org, &key, "f", work).await.unwrap().unwrap() {
                     Answer::Fresh(a) | Answer::Replayed(a) => a,
                 }
             }));
@@ -233,5 +284,23 @@ mod tests {
             assert_eq!(task.await.unwrap(), "the answer");
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_key_is_free_again_once_its_lifetime_has_passed() {
+        let (store, clock) = (MemoryIdempotency::default(), ManualClock::starting_now());
+        let (org, key) = (OrgId::from("org-1"), IdempotencyKey::parse(b"k").unwrap());
+        let work = |answer: &'static str| move || async move { Ok::<_, ()>(answer.to_string()) };
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f1", work("first")).await.unwrap(),
+            Ok(Answer::Fresh("first".into()))
+        );
+        clock.advance(KEY_LIFETIME);
+        assert!(matches!(run_once(&store, &clock, &org, &key, "f2", work("x")).await, Err(IdempotencyError::Mismatch)));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f2", work("second")).await.unwrap(),
+            Ok(Answer::Fresh("second".into()))
+        );
     }
 }

@@ -1,14 +1,15 @@
 //! The HTTP edge: one axum router, served by `lambda_http` in AWS and on a TCP port locally,
-//! so deployed and local behaviour cannot drift. It decodes, checks sizes and maps errors; the
-//! domain does the rest.
+//! so deployed and local behaviour cannot drift. It authenticates, rate-limits, reads bodies,
+//! answers idempotent retries and maps errors to status codes; `routes` are named after their
+//! URLs and call the `send` flow for the rest.
 
 mod auth;
-mod cache;
+mod body;
 mod error;
-mod keyed;
-mod messages;
+mod idempotency;
 mod openapi;
-mod queue;
+mod rate_limit;
+mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,16 +21,18 @@ use axum::routing::{MethodRouter, delete, get, post};
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use idempotency::{IdempotencyError, IdempotencyKey};
+pub use rate_limit::{RateLimiter, RateStatus};
 
-use crate::broadcast::Broadcaster;
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, OrgId, Phone};
-use crate::enqueue::Enqueuer;
-use crate::ports::{IdempotencyStore, RateCounter, StatusStore, TenantStore, Tracking};
-use crate::rate_limit::RateLimiter;
-use cache::TtlCache;
+use crate::cache::TtlCache;
+use crate::domain::ids::OrgId;
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
+use crate::ports::{Clock, IdempotencyStore, RateCounter, StatusStore, TenantStore, Tracking};
+use crate::send::{Broadcaster, Enqueuer, Purger};
+use routes::{health, message, queue};
 
 /// Keys and phone lists kept per warm instance; bounded so a flood of keys cannot grow it.
-const CACHE_CAPACITY: usize = 10_000;
+const CACHE_CAPACITY: u64 = 10_000;
 
 /// The stores the routes read and write.
 #[derive(Clone)]
@@ -58,23 +61,29 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub enqueuer: Enqueuer,
     pub broadcaster: Broadcaster,
+    pub purger: Purger,
     pub tracking: Arc<dyn Tracking>,
     pub limiter: RateLimiter,
+    pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
     keys: Arc<TtlCache<KeyHash, ApiKeyRecord>>,
     phones: Arc<TtlCache<OrgId, Vec<Phone>>>,
 }
 
 impl AppState {
+    /// The edge over `ports`; the clock is the enqueuer's, so one clock rules a whole request.
     pub fn new(ports: ApiPorts, enqueuer: Enqueuer, settings: ApiSettings) -> AppState {
+        let clock = enqueuer.clock.clone();
         AppState {
             store: ports.store,
             tenants: ports.tenants,
             idempotency: ports.idempotency,
             broadcaster: Broadcaster { enqueuer: enqueuer.clone(), tracking: ports.tracking.clone() },
+            purger: Purger { tracking: ports.tracking.clone(), clock: clock.clone() },
             tracking: ports.tracking,
             enqueuer,
             limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),
+            clock,
             max_body_bytes: settings.max_body_bytes,
             keys: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
             phones: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
@@ -93,17 +102,17 @@ pub enum Access {
 /// Every route, once: the router is built from this table, and the OpenAPI check reads it.
 pub fn routes() -> Vec<(Method, &'static str, Access, MethodRouter<AppState>)> {
     vec![
-        (Method::GET, "/health", Access::Public, get(health)),
-        (Method::GET, "/v1/health", Access::Public, get(health)),
+        (Method::GET, "/health", Access::Public, get(health::health)),
+        (Method::GET, "/v1/health", Access::Public, get(health::health)),
         (Method::GET, "/v1/openapi.yaml", Access::Public, get(openapi::spec)),
-        (Method::POST, "/v1/message/send", Access::ApiKey, post(messages::send)),
-        (Method::GET, "/v1/message/{id}/status", Access::ApiKey, get(messages::status)),
-        (Method::GET, "/v1/message/{id}", Access::ApiKey, get(queue::message)),
-        (Method::POST, "/v1/message/broadcast", Access::ApiKey, post(queue::create_broadcast)),
-        (Method::GET, "/v1/queue", Access::ApiKey, get(queue::health)),
-        (Method::GET, "/v1/queue/jobs", Access::ApiKey, get(queue::jobs)),
-        (Method::DELETE, "/v1/queue/purge", Access::ApiKey, delete(queue::purge)),
-        (Method::GET, "/v1/queue/broadcast", Access::ApiKey, get(queue::broadcast_status)),
+        (Method::POST, "/v1/message/send", Access::ApiKey, post(message::send::send)),
+        (Method::GET, "/v1/message/{id}/status", Access::ApiKey, get(message::status::status)),
+        (Method::GET, "/v1/message/{id}", Access::ApiKey, get(message::object::message)),
+        (Method::POST, "/v1/message/broadcast", Access::ApiKey, post(message::broadcast::create)),
+        (Method::GET, "/v1/queue", Access::ApiKey, get(queue::health::health)),
+        (Method::GET, "/v1/queue/jobs", Access::ApiKey, get(queue::jobs::jobs)),
+        (Method::DELETE, "/v1/queue/purge", Access::ApiKey, delete(queue::purge::purge)),
+        (Method::GET, "/v1/queue/broadcast", Access::ApiKey, get(queue::broadcast::status)),
     ]
 }
 
@@ -122,10 +131,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-}
-
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -5,18 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use futures_util::future::join_all;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::delivery::records::{ReceivedRecord, batch_response};
-use crate::domain::clock::rfc3339;
+use super::sqs_batch::{ReceivedRecord, batch_response};
 use crate::domain::job::Job;
-use crate::ports::{DeadLetterMark, StatusStore, StoreError};
+use crate::domain::time::Timestamp;
+use crate::ports::{Clock, DeadLetterMark, StatusStore, StoreError};
+use crate::telemetry::chain;
 
 #[derive(Clone)]
 pub struct DeadLetters {
     pub store: Arc<dyn StatusStore>,
+    pub clock: Arc<dyn Clock>,
     /// How long poison evidence is kept.
     pub retention: Duration,
 }
@@ -26,7 +27,7 @@ pub async fn handle_batch(dead_letters: &DeadLetters, event: SqsEvent) -> SqsBat
         match settle(dead_letters, &record).await {
             Ok(()) => None,
             Err(err) => {
-                error!(message_id = %record.message_id, error = %err, "could not settle a dead-lettered job; it stays on the DLQ");
+                error!(message_id = %record.message_id, error = %chain(&err), "could not settle a dead-lettered job; it stays on the DLQ");
                 Some(record.message_id)
             }
         }
@@ -36,25 +37,33 @@ pub async fn handle_batch(dead_letters: &DeadLetters, event: SqsEvent) -> SqsBat
 }
 
 async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<(), StoreError> {
-    let now = Utc::now();
+    let now = dead_letters.clock.now();
     let job = match Job::decode(&record.body) {
         Ok(job) => job,
         Err(err) => {
             return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await;
         }
     };
-    match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, &rfc3339(now)).await? {
+    let span = info_span!("dead_letter", queue_id = %job.queue_id, org_id = %job.org_id);
+    mark(dead_letters, record, &job, now).instrument(span).await
+}
+
+async fn mark(
+    dead_letters: &DeadLetters,
+    record: &ReceivedRecord,
+    job: &Job,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, now).await? {
         DeadLetterMark::MarkedFailed => {
-            warn!(queue_id = %job.queue_id, "dead-lettered before an outcome was recorded; marked failed");
+            warn!("dead-lettered before an outcome was recorded; marked failed");
         }
-        DeadLetterMark::AlreadyFailed => {
-            info!(queue_id = %job.queue_id, "dead-lettered; already failed, kept for replay")
-        }
+        DeadLetterMark::AlreadyFailed => info!("dead-lettered; already failed, kept for replay"),
         DeadLetterMark::PermanentlyFailed => {
-            info!(queue_id = %job.queue_id, "dead-lettered copy of a permanent failure; not kept for replay");
+            info!("dead-lettered copy of a permanent failure; not kept for replay");
         }
         DeadLetterMark::NotFailed(status) => {
-            info!(queue_id = %job.queue_id, status = status.as_str(), "dead-lettered copy of a finished message; nothing to replay");
+            info!(status = status.as_str(), "dead-lettered copy of a finished message; nothing to replay");
         }
         DeadLetterMark::Missing => {
             let reason = format!("no message record for queue_id {}", job.queue_id);
@@ -68,9 +77,9 @@ async fn keep_poison(
     dead_letters: &DeadLetters,
     record: &ReceivedRecord,
     reason: &str,
-    now: chrono::DateTime<Utc>,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     warn!(message_id = %record.message_id, body_bytes = record.body.len(), %reason, "keeping an unprocessable job as evidence");
-    let expires_at = now.timestamp() + dead_letters.retention.as_secs() as i64;
-    dead_letters.store.record_poison(&record.message_id, &record.body, reason, &rfc3339(now), expires_at).await
+    let expires_at = now.epoch_secs() + dead_letters.retention.as_secs() as i64;
+    dead_letters.store.record_poison(&record.message_id, &record.body, reason, now, expires_at).await
 }

@@ -1,24 +1,26 @@
-//! The delivery consumer: takes jobs off the queue, hands each message to its provider once,
-//! records the outcome, and leaves retries to SQS visibility and redrive.
+//! The deliver flow. The delivery consumer takes jobs off the queue, hands each message to its
+//! provider once, records the outcome, and leaves retries to SQS visibility and redrive
+//! (`retry`); the dead-letter consumer settles what reaches the DLQ (`dead_letter`). Both read
+//! their batches through `sqs_batch`.
 
-pub mod records;
+pub mod dead_letter;
 pub mod retry;
+pub mod sqs_batch;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
 use futures_util::future::join_all;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use crate::domain::clock::{parse_rfc3339, rfc3339};
 use crate::domain::job::Job;
 use crate::domain::message::AttemptOutcome;
-use crate::ports::{AttemptResult, BeginAttempt, JobQueue, StatusStore};
+use crate::ports::{AttemptResult, BeginAttempt, Clock, JobQueue, StatusStore};
 use crate::providers::{DeliveryError, Providers};
-use records::{ReceivedRecord, batch_response};
+use crate::telemetry::chain;
 use retry::RetryPolicy;
+use sqs_batch::{ReceivedRecord, batch_response};
 
 /// Time kept back from the lease for recording the outcome after the provider call.
 const PROVIDER_MARGIN: Duration = Duration::from_secs(5);
@@ -29,6 +31,7 @@ pub struct Delivery {
     pub store: Arc<dyn StatusStore>,
     pub queue: Arc<dyn JobQueue>,
     pub providers: Providers,
+    pub clock: Arc<dyn Clock>,
     pub retry: RetryPolicy,
     /// Equals the queue's `maxReceiveCount`: the attempt after which a job is given up.
     pub max_attempts: u32,
@@ -76,17 +79,17 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
         JobOutcome::Retry { visible_in } => {
             if let Some(delay) = visible_in {
                 if let Err(err) = delivery.queue.change_visibility(&record.receipt_handle, delay).await {
-                    warn!(message_id = %record.message_id, error = %err, "could not set the retry delay; the queue's visibility timeout applies");
+                    warn!(message_id = %record.message_id, error = %chain(&err), "could not set the retry delay; the queue's visibility timeout applies");
                 }
             }
             false
         }
         JobOutcome::Defer => {
             let Some(job) = job else { return false };
-            match delivery.queue.enqueue(&job).await {
+            match delivery.queue.enqueue(&job, delivery.clock.now()).await {
                 Ok(()) => true,
                 Err(err) => {
-                    warn!(message_id = %record.message_id, error = %err, "could not pass a scheduled job on; it will be seen again");
+                    warn!(message_id = %record.message_id, error = %chain(&err), "could not pass a scheduled job on; it will be seen again");
                     false
                 }
             }
@@ -96,7 +99,7 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
             match delivery.queue.dead_letter(&record.body, &reason).await {
                 Ok(()) => true,
                 Err(err) => {
-                    error!(message_id = %record.message_id, error = %err, "could not dead-letter the job; leaving it on the queue");
+                    error!(message_id = %record.message_id, error = %chain(&err), "could not dead-letter the job; leaving it on the queue");
                     false
                 }
             }
@@ -108,14 +111,13 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
 /// `receive_count` is SQS's count for this job; it decides the backoff and when to give up,
 /// because the same count decides when the redrive policy moves the job to the dead-letter queue.
 pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> JobOutcome {
-    let started = Utc::now();
-    if job.is_early(started.timestamp()) {
+    let started = delivery.clock.now();
+    if job.is_early(started.epoch_secs()) {
         debug!(due_at = ?job.due_at, "not due yet; passing it on");
         return JobOutcome::Defer;
     }
-    let lease_until = started + chrono::Duration::from_std(delivery.lease).unwrap_or(chrono::Duration::seconds(30));
-    let begin =
-        delivery.store.begin_attempt(&job.org_id, &job.queue_id, &rfc3339(started), &rfc3339(lease_until)).await;
+    let lease_until = started.plus(delivery.lease);
+    let begin = delivery.store.begin_attempt(&job.org_id, &job.queue_id, started, lease_until).await;
     let message = match begin {
         Ok(BeginAttempt::Started(message)) => message,
         Ok(BeginAttempt::Finished(message)) => {
@@ -124,12 +126,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
         }
         Ok(BeginAttempt::InFlight(message)) => {
             // A duplicate delivery while another worker holds the lease: look again once it has expired.
-            let remaining = message
-                .lease_until
-                .as_deref()
-                .and_then(parse_rfc3339)
-                .and_then(|until| (until - started).to_std().ok())
-                .unwrap_or(delivery.lease);
+            let remaining = message.lease_until.map_or(delivery.lease, |until| until.since(started));
             info!(?remaining, "another worker is delivering this message; retrying after its lease");
             return JobOutcome::Retry { visible_in: Some(remaining + Duration::from_secs(1)) };
         }
@@ -137,7 +134,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
             return JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) };
         }
         Err(err) => {
-            warn!(error = %err, "could not start the attempt");
+            warn!(error = %chain(&err), "could not start the attempt");
             return JobOutcome::Retry { visible_in: None };
         }
     };
@@ -150,7 +147,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
     let result = tokio::time::timeout(budget, call).await.unwrap_or_else(|_| {
         Err(DeliveryError::Transient(format!("the provider did not answer within {} s", budget.as_secs())))
     });
-    let now = rfc3339(Utc::now());
+    let now = delivery.clock.now();
     let (record, outcome) = match result {
         Ok(receipt) => {
             info!(attempt, provider, provider_message_id = %receipt.provider_message_id, "sent");
@@ -175,7 +172,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
             (AttemptResult::Retry { error }, JobOutcome::Retry { visible_in: Some(delay) })
         }
     };
-    match delivery.store.finish_attempt(&job.org_id, &job.queue_id, attempt, record, &now).await {
+    match delivery.store.finish_attempt(&job.org_id, &job.queue_id, attempt, record, now).await {
         Ok(true) => outcome,
         Ok(false) => {
             // Someone else moved the record on (a purge, or a worker that took over the lease).
@@ -183,7 +180,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
             JobOutcome::Acknowledge
         }
         Err(err) => {
-            error!(attempt, error = %err, "could not record the outcome; the job will be seen again");
+            error!(attempt, error = %chain(&err), "could not record the outcome; the job will be seen again");
             JobOutcome::Retry { visible_in: None }
         }
     }

@@ -1,4 +1,6 @@
-//! Reading SQS records and answering the event source: shared by both consumers.
+//! SQS batches as our consumers see them: the records of an event, and the partial-batch response
+//! that answers the event source. Shared by both consumers. ("Record" alone means a
+//! `MessageRecord` elsewhere; here it is always an SQS record.)
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 

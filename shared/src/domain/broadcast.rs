@@ -8,39 +8,15 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::chat_id::ChatId;
-use super::send::{RawMedia, RawOptions, RawPoll, SendRequest, ValidatedMessage, check_text_length, decode_json};
+use super::content::{Content, check_text_length};
+use super::limits::{DEFAULT_BROADCAST_DELAY, MAX_BROADCAST_CHATS, MAX_BROADCAST_DELAY_SECS};
+use super::time::Timestamp;
 use super::validation::ValidationError;
+use super::wire::{BroadcastRequest, RawContent, RawVariables};
 
-pub const MAX_BROADCAST_CHATS: usize = 1000;
-pub const DEFAULT_DELAY: Duration = Duration::from_secs(1);
-pub const MAX_DELAY_SECS: f64 = 3600.0;
 /// How many offending entries an error message names.
 const NAMED_IN_ERRORS: usize = 20;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "a JSON object")]
-pub struct BroadcastRequest {
-    pub chat_ids: Option<Vec<String>>,
-    pub message: Option<String>,
-    pub media: Option<RawMedia>,
-    pub poll: Option<RawPoll>,
-    pub reply_to: Option<String>,
-    pub options: Option<RawOptions>,
-    pub scheduled_at: Option<String>,
-    /// Seconds between consecutive deliveries.
-    pub delay: Option<f64>,
-    pub variables: Option<Vec<RawVariables>>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "an object with chat_id and values")]
-pub struct RawVariables {
-    pub chat_id: Option<String>,
-    pub values: Option<BTreeMap<String, serde_json::Value>>,
-}
 
 /// One chat of a broadcast, with its own rendered text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +28,7 @@ pub struct Recipient {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidatedBroadcast {
     /// The shared content (media decoded once, poll, reply_to, options, schedule); its `text` is the template.
-    pub content: ValidatedMessage,
+    pub content: Content,
     pub recipients: Vec<Recipient>,
     pub delay: Duration,
 }
@@ -68,11 +44,8 @@ fn named(entries: &[String]) -> String {
 }
 
 impl BroadcastRequest {
-    pub fn from_json(body: &[u8]) -> Result<BroadcastRequest, ValidationError> {
-        decode_json(body)
-    }
-
-    pub fn validate(self) -> Result<ValidatedBroadcast, ValidationError> {
+    /// Every chat id first (all of them named at once), then the content, the delay and the variables.
+    pub fn validate(self, now: Timestamp) -> Result<ValidatedBroadcast, ValidationError> {
         let raw_ids = self.chat_ids.ok_or_else(|| ValidationError::missing_field("chat_ids"))?;
         if raw_ids.is_empty() || raw_ids.len() > MAX_BROADCAST_CHATS {
             return Err(invalid(
@@ -107,24 +80,25 @@ impl BroadcastRequest {
                 format!("{} repeat earlier chats; list each chat once", named(&duplicates)),
             ));
         }
-        let content = SendRequest {
-            chat_id: Some(chat_ids[0].as_str().to_string()),
+        let raw = RawContent {
             message: self.message,
             media: self.media,
             poll: self.poll,
             reply_to: self.reply_to,
             options: self.options,
             scheduled_at: self.scheduled_at,
-        }
-        .validate()?;
+        };
+        let content = Content::validate(raw, now)?;
         let delay = match self.delay {
-            None => DEFAULT_DELAY,
-            Some(secs) if secs.is_finite() && (0.0..=MAX_DELAY_SECS).contains(&secs) => Duration::from_secs_f64(secs),
+            None => DEFAULT_BROADCAST_DELAY,
+            Some(secs) if secs.is_finite() && (0.0..=MAX_BROADCAST_DELAY_SECS).contains(&secs) => {
+                Duration::from_secs_f64(secs)
+            }
             Some(_) => {
                 return Err(invalid(
                     "invalid_delay",
                     "delay",
-                    format!("delay is the seconds between deliveries, from 0 to {MAX_DELAY_SECS}"),
+                    format!("delay is the seconds between deliveries, from 0 to {MAX_BROADCAST_DELAY_SECS}"),
                 ));
             }
         };
@@ -169,7 +143,7 @@ fn variables_by_chat(
 }
 
 fn render(
-    content: &ValidatedMessage,
+    content: &Content,
     chat_ids: Vec<ChatId>,
     values: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Result<Vec<Recipient>, ValidationError> {
@@ -249,7 +223,8 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: serde_json::Value) -> Result<ValidatedBroadcast, ValidationError> {
-        BroadcastRequest::from_json(body.to_string().as_bytes())?.validate()
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").expect("a time");
+        BroadcastRequest::from_json(body.to_string().as_bytes())?.validate(now)
     }
 
     #[test]
@@ -265,7 +240,7 @@ mod tests {
         .unwrap();
         let texts: Vec<_> = broadcast.recipients.iter().map(|r| r.text.clone().unwrap()).collect();
         assert_eq!(texts, ["Hi Ana, your code is 7.", "Hi Bo, your code is X1."]);
-        assert_eq!(broadcast.delay, DEFAULT_DELAY);
+        assert_eq!(broadcast.delay, DEFAULT_BROADCAST_DELAY);
         assert_eq!(broadcast.recipients[1].chat_id.as_str(), "15550000011@c.us");
     }
 

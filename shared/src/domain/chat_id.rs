@@ -1,5 +1,6 @@
 //! `ChatId`: a WhatsApp chat address that is known to be well formed and normalised.
 
+use super::limits::PHONE_DIGITS;
 use super::validation::ValidationError;
 
 const USER_SUFFIX: &str = "@c.us";
@@ -17,7 +18,7 @@ impl ChatId {
             return is_group_local(local).then(|| ChatId(raw.to_owned())).ok_or_else(invalid);
         }
         let digits = raw.strip_suffix(USER_SUFFIX).unwrap_or(raw);
-        is_phone_digits(digits).then(|| ChatId(format!("{digits}{USER_SUFFIX}"))).ok_or_else(invalid)
+        is_phone_number(digits).then(|| ChatId(format!("{digits}{USER_SUFFIX}"))).ok_or_else(invalid)
     }
 
     pub fn as_str(&self) -> &str {
@@ -34,9 +35,9 @@ impl ChatId {
     }
 }
 
-/// E.164 without the '+': 5 to 15 digits.
-fn is_phone_digits(s: &str) -> bool {
-    (5..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+/// A phone number as E.164 without the '+': 5 to 15 digits. Chat ids and phones both use it.
+pub fn is_phone_number(s: &str) -> bool {
+    PHONE_DIGITS.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Group ids are `<digits>` or the legacy `<creator digits>-<timestamp>`: digit runs joined by

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::tenant::OrgId;
+use super::ids::{OrgId, PhoneId, QueueId};
+use super::message::MessageRecord;
 
 pub const JOB_VERSION: u8 = 1;
 /// SQS's largest per-message delay.
@@ -13,8 +14,8 @@ pub const MAX_SQS_DELAY_SECS: i64 = 15 * 60;
 pub struct Job {
     pub v: u8,
     pub org_id: OrgId,
-    pub queue_id: String,
-    pub phone_id: String,
+    pub queue_id: QueueId,
+    pub phone_id: PhoneId,
     /// Epoch seconds before which the job must not be delivered (scheduled sends, broadcast spacing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<i64>,
@@ -29,12 +30,16 @@ pub enum JobDecodeError {
 }
 
 impl Job {
-    pub fn new(org_id: OrgId, queue_id: String, phone_id: String) -> Job {
-        Job { v: JOB_VERSION, org_id, queue_id, phone_id, due_at: None }
-    }
-
-    pub fn due_at(self, due_at: Option<i64>) -> Job {
-        Job { due_at, ..self }
+    /// The one job that delivers `record`: references only, and its due time in whole seconds,
+    /// rounded up so that it is never delivered before `scheduled_at`.
+    pub fn for_record(record: &MessageRecord) -> Job {
+        Job {
+            v: JOB_VERSION,
+            org_id: record.org_id.clone(),
+            queue_id: record.queue_id.clone(),
+            phone_id: record.phone_id.clone(),
+            due_at: record.scheduled_at.map(|at| at.epoch_secs_ceil()),
+        }
     }
 
     /// How long SQS should hold the job before handing it out: until it is due, at most 15
@@ -66,10 +71,22 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::message::sending_fixture;
+    use crate::domain::tenant::ProviderKind;
+    use crate::domain::time::Timestamp;
+
+    fn job(scheduled_at: Option<&str>) -> Job {
+        let record = MessageRecord {
+            queue_id: QueueId::generate(),
+            scheduled_at: scheduled_at.map(|at| Timestamp::parse(at).expect("a time")),
+            ..sending_fixture("phone-x", ProviderKind::Sandbox, "hi")
+        };
+        Job::for_record(&record)
+    }
 
     #[test]
     fn a_job_round_trips_and_stays_small() {
-        let job = Job::new(OrgId::from("org-1".to_string()), uuid::Uuid::new_v4().to_string(), "phone-x".into());
+        let job = job(None);
         let body = job.encode();
         assert!(body.len() < 200, "{body}");
         assert_eq!(Job::decode(&body).unwrap(), job);
@@ -77,9 +94,10 @@ mod tests {
 
     #[test]
     fn a_due_job_is_delayed_until_due_at_most_15_minutes_at_a_time() {
-        let job = Job::new(OrgId::from("o".to_string()), "q".into(), "p".into());
-        assert_eq!(job.delay(100), std::time::Duration::ZERO);
-        let job = job.due_at(Some(1_000));
+        assert_eq!(job(None).delay(100), std::time::Duration::ZERO);
+        // 1970-01-01T00:16:39.001Z is due at second 1000, rounded up.
+        let job = job(Some("1970-01-01T00:16:39.001Z"));
+        assert_eq!(job.due_at, Some(1_000));
         assert!(job.is_early(999) && !job.is_early(1_000));
         assert_eq!(job.delay(990).as_secs(), 10);
         assert_eq!(job.delay(0).as_secs(), 900);

@@ -5,8 +5,12 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use super::send::RawMedia;
-use super::validation::ValidationError;
+use super::limits::{
+    MAX_AUDIO_BYTES, MAX_DOCUMENT_BYTES, MAX_FILENAME_CHARS, MAX_IMAGE_BYTES, MAX_MIMETYPE_CHARS, MAX_URL_CHARS,
+    MAX_VIDEO_BYTES,
+};
+use super::validation::{ValidationError, parse_web_url};
+use super::wire::RawMedia;
 
 const MIB: usize = 1024 * 1024;
 
@@ -52,9 +56,10 @@ impl MediaKind {
     /// WhatsApp Cloud API upload limits, so a job we accept is one the provider can take.
     pub fn max_bytes(&self) -> usize {
         match self {
-            MediaKind::Image => 5 * MIB,
-            MediaKind::Video | MediaKind::Audio => 16 * MIB,
-            MediaKind::Document => 100 * MIB,
+            MediaKind::Image => MAX_IMAGE_BYTES,
+            MediaKind::Video => MAX_VIDEO_BYTES,
+            MediaKind::Audio => MAX_AUDIO_BYTES,
+            MediaKind::Document => MAX_DOCUMENT_BYTES,
         }
     }
 }
@@ -122,33 +127,17 @@ fn is_mimetype(raw: &str) -> bool {
     !raw.chars().any(char::is_control) && essence.split_once('/').is_some_and(|(t, sub)| is_name(t) && is_name(sub))
 }
 
-/// Bounds on the free-text media fields, so that a record stays far below DynamoDB's 400 KB.
-pub const MAX_FILENAME_CHARS: usize = 255;
-pub const MAX_MIMETYPE_CHARS: usize = 255;
-pub const MAX_URL_CHARS: usize = 2048;
-
+/// An https URL with a host, kept exactly as given: it is passed through, never fetched here.
 fn parse_url(url: String) -> Result<String, ValidationError> {
     ValidationError::check_length(&url, "media.url", MAX_URL_CHARS)?;
-    let invalid = || {
-        ValidationError::bad_request(
+    match parse_web_url(&url, &["https"]) {
+        Some(_) => Ok(url),
+        None => Err(ValidationError::bad_request(
             "invalid_media_url",
             Some("media.url"),
             "media.url must be an https:// URL with a host and no spaces, e.g. https://example.com/photo.jpg",
-        )
-    };
-    let rest = url
-        .get(..8)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        .and_then(|_| url.get(8..))
-        .ok_or_else(invalid)?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    // A bracketed IPv6 host contains ':' itself, so only strip a port from other hosts.
-    let host = if host_port.starts_with('[') { host_port } else { host_port.split(':').next().unwrap_or_default() };
-    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid());
+        )),
     }
-    Ok(url)
 }
 
 /// Decodes `filedata`, rejecting an over-limit payload before allocating the decoded copy.

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::chat_id::ChatId;
+use super::ids::{BroadcastId, OrgId, PhoneId, QueueId, UniqueId};
 use super::media::MediaKind;
 use super::poll::Poll;
-use super::tenant::{OrgId, ProviderKind};
+use super::tenant::ProviderKind;
+use super::time::Timestamp;
 
 /// Where a message is in its life: `queued → sending → sent → delivered → read`, or `failed` / `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -53,13 +55,13 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptLogEntry {
     pub attempt: u32,
-    pub started_at: String,
+    pub started_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<AttemptOutcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
+    pub finished_at: Option<Timestamp>,
 }
 
 /// Media as recorded: a pass-through URL or a reference to the staged S3 object, never the bytes.
@@ -77,29 +79,48 @@ pub struct StoredMedia {
     pub size: Option<u64>,
 }
 
-/// When each step happened, RFC 3339; an entry appears once its step has happened.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// When each step happened; an entry appears once its step has happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeline {
-    pub queued_at: String,
+    pub queued_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<String>,
+    pub sent_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivered_at: Option<String>,
+    pub delivered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_at: Option<String>,
+    pub read_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_at: Option<String>,
+    pub failed_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancelled_at: Option<String>,
+    pub cancelled_at: Option<Timestamp>,
+}
+
+impl Timeline {
+    /// A message just accepted: only `queued_at`.
+    pub fn queued(at: Timestamp) -> Timeline {
+        Timeline {
+            queued_at: at,
+            sent_at: None,
+            delivered_at: None,
+            read_at: None,
+            failed_at: None,
+            cancelled_at: None,
+        }
+    }
+
+    /// When the message finished (sent, failed or cancelled), if it has.
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        self.sent_at.or(self.failed_at).or(self.cancelled_at)
+    }
 }
 
 /// Everything known about one accepted message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRecord {
     pub org_id: OrgId,
-    pub queue_id: String,
-    pub unique_id: String,
-    pub phone_id: String,
+    pub queue_id: QueueId,
+    pub unique_id: UniqueId,
+    pub phone_id: PhoneId,
     pub provider: ProviderKind,
     pub chat_id: ChatId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,14 +145,14 @@ pub struct MessageRecord {
     pub timeline: Timeline,
     /// While `sending`: when the current attempt is presumed dead if it has not finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lease_until: Option<String>,
+    pub lease_until: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dead_lettered_at: Option<String>,
-    /// Not delivered before this (RFC 3339); absent means as soon as possible.
+    pub dead_lettered_at: Option<Timestamp>,
+    /// Not delivered before this; absent means as soon as possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheduled_at: Option<String>,
+    pub scheduled_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub broadcast_id: Option<String>,
+    pub broadcast_id: Option<BroadcastId>,
     /// Epoch seconds after which DynamoDB's TTL removes the record.
     pub expires_at: i64,
 }
@@ -163,6 +184,11 @@ impl MessageRecord {
             Status::Failed => "delivery failed".into(),
             Status::Cancelled => "cancelled before it was sent".into(),
         }
+    }
+
+    /// When it is due: its schedule, or when it was queued.
+    pub fn due(&self) -> Timestamp {
+        self.scheduled_at.unwrap_or(self.timeline.queued_at)
     }
 
     /// The attempt log as shown: numbered in order, with attempts that never recorded an
@@ -204,7 +230,7 @@ pub(crate) fn sending_fixture(phone_id: &str, provider: ProviderKind, text: &str
         provider_message_id: None,
         attempts: 1,
         attempt_log: vec![],
-        timeline: Timeline::default(),
+        timeline: Timeline::queued(Timestamp::parse("2026-01-01T00:00:00Z").expect("a time")),
         lease_until: None,
         dead_lettered_at: None,
         scheduled_at: None,
@@ -213,29 +239,9 @@ pub(crate) fn sending_fixture(phone_id: &str, provider: ProviderKind, text: &str
     }
 }
 
-/// A provisional WhatsApp-style id (`3EB0` + 18 hex digits), as Periskope returns.
-pub fn generate_unique_id() -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
-    format!("3EB0{}", &random[..18])
-}
-
-/// A queue id is a UUID; anything else given as a message id is a unique_id.
-pub fn is_queue_id(id: &str) -> bool {
-    uuid::Uuid::parse_str(id).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unique_ids_look_like_periskopes_and_are_not_queue_ids() {
-        let id = generate_unique_id();
-        assert_eq!(id.len(), 22);
-        assert!(id.starts_with("3EB0"));
-        assert!(!is_queue_id(&id));
-        assert!(is_queue_id(&uuid::Uuid::new_v4().to_string()));
-    }
 
     #[test]
     fn only_queued_and_sending_may_still_be_delivered() {

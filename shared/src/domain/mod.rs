@@ -1,12 +1,17 @@
-//! Validated domain types: what a send request becomes, what a message record holds, what a job carries.
+//! Validated domain types: what a request becomes, what a message record holds, what a job carries.
+//! Wire shapes (`wire`) and limits (`limits`) have their own modules; nothing here does I/O.
 
 pub mod broadcast;
 pub mod chat_id;
-pub mod clock;
+pub mod content;
+pub mod ids;
 pub mod job;
+pub mod limits;
 pub mod media;
 pub mod message;
 pub mod poll;
 pub mod send;
 pub mod tenant;
+pub mod time;
 pub mod validation;
+pub mod wire;

@@ -1,15 +1,8 @@
 //! Polls: turning a raw `poll` object into a `Poll` with a name and 2 to 12 distinct options.
 
-use super::send::RawPoll;
+use super::limits::{MAX_POLL_ID_CHARS, MAX_POLL_NAME_CHARS, MAX_POLL_OPTION_CHARS, POLL_OPTIONS};
 use super::validation::ValidationError;
-
-/// WhatsApp's limits on a poll's name and each option's text; a generous bound on the id.
-pub const MAX_NAME_CHARS: usize = 255;
-pub const MAX_OPTION_CHARS: usize = 100;
-pub const MAX_POLL_ID_CHARS: usize = 256;
-
-/// WhatsApp's bounds on the number of poll options.
-const OPTIONS: std::ops::RangeInclusive<usize> = 2..=12;
+use super::wire::RawPoll;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Poll {
@@ -23,15 +16,20 @@ impl Poll {
     /// Checks the name, the option count, then each option in order; stores trimmed text.
     pub fn parse(raw: RawPoll) -> Result<Poll, ValidationError> {
         let name = raw.poll_name.as_deref().map(str::trim).unwrap_or_default();
-        ValidationError::check_length(name, "poll.pollName", MAX_NAME_CHARS)?;
+        ValidationError::check_length(name, "poll.pollName", MAX_POLL_NAME_CHARS)?;
         if name.is_empty() {
             return Err(invalid("poll.pollName", "poll.pollName is required and must not be blank".into()));
         }
         let raw_options = raw.poll_options.unwrap_or_default();
-        if !OPTIONS.contains(&raw_options.len()) {
+        if !POLL_OPTIONS.contains(&raw_options.len()) {
             return Err(invalid(
                 "poll.pollOptions",
-                format!("poll.pollOptions has {} entries; give between 2 and 12 options", raw_options.len()),
+                format!(
+                    "poll.pollOptions has {} entries; give between {} and {} options",
+                    raw_options.len(),
+                    POLL_OPTIONS.start(),
+                    POLL_OPTIONS.end()
+                ),
             ));
         }
         let mut options = Vec::with_capacity(raw_options.len());
@@ -41,7 +39,7 @@ impl Poll {
             if option.is_empty() {
                 return Err(invalid(&field, format!("{field} is blank; every poll option needs text")));
             }
-            ValidationError::check_length(option, &field, MAX_OPTION_CHARS)?;
+            ValidationError::check_length(option, &field, MAX_POLL_OPTION_CHARS)?;
             // At most 12 options, so a linear scan is simpler than a set.
             if options.iter().any(|seen: &String| seen == option) {
                 return Err(invalid(
@@ -71,8 +69,8 @@ fn invalid(field: &str, message: String) -> ValidationError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::send::RawPollOptions;
     use crate::domain::validation::ValidationErrorKind;
+    use crate::domain::wire::RawPollOptions;
 
     fn raw(name: &str, options: &[&str]) -> RawPoll {
         RawPoll {

@@ -1,220 +1,48 @@
-//! The body of POST /v1/message/send: its Periskope wire shape and its validation into a `ValidatedMessage`.
-
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+//! POST /v1/message/send: its body validated into a `ValidatedMessage`, a chat id and its content.
 
 use super::chat_id::ChatId;
-use super::media::Media;
-use super::poll::Poll;
+use super::content::Content;
+use super::time::Timestamp;
 use super::validation::ValidationError;
-
-/// A message id to reply to is short; the bound keeps records small.
-pub const MAX_REPLY_TO_CHARS: usize = 512;
-
-/// WhatsApp's limit on a text message or caption, in characters.
-pub const MAX_TEXT_CHARS: usize = 4096;
-
-/// The raw body of POST /v1/message/send, as a Periskope client sends it (field names exactly as in seed 000).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "a JSON object")]
-pub struct SendRequest {
-    pub chat_id: Option<String>,
-    pub message: Option<String>,
-    pub media: Option<RawMedia>,
-    pub poll: Option<RawPoll>,
-    pub reply_to: Option<String>,
-    pub options: Option<RawOptions>,
-    /// RFC 3339; no delivery before it. Absent, or in the past, means now.
-    pub scheduled_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "an object with type, filename, mimetype and url or filedata")]
-pub struct RawMedia {
-    #[serde(rename = "type")]
-    pub r#type: Option<String>,
-    pub url: Option<String>,
-    pub filedata: Option<String>,
-    pub filename: Option<String>,
-    pub mimetype: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "an object with pollName and pollOptions")]
-pub struct RawPoll {
-    #[serde(rename = "pollName")]
-    pub poll_name: Option<String>,
-    #[serde(rename = "pollOptions")]
-    pub poll_options: Option<Vec<String>>,
-    pub options: Option<RawPollOptions>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "an object with allowMultipleAnswers and pollId")]
-pub struct RawPollOptions {
-    #[serde(rename = "allowMultipleAnswers")]
-    pub allow_multiple_answers: Option<bool>,
-    #[serde(rename = "pollId")]
-    pub poll_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "an object with hide_url_preview")]
-pub struct RawOptions {
-    pub hide_url_preview: Option<bool>,
-}
+use super::wire::SendRequest;
 
 /// A send request that passed every rule; handlers only ever see this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidatedMessage {
     pub chat_id: ChatId,
-    pub text: Option<String>,
-    pub media: Option<Media>,
-    pub poll: Option<Poll>,
-    pub reply_to: Option<String>,
-    pub hide_url_preview: bool,
-    /// Not delivered before this; `None` means as soon as possible.
-    pub scheduled_at: Option<DateTime<Utc>>,
+    pub content: Content,
 }
 
 impl SendRequest {
-    /// Decodes a JSON body, naming the field path of any value of the wrong type.
-    pub fn from_json(body: &[u8]) -> Result<SendRequest, ValidationError> {
-        decode_json(body)
-    }
-
-    /// Applies the rules in the contract's order; the first broken rule is the error.
-    pub fn validate(self) -> Result<ValidatedMessage, ValidationError> {
-        let raw_chat_id = self.chat_id.ok_or_else(|| ValidationError::missing_field("chat_id"))?;
+    /// Applies the rules in the contract's order, the chat id first; the first broken rule is the error.
+    pub fn validate(self, now: Timestamp) -> Result<ValidatedMessage, ValidationError> {
+        let (chat_id, content) = self.into_parts();
+        let raw_chat_id = chat_id.ok_or_else(|| ValidationError::missing_field("chat_id"))?;
         let chat_id = ChatId::parse(&raw_chat_id)?;
-        let text = self.message.filter(|m| !m.is_empty());
-        if text.is_none() && self.media.is_none() && self.poll.is_none() {
-            return Err(ValidationError::bad_request(
-                "empty_message",
-                None,
-                "nothing to send; give a message, media or poll (or several)",
-            ));
-        }
-        if let Some(text) = &text {
-            check_text_length(text)?;
-        }
-        let media = self.media.map(Media::parse).transpose()?;
-        let poll = self.poll.map(Poll::parse).transpose()?;
-        if let Some(reply_to) = &self.reply_to {
-            ValidationError::check_length(reply_to, "reply_to", MAX_REPLY_TO_CHARS)?;
-        }
-        if self.reply_to.as_deref().is_some_and(|r| r.trim().is_empty()) {
-            return Err(ValidationError::bad_request(
-                "invalid_reply_to",
-                Some("reply_to"),
-                "reply_to must be the message_id of the message to reply to; \
-                 leave it out to send a plain message",
-            ));
-        }
-        let hide_url_preview = self.options.and_then(|o| o.hide_url_preview).unwrap_or(false);
-        let scheduled_at = parse_schedule(self.scheduled_at.as_deref(), Utc::now())?;
-        Ok(ValidatedMessage { chat_id, text, media, poll, reply_to: self.reply_to, hide_url_preview, scheduled_at })
+        Ok(ValidatedMessage { chat_id, content: Content::validate(content, now)? })
     }
 }
 
 /// Decodes and validates a POST /v1/message/send body in one step.
-pub fn parse_send_request(body: &[u8]) -> Result<ValidatedMessage, ValidationError> {
-    SendRequest::from_json(body)?.validate()
-}
-
-/// Decodes a JSON body into `T`, naming the field path of any value of the wrong type.
-pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let request = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        json_error(e.into_inner(), (path != ".").then_some(path))
-    })?;
-    // Trailing bytes after the object make the body invalid JSON, not a valid prefix.
-    de.end().map_err(|e| json_error(e, None))?;
-    Ok(request)
-}
-
-/// How far ahead a message may be scheduled.
-pub const MAX_SCHEDULE_AHEAD_DAYS: i64 = 30;
-
-/// A `scheduled_at` in RFC 3339, at most 30 days ahead; a time already past means "now" (`None`).
-pub fn parse_schedule(raw: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ValidationError> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(None) };
-    let at = DateTime::parse_from_rfc3339(raw).map(|at| at.with_timezone(&Utc)).map_err(|_| {
-        ValidationError::bad_request(
-            "invalid_scheduled_at",
-            Some("scheduled_at"),
-            format!("scheduled_at {raw:?} is not an RFC 3339 time such as 2026-12-24T18:00:00Z"),
-        )
-    })?;
-    if at > now + chrono::Duration::days(MAX_SCHEDULE_AHEAD_DAYS) {
-        return Err(ValidationError::bad_request(
-            "invalid_scheduled_at",
-            Some("scheduled_at"),
-            format!("scheduled_at may be at most {MAX_SCHEDULE_AHEAD_DAYS} days ahead"),
-        ));
-    }
-    Ok((at > now).then_some(at))
-}
-
-pub(crate) fn check_text_length(text: &str) -> Result<(), ValidationError> {
-    // Byte length bounds the char count, so short texts skip the O(n) count.
-    if text.len() <= MAX_TEXT_CHARS {
-        return Ok(());
-    }
-    let chars = text.chars().count();
-    if chars <= MAX_TEXT_CHARS {
-        return Ok(());
-    }
-    Err(ValidationError::bad_request(
-        "message_too_long",
-        Some("message"),
-        format!(
-            "message is {chars} characters long, over the limit of {MAX_TEXT_CHARS}; \
-             shorten it or split it into several messages"
-        ),
-    ))
-}
-
-const EXAMPLE_BODY: &str = r#"{"chat_id": "919537851844", "message": "Hello"}"#;
-
-/// Bad syntax or a non-object body is `invalid_json`; a wrongly typed field is `invalid_type`.
-fn json_error(e: serde_json::Error, field: Option<String>) -> ValidationError {
-    // serde_json appends the position; keep it only for syntax errors, where it helps find the typo.
-    let position = format!(" at line {} column {}", e.line(), e.column());
-    let full = e.to_string();
-    let detail = full.strip_suffix(&position).unwrap_or(&full);
-    match (e.classify(), field) {
-        (serde_json::error::Category::Data, Some(field)) => {
-            let problem = match detail.strip_prefix("invalid type: ") {
-                Some(types) => format!("has the wrong type: got {types}"),
-                None => format!("is invalid: {detail}"),
-            };
-            ValidationError::bad_request("invalid_type", Some(&field), format!("{field} {problem}"))
-        }
-        (serde_json::error::Category::Data, None) => ValidationError::bad_request(
-            "invalid_json",
-            None,
-            format!("the body must be a JSON object like {EXAMPLE_BODY} ({detail})"),
-        ),
-        _ => ValidationError::bad_request(
-            "invalid_json",
-            None,
-            format!("the body is not valid JSON ({full}); send a JSON object like {EXAMPLE_BODY}"),
-        ),
-    }
+pub fn parse_send_request(body: &[u8], now: Timestamp) -> Result<ValidatedMessage, ValidationError> {
+    SendRequest::from_json(body)?.validate(now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::limits::MAX_TEXT_CHARS;
     use crate::domain::media::{MediaKind, MediaSource};
     use crate::domain::validation::ValidationErrorKind;
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-01-01T00:00:00Z").expect("a time")
+    }
+
     fn parse(body: Value) -> Result<ValidatedMessage, ValidationError> {
-        parse_send_request(body.to_string().as_bytes())
+        parse_send_request(body.to_string().as_bytes(), now())
     }
 
     fn url_media() -> Value {
@@ -230,7 +58,7 @@ mod tests {
 
     #[track_caller]
     fn assert_raw_rejects(body: &str, code: &str, field: Option<&str>) -> ValidationError {
-        let err = parse_send_request(body.as_bytes()).expect_err(body);
+        let err = parse_send_request(body.as_bytes(), now()).expect_err(body);
         assert_eq!(
             (err.kind.clone(), err.code, err.field.as_deref()),
             (ValidationErrorKind::BadRequest, code, field),
@@ -247,12 +75,14 @@ mod tests {
             msg,
             ValidatedMessage {
                 chat_id: ChatId::parse("919537851844").expect("valid"),
-                text: Some("Hello World".into()),
-                media: None,
-                poll: None,
-                reply_to: None,
-                hide_url_preview: false,
-                scheduled_at: None,
+                content: Content {
+                    text: Some("Hello World".into()),
+                    media: None,
+                    poll: None,
+                    reply_to: None,
+                    hide_url_preview: false,
+                    scheduled_at: None,
+                },
             }
         );
     }
@@ -296,15 +126,15 @@ mod tests {
     fn empty_message_with_media_becomes_none() {
         let body = json!({"chat_id": "15550000001", "message": "", "media": url_media()});
         let msg = parse(body).expect("valid");
-        assert_eq!(msg.text, None);
-        assert_eq!(msg.media.expect("media").source, MediaSource::Url("https://e.com/a".into()));
+        assert_eq!(msg.content.text, None);
+        assert_eq!(msg.content.media.expect("media").source, MediaSource::Url("https://e.com/a".into()));
     }
 
     #[test]
     fn message_limit_counts_characters_not_bytes() {
         let at_limit = "é".repeat(MAX_TEXT_CHARS);
         assert_eq!(
-            parse(json!({"chat_id": "15550000001", "message": at_limit})).expect("at limit").text.as_deref(),
+            parse(json!({"chat_id": "15550000001", "message": at_limit})).expect("at limit").content.text.as_deref(),
             Some(at_limit.as_str())
         );
         let err = assert_rejects(
@@ -367,7 +197,7 @@ mod tests {
         let pdf = json!({"type": "document", "filedata": "data:application/pdf;base64,JVBE\nRi0=",
                          "filename": "a.pdf", "mimetype": "application/pdf"});
         let msg = parse(media(pdf)).expect("valid");
-        let doc = msg.media.expect("media");
+        let doc = msg.content.media.expect("media");
         assert_eq!((doc.kind, doc.source), (MediaKind::Document, MediaSource::Inline(b"%PDF-".to_vec())));
     }
 
@@ -388,7 +218,7 @@ mod tests {
         let lunch = json!({"pollName": "Lunch?", "pollOptions": ["Pizza", "Sushi"],
                            "options": {"allowMultipleAnswers": true, "pollId": "p1"}});
         let msg = parse(poll(lunch)).expect("valid");
-        let parsed = msg.poll.expect("poll");
+        let parsed = msg.content.poll.expect("poll");
         assert_eq!(
             (parsed.name.as_str(), parsed.options.len(), parsed.allow_multiple_answers, parsed.poll_id.as_deref()),
             ("Lunch?", 2, true, Some("p1"))
@@ -411,16 +241,16 @@ mod tests {
         );
         let msg = parse(json!({"chat_id": "15550000001", "message": "hi", "reply_to": "true_1555@c.us_3EB0"}))
             .expect("valid");
-        assert_eq!(msg.reply_to.as_deref(), Some("true_1555@c.us_3EB0"));
+        assert_eq!(msg.content.reply_to.as_deref(), Some("true_1555@c.us_3EB0"));
     }
 
     #[test]
     fn hide_url_preview_defaults_to_false() {
         let base = json!({"chat_id": "15550000001", "message": "https://example.com"});
-        assert!(!parse(base.clone()).expect("valid").hide_url_preview);
+        assert!(!parse(base.clone()).expect("valid").content.hide_url_preview);
         let mut with = base;
         with["options"] = json!({"hide_url_preview": true});
-        assert!(parse(with).expect("valid").hide_url_preview);
+        assert!(parse(with).expect("valid").content.hide_url_preview);
     }
 
     #[test]
@@ -498,7 +328,7 @@ mod tests {
                       "mimetype": "audio/ogg; codecs=opus", "caption": "c"},
         }))
         .expect("valid");
-        assert!(msg.hide_url_preview && msg.poll.is_some() && msg.media.is_some());
+        assert!(msg.content.hide_url_preview && msg.content.poll.is_some() && msg.content.media.is_some());
     }
 
     /// JSON values built from the request's own field names, so fuzzing reaches the validators.
@@ -551,12 +381,12 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics_on_arbitrary_bytes(body in prop::collection::vec(any::<u8>(), 0..512)) {
-            let _ = parse_send_request(&body);
+            let _ = parse_send_request(&body, now());
         }
 
         #[test]
         fn never_panics_on_json_ish_strings(body in r#"[{}\[\]":,. 0-9a-zA-Z_@+=/\\-]{0,200}"#) {
-            let _ = parse_send_request(body.as_bytes());
+            let _ = parse_send_request(body.as_bytes(), now());
         }
 
         #[test]
@@ -571,20 +401,7 @@ mod tests {
         ) {
             let msg = parse(json!({"chat_id": digits, "message": text})).expect("valid request");
             prop_assert_eq!(msg.chat_id.as_str(), format!("{digits}@c.us"));
-            prop_assert_eq!(msg.text, Some(text));
-        }
-    }
-
-    #[test]
-    fn scheduled_at_is_rfc3339_at_most_30_days_ahead_and_the_past_means_now() {
-        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        let ahead = parse_schedule(Some("2026-01-02T10:00:00+02:00"), now).unwrap().unwrap();
-        assert_eq!(ahead.to_rfc3339(), "2026-01-02T08:00:00+00:00");
-        assert_eq!(parse_schedule(Some("2025-12-31T00:00:00Z"), now).unwrap(), None);
-        assert_eq!(parse_schedule(None, now).unwrap(), None);
-        for bad in ["tomorrow", "2026-02-01T00:00:01Z"] {
-            let err = parse_schedule(Some(bad), now).unwrap_err();
-            assert_eq!((err.code, err.field.as_deref()), ("invalid_scheduled_at", Some("scheduled_at")), "{bad}");
+            prop_assert_eq!(msg.content.text, Some(text));
         }
     }
 

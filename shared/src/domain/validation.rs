@@ -1,4 +1,5 @@
-//! The one error type every domain parser returns: a machine code, a fix-it message and the field at fault.
+//! The one error type every domain parser returns (a machine code, a fix-it message and the field
+//! at fault), and the checks more than one parser shares.
 
 /// Which HTTP status family the edge should map the error to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +51,53 @@ impl ValidationError {
     }
 }
 
+/// An absolute URL of one of `schemes` with a non-empty host, parsed once by the `url` crate.
+/// White space and control characters anywhere are refused (the crate would percent-encode them),
+/// and so is an empty authority (`https:///a`, which the crate would read as host `a`).
+pub fn parse_web_url(raw: &str, schemes: &[&str]) -> Option<url::Url> {
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (scheme, rest) = raw.split_once(':')?;
+    let authority = rest.strip_prefix("//")?;
+    if authority.is_empty() || authority.starts_with('/') || !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return None;
+    }
+    let url = url::Url::parse(raw).ok()?;
+    url.host_str().is_some_and(|host| !host.is_empty()).then_some(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_urls_need_an_allowed_scheme_and_a_host() {
+        for ok in [
+            "https://example.com",
+            "HTTPS://example.com/a?b#c",
+            "https://user@example.com:8443/a",
+            "https://[::1]:443/a",
+        ] {
+            assert!(parse_web_url(ok, &["https"]).is_some(), "{ok}");
+        }
+        assert!(parse_web_url("http://127.0.0.1:9/hook", &["http", "https"]).is_some());
+        for bad in [
+            "http://example.com",
+            "ftp://example.com/a",
+            "https://",
+            "https:///a.jpg",
+            "https://:443/a",
+            "https://user@/a",
+            "https://exa mple.com/a",
+            "https://example.com/a b",
+            "example.com/a.jpg",
+            "https\u{301}://x",
+            "https:example.com",
+        ] {
+            assert!(parse_web_url(bad, &["https"]).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn constructors_set_kind_code_and_field() {

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName};
 use tokio::sync::watch;
 use tracing::{debug, warn};
+
+use crate::telemetry::chain;
 
 /// Where to poll, and how.
 #[derive(Clone, Debug)]
@@ -67,7 +68,7 @@ impl EventSource {
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(|err| DisplayErrorContext(err).to_string())?;
+            .map_err(|err| chain(&err).to_string())?;
         let mut event = SqsEvent::default();
         event.records = output.messages.unwrap_or_default().into_iter().map(|m| to_record(m, arn)).collect();
         Ok(event)
@@ -114,7 +115,7 @@ impl EventSource {
             }
             Ok(_) => debug!(deleted = done.len(), "batch acknowledged"),
             Err(err) => {
-                warn!(error = %DisplayErrorContext(err), "delete failed; the batch will be seen again")
+                warn!(error = %chain(&err), "delete failed; the batch will be seen again")
             }
         }
     }

@@ -1,9 +1,13 @@
-//! The local stack: the same router and consumers as in Lambda, against an AWS emulator.
-//! Used by `outbox-local` (`make run`) and by the integration tests.
+//! The local stack: the same router and consumers as in Lambda, against an AWS emulator, with
+//! the emulator's resources provisioned (`provision`) and SQS polled like Lambda's event source
+//! mapping does (`event_source`). Used by `outbox-local` (`make run`), `outbox-admin` without a
+//! deployment, the integration tests and the bench; compiled only with the `local` feature.
+
+pub mod event_source;
+pub mod provision;
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
@@ -11,14 +15,14 @@ use tracing::info;
 use crate::Config;
 use crate::adapters::aws::AwsClients;
 use crate::adapters::dynamodb::DynamoStore;
-use crate::adapters::provision::{ProvisionError, ProvisionSpec, provision};
 use crate::adapters::secrets_manager::SecretsManager;
-use crate::adapters::sqs_event_source::EventSource;
 use crate::admin::{self, AdminError, ProviderInput};
-use crate::domain::clock::rfc3339;
-use crate::domain::tenant::{NewApiKey, OrgId};
-use crate::ports::StoreError;
+use crate::domain::ids::{OrgId, PhoneId};
+use crate::domain::tenant::NewApiKey;
+use crate::ports::{Clock, StoreError, SystemClock};
 use crate::providers::Providers;
+use event_source::EventSource;
+use provision::{ProvisionError, ProvisionSpec, provision};
 
 pub const LOCAL_ORG: &str = "org-local";
 pub const LOCAL_API_KEY: &str = "local-dev-key";
@@ -75,31 +79,38 @@ pub enum LocalError {
     Store(#[from] StoreError),
 }
 
-/// Creates the resources (idempotently) and returns the configuration that points at them.
+/// Reads the configuration (overrides over the local defaults), then creates the resources it
+/// names (idempotently) and returns it pointing at them. The configuration comes first, so the
+/// queue's redrive count is `Config::max_attempts` and a malformed variable stops before any request.
 pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), LocalError> {
-    let aws = AwsClients::emulator(&settings.endpoint).await;
     let override_of = |name: &str| settings.overrides.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let max_attempts = override_of("OUTBOX_MAX_ATTEMPTS").and_then(|v| v.parse().ok()).unwrap_or(3);
     let spec = ProvisionSpec {
         prefix: settings.prefix.clone(),
         visibility_timeout_secs: override_of("OUTBOX_LOCAL_VISIBILITY_TIMEOUT_SECS")
             .and_then(|v| v.parse().ok())
             .unwrap_or(LOCAL_VISIBILITY_TIMEOUT_SECS),
-        max_receive_count: max_attempts,
     };
-    let provisioned = provision(&aws, &spec).await?;
-    let names = [
-        ("OUTBOX_TABLE", provisioned.table),
-        ("OUTBOX_QUEUE_URL", provisioned.queue_url),
-        ("OUTBOX_DLQ_URL", provisioned.dlq_url),
-        ("OUTBOX_MEDIA_BUCKET", provisioned.bucket),
+    // The queue URLs are only known once the queues exist; until then their names stand in.
+    let planned = [
+        ("OUTBOX_TABLE", spec.table()),
+        ("OUTBOX_QUEUE_URL", spec.queue()),
+        ("OUTBOX_DLQ_URL", spec.dlq()),
+        ("OUTBOX_MEDIA_BUCKET", spec.bucket()),
         ("AWS_ENDPOINT_URL", settings.endpoint.clone()),
     ];
-    let config = Config::from_lookup(|name| {
+    let mut config = Config::from_lookup(|name| {
         override_of(name)
-            .or_else(|| names.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+            .or_else(|| planned.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
             .or_else(|| LOCAL_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
     })?;
+    let aws = AwsClients::emulator(&settings.endpoint).await;
+    let provisioned = provision(&aws, &spec, config.max_attempts).await?;
+    if override_of("OUTBOX_QUEUE_URL").is_none() {
+        config.queue_url = provisioned.queue_url;
+    }
+    if override_of("OUTBOX_DLQ_URL").is_none() {
+        config.dlq_url = provisioned.dlq_url;
+    }
     Ok((config, aws))
 }
 
@@ -108,12 +119,13 @@ pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), L
 pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), AdminError> {
     let tenants = DynamoStore::new(aws.dynamodb.clone(), &config.table);
     let secrets = SecretsManager::new(aws.secrets.clone());
-    let org = OrgId::from(LOCAL_ORG.to_string());
-    admin::ensure_org(&tenants, &org, "Local development").await?;
-    let key = NewApiKey::from_secret(LOCAL_API_KEY.to_string(), org.clone(), None, &rfc3339(Utc::now()));
+    let org = OrgId::from(LOCAL_ORG);
+    let now = SystemClock.now();
+    admin::ensure_org(&tenants, &org, "Local development", now).await?;
+    let key = NewApiKey::from_secret(LOCAL_API_KEY.into(), org.clone(), None, now);
     admin::register_key(&tenants, key).await?;
-    let phone_id = Some(LOCAL_PHONE_ID.to_string());
-    admin::add_phone(&tenants, &secrets, &org, LOCAL_PHONE_NUMBER, phone_id, ProviderInput::Sandbox).await?;
+    let phone_id = Some(PhoneId::from(LOCAL_PHONE_ID));
+    admin::add_phone(&tenants, &secrets, &org, LOCAL_PHONE_NUMBER, phone_id, ProviderInput::Sandbox, now).await?;
     Ok(())
 }
 
@@ -146,7 +158,7 @@ pub async fn run_consumers(
     let dlq = EventSource { sqs: aws.sqs.clone(), queue_url: config.dlq_url.clone(), wait: poll_wait };
     info!(queue = %config.queue_url, dlq = %config.dlq_url, "consumers polling");
     tokio::join!(
-        jobs.run(|event| crate::delivery::handle_batch(&delivery, event), shutdown.clone()),
-        dlq.run(|event| crate::dead_letter::handle_batch(&dead_letters, event), shutdown),
+        jobs.run(|event| crate::deliver::handle_batch(&delivery, event), shutdown.clone()),
+        dlq.run(|event| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown),
     );
 }

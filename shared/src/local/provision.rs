@@ -1,17 +1,13 @@
 //! Creates the table, queues and bucket on an emulator, idempotently: the local twin of template.yaml.
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::aws::AwsClients;
-
-/// The table's global secondary indexes (see `adapters/dynamodb`): by unique_id, dead-lettered,
-/// by broadcast, live by phone, finished by phone. template.yaml declares the same.
-pub const GLOBAL_INDEXES: [&str; 5] = ["gsi1", "gsi2", "gsi3", "gsi4", "gsi5"];
+use crate::adapters::aws::AwsClients;
+use crate::adapters::dynamodb::indexes::{self, EXPIRES_AT, Index, PK, SK};
 
 /// What to create; names are derived from `prefix`.
 #[derive(Debug, Clone)]
@@ -19,8 +15,24 @@ pub struct ProvisionSpec {
     pub prefix: String,
     /// The jobs queue's visibility timeout; template.yaml uses 6× the delivery timeout.
     pub visibility_timeout_secs: u32,
-    /// Receives before a job moves to the dead-letter queue; equals `Config::max_attempts`.
-    pub max_receive_count: u32,
+}
+
+impl ProvisionSpec {
+    pub fn table(&self) -> String {
+        format!("{}-table", self.prefix)
+    }
+
+    pub fn bucket(&self) -> String {
+        format!("{}-media", self.prefix)
+    }
+
+    pub fn queue(&self) -> String {
+        format!("{}-jobs", self.prefix)
+    }
+
+    pub fn dlq(&self) -> String {
+        format!("{}-dlq", self.prefix)
+    }
 }
 
 /// The names and URLs of what was created.
@@ -33,21 +45,27 @@ pub struct Provisioned {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not create {resource}: {message}")]
+#[error("could not create {resource}: {}", crate::telemetry::chain(source.as_ref()))]
 pub struct ProvisionError {
     resource: String,
-    message: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 fn failed(resource: &str, err: impl std::error::Error + Send + Sync + 'static) -> ProvisionError {
-    ProvisionError { resource: resource.to_string(), message: DisplayErrorContext(err).to_string() }
+    ProvisionError { resource: resource.to_string(), source: Box::new(err) }
 }
 
-pub async fn provision(aws: &AwsClients, spec: &ProvisionSpec) -> Result<Provisioned, ProvisionError> {
-    let table = format!("{}-table", spec.prefix);
-    let bucket = format!("{}-media", spec.prefix);
+/// Creates what `spec` names; the jobs queue redrives to the DLQ after `max_receive_count`
+/// receives, which must equal `Config::max_attempts`.
+pub async fn provision(
+    aws: &AwsClients,
+    spec: &ProvisionSpec,
+    max_receive_count: u32,
+) -> Result<Provisioned, ProvisionError> {
+    let (table, bucket) = (spec.table(), spec.bucket());
     create_table(aws, &table).await?;
-    let (queue_url, dlq_url) = create_queues(aws, spec).await?;
+    let (queue_url, dlq_url) = create_queues(aws, spec, max_receive_count).await?;
     create_bucket(aws, &bucket).await?;
     Ok(Provisioned { table, queue_url, dlq_url, bucket })
 }
@@ -64,14 +82,14 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, ProvisionError> {
         .map_err(|e| failed(name, e))
 }
 
-fn index(name: &str) -> Result<GlobalSecondaryIndex, ProvisionError> {
+fn index(index: Index) -> Result<GlobalSecondaryIndex, ProvisionError> {
     GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(string_key(&format!("{name}pk"), KeyType::Hash)?)
-        .key_schema(string_key(&format!("{name}sk"), KeyType::Range)?)
+        .index_name(index.name)
+        .key_schema(string_key(index.pk, KeyType::Hash)?)
+        .key_schema(string_key(index.sk, KeyType::Range)?)
         .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
-        .map_err(|e| failed(name, e))
+        .map_err(|e| failed(index.name, e))
 }
 
 async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionError> {
@@ -80,16 +98,15 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(string_key("pk", KeyType::Hash)?)
-        .key_schema(string_key("sk", KeyType::Range)?);
-    for name in GLOBAL_INDEXES {
-        request = request.global_secondary_indexes(index(name)?);
+        .key_schema(string_key(PK, KeyType::Hash)?)
+        .key_schema(string_key(SK, KeyType::Range)?);
+    for gsi in indexes::ALL {
+        request = request.global_secondary_indexes(index(gsi)?);
     }
-    request = request.attribute_definitions(string_attribute("pk")?).attribute_definitions(string_attribute("sk")?);
-    for name in GLOBAL_INDEXES {
-        request = request
-            .attribute_definitions(string_attribute(&format!("{name}pk"))?)
-            .attribute_definitions(string_attribute(&format!("{name}sk"))?);
+    request = request.attribute_definitions(string_attribute(PK)?).attribute_definitions(string_attribute(SK)?);
+    for gsi in indexes::ALL {
+        request =
+            request.attribute_definitions(string_attribute(gsi.pk)?).attribute_definitions(string_attribute(gsi.sk)?);
     }
     match request.send().await {
         Ok(_) => {}
@@ -99,7 +116,7 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
         Err(err) => return Err(failed(table, err)),
     }
     let ttl = TimeToLiveSpecification::builder()
-        .attribute_name("expires_at")
+        .attribute_name(EXPIRES_AT)
         .enabled(true)
         .build()
         .map_err(|e| failed(table, e))?;
@@ -113,8 +130,12 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
     Ok(())
 }
 
-async fn create_queues(aws: &AwsClients, spec: &ProvisionSpec) -> Result<(String, String), ProvisionError> {
-    let dlq_name = format!("{}-dlq", spec.prefix);
+async fn create_queues(
+    aws: &AwsClients,
+    spec: &ProvisionSpec,
+    max_receive_count: u32,
+) -> Result<(String, String), ProvisionError> {
+    let dlq_name = spec.dlq();
     let dlq = aws
         .sqs
         .create_queue()
@@ -133,9 +154,8 @@ async fn create_queues(aws: &AwsClients, spec: &ProvisionSpec) -> Result<(String
         .await
         .map_err(|e| failed(&dlq_name, e))?;
     let dlq_arn = attributes.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).unwrap_or_default();
-    let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}).to_string();
-    let queue_name = format!("{}-jobs", spec.prefix);
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string();
+    let queue_name = spec.queue();
     let queue = aws
         .sqs
         .create_queue()

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::domain::tenant::OrgId;
+use crate::domain::ids::OrgId;
 
 /// A stored key: which request claimed it, and its answer once there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,8 @@
 //! The ports: what the domain needs from the outside world, as traits. Adapters implement them.
 
+use std::sync::Arc;
+
+mod clock;
 mod idempotency;
 mod media;
 mod queue;
@@ -9,6 +12,7 @@ mod status;
 mod tenants;
 mod tracking;
 
+pub use clock::{Clock, SystemClock};
 pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
 pub use media::MediaStore;
 pub use queue::JobQueue;
@@ -18,18 +22,67 @@ pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
 pub use tenants::TenantStore;
 pub use tracking::{BroadcastRecord, EnqueueState, Tracking};
 
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    #[error("the status store is unavailable: {0}")]
-    Unavailable(String),
-    #[error("a stored record could not be read: {0}")]
-    Corrupt(String),
+/// An error from outside (an SDK's, a codec's), kept as the source of ours so logs show the chain.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// Wraps any error, or a plain message, as a `Cause`.
+pub fn cause(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Cause {
+    Arc::from(err.into())
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the job queue is unavailable: {0}")]
-pub struct QueueError(pub String);
+pub enum StoreError {
+    #[error("the status store is unavailable ({context})")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Cause,
+    },
+    #[error("a stored record could not be read ({context})")]
+    Corrupt {
+        context: String,
+        #[source]
+        source: Cause,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Unavailable { context: context.into(), source: cause(source) }
+    }
+
+    pub fn corrupt(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Corrupt { context: context.into(), source: cause(source) }
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the media store is unavailable: {0}")]
-pub struct MediaError(pub String);
+#[error("the job queue is unavailable ({context})")]
+pub struct QueueError {
+    pub context: String,
+    #[source]
+    pub source: Cause,
+}
+
+impl QueueError {
+    pub fn new(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        QueueError { context: context.into(), source: cause(source) }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the media store is unavailable ({context})")]
+pub struct MediaError {
+    pub context: String,
+    #[source]
+    pub source: Cause,
+}
+
+impl MediaError {
+    pub fn new(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        MediaError { context: context.into(), source: cause(source) }
+    }
+}

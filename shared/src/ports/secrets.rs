@@ -2,12 +2,27 @@
 
 use async_trait::async_trait;
 
+use super::{Cause, cause};
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SecretError {
     #[error("secret {0} not found")]
     NotFound(String),
-    #[error("the secret store is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the secret store is unavailable ({context})")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Cause,
+    },
+}
+
+impl SecretError {
+    pub fn unavailable(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        SecretError::Unavailable { context: context.into(), source: cause(source) }
+    }
 }
 
 #[async_trait]

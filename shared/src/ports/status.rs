@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 
 use super::StoreError;
+use crate::domain::ids::{OrgId, QueueId, UniqueId};
 use crate::domain::message::{AttemptOutcome, MessageRecord, Status};
-use crate::domain::tenant::OrgId;
+use crate::domain::time::Timestamp;
 
 /// What `StatusStore::begin_attempt` found.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,46 +56,56 @@ pub enum DeadLetterMark {
 pub trait StatusStore: Send + Sync {
     /// Stores a new record; a record with the same queue_id is never overwritten.
     async fn create(&self, record: &MessageRecord) -> Result<(), StoreError>;
-    async fn get(&self, org: &OrgId, queue_id: &str) -> Result<Option<MessageRecord>, StoreError>;
-    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    async fn get(&self, org: &OrgId, queue_id: &QueueId) -> Result<Option<MessageRecord>, StoreError>;
+    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &UniqueId) -> Result<Option<MessageRecord>, StoreError>;
     /// The conditional `queued → sending` transition that records a new attempt with a lease.
     /// A `sending` record whose lease has passed is taken over (its worker died).
     async fn begin_attempt(
         &self,
         org: &OrgId,
-        queue_id: &str,
-        now: &str,
-        lease_until: &str,
+        queue_id: &QueueId,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError>;
     /// Records how attempt `attempt` ended; `false` when the record had moved on meanwhile.
     async fn finish_attempt(
         &self,
         org: &OrgId,
-        queue_id: &str,
+        queue_id: &QueueId,
         attempt: u32,
         result: AttemptResult,
-        now: &str,
+        now: Timestamp,
     ) -> Result<bool, StoreError>;
     /// The job never reached the queue: the record must not claim a queued job.
-    async fn mark_enqueue_failed(&self, org: &OrgId, queue_id: &str, reason: &str, now: &str)
-    -> Result<(), StoreError>;
+    async fn mark_enqueue_failed(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
     /// The job reached the dead-letter queue: make sure the record is `failed` and findable for replay.
-    async fn mark_dead_lettered(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<DeadLetterMark, StoreError>;
+    async fn mark_dead_lettered(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        now: Timestamp,
+    ) -> Result<DeadLetterMark, StoreError>;
     /// Keeps an undecodable dead-lettered body as evidence.
     async fn record_poison(
         &self,
         message_id: &str,
         body: &str,
         reason: &str,
-        now: &str,
+        now: Timestamp,
         expires_at: i64,
     ) -> Result<(), StoreError>;
     /// Dead-lettered records of every org (the sparse `DLQ` index), oldest first; only `queue_id`'s when given.
-    async fn list_dead_lettered(&self, queue_id: Option<&str>) -> Result<Vec<MessageRecord>, StoreError>;
+    async fn list_dead_lettered(&self, queue_id: Option<&QueueId>) -> Result<Vec<MessageRecord>, StoreError>;
     /// The conditional `failed` + dead-lettered → `queued` transition of a replay: drops the
     /// dead-letter marker and the failure, keeps `attempts` and `attempt_log` as history.
-    /// `false` when the record is not (or no longer) dead-lettered.
-    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &str) -> Result<bool, StoreError>;
+    /// `false` when the record is not (or no longer) dead-lettered. It is due again at `now`.
+    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError>;
     /// Undoes `requeue_dead_lettered` when the replayed job could not be enqueued: back to `failed`
     /// and dead-lettered as `before` (the record as listed), unless an attempt has started since.
     async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError>;

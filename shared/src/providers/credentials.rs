@@ -1,9 +1,8 @@
 //! Phones on real providers: each phone's settings and secret, loaded when a message needs them
-//! and reused for a short while.
+//! and reused for a short while (the process's one TTL cache).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
@@ -11,49 +10,46 @@ use tokio::sync::OnceCell;
 use super::http::HttpEndpoint;
 use super::whatsapp_cloud::WhatsappCloud;
 use super::{DeliveryError, Provider};
+use crate::cache::TtlCache;
+use crate::domain::ids::{OrgId, PhoneId};
 use crate::domain::message::MessageRecord;
-use crate::domain::tenant::{HttpSecrets, OrgId, ProviderKind, ProviderSettings, WhatsappCloudSecrets};
-use crate::ports::{MediaStore, SecretError, SecretStore, TenantStore};
+use crate::domain::tenant::{HttpSecrets, ProviderKind, ProviderSettings, WhatsappCloudSecrets};
+use crate::ports::{Clock, MediaStore, SecretError, SecretStore, TenantStore};
+use crate::telemetry::chain;
 
-/// Each phone's provider and when it was loaded.
-type Cache = HashMap<(OrgId, String, ProviderKind), (Instant, Arc<dyn Provider>)>;
+/// Phones kept per warm instance; far above any deployment's phone count, yet bounded.
+const CACHE_CAPACITY: u64 = 10_000;
 
 /// Resolves a message's phone to its provider, with the phone's credentials.
-pub struct Accounts {
+pub struct Credentials {
     tenants: Arc<dyn TenantStore>,
     secrets: Arc<dyn SecretStore>,
     media: Arc<dyn MediaStore>,
-    /// How long a loaded phone is reused, so a rotated secret or removed phone is seen within it.
-    ttl: Duration,
+    clock: Arc<dyn Clock>,
     /// Built on first use, so a process that only ever sees the sandbox never loads root certificates.
     http: OnceCell<reqwest::Client>,
-    /// One entry per phone this process delivered for: bounded by the deployment's phones.
-    cache: Mutex<Cache>,
+    /// Each phone's provider, keyed by kind too: a message queued for another kind than the
+    /// cached one loads the phone afresh. Reused for the TTL, so a rotated secret or removed
+    /// phone is seen within it.
+    cache: TtlCache<(OrgId, PhoneId, ProviderKind), Arc<dyn Provider>>,
 }
 
-impl Accounts {
+impl Credentials {
     pub fn new(
         tenants: Arc<dyn TenantStore>,
         secrets: Arc<dyn SecretStore>,
         media: Arc<dyn MediaStore>,
+        clock: Arc<dyn Clock>,
         ttl: Duration,
-    ) -> Accounts {
-        Accounts { tenants, secrets, media, ttl, http: OnceCell::new(), cache: Mutex::default() }
+    ) -> Credentials {
+        Credentials { tenants, secrets, media, clock, http: OnceCell::new(), cache: TtlCache::new(ttl, CACHE_CAPACITY) }
     }
 
     /// The provider of the message's phone: a removed phone, a missing or malformed secret, or a
     /// phone moved to another provider is permanent; an unavailable store is transient.
     pub async fn provider_for(&self, message: &MessageRecord) -> Result<Arc<dyn Provider>, DeliveryError> {
-        // Keyed by kind too: a message queued for another kind than the cached one loads the phone afresh.
         let key = (message.org_id.clone(), message.phone_id.clone(), message.provider);
-        if let Some((_, provider)) = self.lock().get(&key).filter(|(loaded, _)| loaded.elapsed() < self.ttl) {
-            return Ok(provider.clone());
-        }
-        let provider = self.load(message).await?;
-        if !self.ttl.is_zero() {
-            self.lock().insert(key, (Instant::now(), provider.clone()));
-        }
-        Ok(provider)
+        self.cache.get_or_load(key, self.load(message)).await
     }
 
     async fn load(&self, message: &MessageRecord) -> Result<Arc<dyn Provider>, DeliveryError> {
@@ -63,7 +59,9 @@ impl Accounts {
             .tenants
             .get_phone(&message.org_id, phone_id)
             .await
-            .map_err(|err| DeliveryError::Transient(format!("{kind}: could not look up phone {phone_id}: {err}")))?
+            .map_err(|err| {
+                DeliveryError::Transient(format!("{kind}: could not look up phone {phone_id}: {}", chain(&err)))
+            })?
             .ok_or_else(|| {
                 DeliveryError::Permanent(format!(
                     "{kind}: phone {phone_id} was removed after this message was queued; add it again and resend"
@@ -89,6 +87,7 @@ impl Accounts {
                     url,
                     secrets.signing_secret,
                     self.media.clone(),
+                    self.clock.clone(),
                 )))
             }
             other => Err(DeliveryError::Permanent(format!(
@@ -105,7 +104,7 @@ impl Accounts {
             SecretError::NotFound(_) => {
                 DeliveryError::Permanent(format!("{kind}: {err}; add the phone again to store its credentials"))
             }
-            SecretError::Unavailable(_) => DeliveryError::Transient(format!("{kind}: {err}")),
+            SecretError::Unavailable { .. } => DeliveryError::Transient(format!("{kind}: {}", chain(&err))),
         })?;
         serde_json::from_str(&raw).map_err(|err| {
             DeliveryError::Permanent(format!(
@@ -118,15 +117,9 @@ impl Accounts {
     }
 
     async fn client(&self, kind: &str) -> Result<reqwest::Client, DeliveryError> {
-        self.http
-            .get_or_try_init(|| async { super::http_client() })
-            .await
-            .cloned()
-            .map_err(|err| DeliveryError::Transient(format!("{kind}: could not set up the HTTP client: {err}")))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.http.get_or_try_init(|| async { super::http_client() }).await.cloned().map_err(|err| {
+            DeliveryError::Transient(format!("{kind}: could not set up the HTTP client: {}", chain(&err)))
+        })
     }
 }
 
@@ -136,10 +129,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::adapters::memory::{MemoryMedia, MemorySecrets, MemoryStore};
-
+    use crate::adapters::memory::{ManualClock, MemoryMedia, MemorySecrets, MemoryStore};
     use crate::domain::message::sending_fixture;
     use crate::domain::tenant::Phone;
+    use crate::domain::time::Timestamp;
 
     const TOKEN: &str = "EAAB-very-secret-token";
 
@@ -169,17 +162,23 @@ mod tests {
 
         async fn put_phone(&self, phone_id: &str, provider: ProviderSettings) {
             let phone = Phone {
-                org_id: OrgId::from("org-1".to_string()),
+                org_id: OrgId::from("org-1"),
                 phone_id: phone_id.into(),
                 number: "15550100000".into(),
                 provider,
-                created_at: "now".into(),
+                created_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             };
             self.tenants.put_phone(&phone).await.unwrap();
         }
 
-        fn accounts(&self, ttl: Duration) -> Accounts {
-            Accounts::new(self.tenants.clone(), self.secrets.clone(), Arc::new(MemoryMedia::default()), ttl)
+        fn credentials(&self, ttl: Duration) -> Credentials {
+            Credentials::new(
+                self.tenants.clone(),
+                self.secrets.clone(),
+                Arc::new(MemoryMedia::default()),
+                Arc::new(ManualClock::starting_now()),
+                ttl,
+            )
         }
     }
 
@@ -207,19 +206,19 @@ mod tests {
     #[tokio::test]
     async fn both_real_kinds_resolve_from_the_phone_and_its_secret() {
         let fixture = Fixture::new().await;
-        let accounts = fixture.accounts(Duration::from_secs(60));
-        assert!(accounts.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await.is_ok());
-        assert!(accounts.provider_for(&message("phone-http", ProviderKind::Http)).await.is_ok());
+        let credentials = fixture.credentials(Duration::from_secs(60));
+        assert!(credentials.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await.is_ok());
+        assert!(credentials.provider_for(&message("phone-http", ProviderKind::Http)).await.is_ok());
     }
 
     #[tokio::test]
     async fn a_removed_phone_or_missing_secret_is_permanent() {
         let fixture = Fixture::new().await;
-        let accounts = fixture.accounts(Duration::ZERO);
-        let err = permanent(accounts.provider_for(&message("phone-gone", ProviderKind::WhatsappCloud)).await);
+        let credentials = fixture.credentials(Duration::ZERO);
+        let err = permanent(credentials.provider_for(&message("phone-gone", ProviderKind::WhatsappCloud)).await);
         assert!(err.contains("phone-gone was removed"), "{err}");
         fixture.put_phone("phone-cloud", cloud_settings("outbox/missing")).await;
-        let err = permanent(accounts.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await);
+        let err = permanent(credentials.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await);
         assert!(err.contains("outbox/missing not found"), "{err}");
     }
 
@@ -229,7 +228,10 @@ mod tests {
         // The token is there, but as the wrong type: serde's own message would quote it.
         fixture.secrets.put("outbox/cloud", &json!({"access_token": [TOKEN]}).to_string()).await.unwrap();
         let err = permanent(
-            fixture.accounts(Duration::ZERO).provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await,
+            fixture
+                .credentials(Duration::ZERO)
+                .provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud))
+                .await,
         );
         assert!(err.contains("outbox/cloud") && err.contains("column"), "{err}");
         assert!(!err.contains(TOKEN), "{err}");
@@ -239,7 +241,7 @@ mod tests {
     async fn a_phone_switched_to_another_provider_is_permanent() {
         let fixture = Fixture::new().await;
         let err = permanent(
-            fixture.accounts(Duration::ZERO).provider_for(&message("phone-http", ProviderKind::WhatsappCloud)).await,
+            fixture.credentials(Duration::ZERO).provider_for(&message("phone-http", ProviderKind::WhatsappCloud)).await,
         );
         assert!(err.contains("switched to the http provider"), "{err}");
     }
@@ -250,27 +252,32 @@ mod tests {
         #[async_trait]
         impl SecretStore for Down {
             async fn put(&self, _: &str, _: &str) -> Result<String, SecretError> {
-                Err(SecretError::Unavailable("down".into()))
+                Err(SecretError::unavailable("PutSecretValue", "down"))
             }
             async fn get(&self, _: &str) -> Result<String, SecretError> {
-                Err(SecretError::Unavailable("down".into()))
+                Err(SecretError::unavailable("GetSecretValue", "down"))
             }
             async fn delete(&self, _: &str) -> Result<(), SecretError> {
-                Err(SecretError::Unavailable("down".into()))
+                Err(SecretError::unavailable("DeleteSecret", "down"))
             }
         }
         let fixture = Fixture::new().await;
-        let accounts =
-            Accounts::new(fixture.tenants.clone(), Arc::new(Down), Arc::new(MemoryMedia::default()), Duration::ZERO);
-        let result = accounts.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await;
+        let credentials = Credentials::new(
+            fixture.tenants.clone(),
+            Arc::new(Down),
+            Arc::new(MemoryMedia::default()),
+            Arc::new(ManualClock::starting_now()),
+            Duration::ZERO,
+        );
+        let result = credentials.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await;
         assert!(matches!(result, Err(DeliveryError::Transient(_))));
     }
 
     #[tokio::test]
     async fn a_loaded_phone_is_reused_within_the_ttl_only() {
         let fixture = Fixture::new().await;
-        let cached = fixture.accounts(Duration::from_secs(60));
-        let uncached = fixture.accounts(Duration::ZERO);
+        let cached = fixture.credentials(Duration::from_secs(60));
+        let uncached = fixture.credentials(Duration::ZERO);
         let cloud = message("phone-cloud", ProviderKind::WhatsappCloud);
         assert!(cached.provider_for(&cloud).await.is_ok());
         fixture.secrets.delete("outbox/cloud").await.unwrap();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
@@ -12,7 +13,7 @@ use sha2::Sha256;
 use super::{DeliveryError, Provider, Receipt, media_link, request_error, retryable_status, snippet};
 use crate::domain::message::MessageRecord;
 use crate::domain::poll::Poll;
-use crate::ports::MediaStore;
+use crate::ports::{Clock, MediaStore};
 
 const NAME: &str = "http";
 
@@ -20,8 +21,10 @@ const NAME: &str = "http";
 pub struct HttpEndpoint {
     http: reqwest::Client,
     url: String,
-    signing_secret: String,
+    signing_secret: SecretString,
     media: Arc<dyn MediaStore>,
+    /// Stamps `X-Outbox-Timestamp`, which the signature covers.
+    clock: Arc<dyn Clock>,
 }
 
 /// What the endpoint receives.
@@ -85,16 +88,22 @@ impl<'a> From<&'a Poll> for PollPayload<'a> {
 
 /// The `X-Outbox-Signature` value: `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"`
 /// under the signing secret. Errs only if the secret cannot key HMAC, which takes any length.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())?;
+pub fn signature(secret: &SecretString, timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())?;
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
     Ok(format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
 }
 
 impl HttpEndpoint {
-    pub fn new(http: reqwest::Client, url: String, signing_secret: String, media: Arc<dyn MediaStore>) -> Self {
-        HttpEndpoint { http, url, signing_secret, media }
+    pub fn new(
+        http: reqwest::Client,
+        url: String,
+        signing_secret: SecretString,
+        media: Arc<dyn MediaStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        HttpEndpoint { http, url, signing_secret, media, clock }
     }
 
     async fn send(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
@@ -109,10 +118,10 @@ impl HttpEndpoint {
             None => None,
         };
         let payload = Payload {
-            queue_id: &message.queue_id,
-            unique_id: &message.unique_id,
+            queue_id: message.queue_id.as_str(),
+            unique_id: message.unique_id.as_str(),
             org_id: message.org_id.as_str(),
-            phone_id: &message.phone_id,
+            phone_id: message.phone_id.as_str(),
             chat_id: message.chat_id.as_str(),
             kind: message.message_type(),
             text: message.text.as_deref(),
@@ -124,7 +133,7 @@ impl HttpEndpoint {
         };
         let body = serde_json::to_vec(&payload)
             .map_err(|err| DeliveryError::Permanent(format!("{NAME}: could not encode the message: {err}")))?;
-        let timestamp = chrono::Utc::now().timestamp();
+        let timestamp = self.clock.now().epoch_secs();
         let signature = signature(&self.signing_secret, timestamp, &body)
             .map_err(|err| DeliveryError::Permanent(format!("{NAME}: the signing secret cannot key HMAC: {err}")))?;
         let response = self
@@ -133,7 +142,7 @@ impl HttpEndpoint {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Outbox-Timestamp", timestamp)
             .header("X-Outbox-Signature", signature)
-            .header("Idempotency-Key", &message.queue_id)
+            .header("Idempotency-Key", message.queue_id.as_str())
             .body(body)
             .send()
             .await
@@ -171,7 +180,7 @@ mod tests {
     fn signatures_are_hmac_sha256_of_timestamp_dot_body() {
         // Computed independently with Python's hmac module.
         assert_eq!(
-            signature("whsec_test", 1_700_000_000, br#"{"queue_id":"q-1"}"#).unwrap(),
+            signature(&"whsec_test".into(), 1_700_000_000, br#"{"queue_id":"q-1"}"#).unwrap(),
             "sha256=8c6ea99d528a51adba9bfd130517d6385cd0896b299bf210f1be15fd51151df2"
         );
     }

@@ -1,19 +1,23 @@
-//! Providers: whoever finally hands a message to WhatsApp (or, for `sandbox`, pretends to).
+//! Providers: whoever finally hands a message to WhatsApp (or, for `sandbox`, pretends to). The
+//! `Provider` trait and what the real ones share live here; `registry` picks one per message and
+//! `credentials` loads a phone's.
 
-mod accounts;
+mod credentials;
 pub mod http;
+mod registry;
 pub mod sandbox;
 pub mod whatsapp_cloud;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::message::{MessageRecord, StoredMedia};
-use crate::domain::tenant::ProviderKind;
 use crate::ports::MediaStore;
-pub use accounts::Accounts;
+use crate::telemetry::chain;
+pub use credentials::Credentials;
+pub use registry::Providers;
 
 /// The provider accepted the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +37,8 @@ pub enum DeliveryError {
 impl DeliveryError {
     /// The same error with `secret` masked, so that no recorded error carries a credential,
     /// whatever a provider echoed back.
-    fn redact(self, secret: &str) -> DeliveryError {
+    fn redact(self, secret: &SecretString) -> DeliveryError {
+        let secret = secret.expose_secret();
         let mask = |text: String| if secret.is_empty() { text } else { text.replace(secret, "[redacted]") };
         match self {
             DeliveryError::Transient(text) => DeliveryError::Transient(mask(text)),
@@ -46,45 +51,6 @@ impl DeliveryError {
 pub trait Provider: Send + Sync {
     /// Delivers `message`; `attempt` counts from 1.
     async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError>;
-}
-
-/// Finds the provider for each message, built once per process: the shared sandbox, or the
-/// phone's own account on a real provider.
-#[derive(Clone)]
-pub struct Providers {
-    sandbox: Arc<dyn Provider>,
-    accounts: Option<Arc<Accounts>>,
-}
-
-impl Providers {
-    /// Only the sandbox; `with_accounts` adds the real providers.
-    pub fn new(sandbox: Arc<dyn Provider>) -> Providers {
-        Providers { sandbox, accounts: None }
-    }
-
-    /// The real sandbox; `wiring::delivery` adds the deployment's accounts.
-    pub fn standard() -> Providers {
-        Providers::new(Arc::new(sandbox::Sandbox))
-    }
-
-    pub fn with_accounts(self, accounts: Accounts) -> Providers {
-        Providers { accounts: Some(Arc::new(accounts)), ..self }
-    }
-
-    /// Delivers through the provider the message was queued for.
-    pub async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
-        // The sandbox needs no account, so sandbox messages cost no phone or secret lookup.
-        if message.provider == ProviderKind::Sandbox {
-            return self.sandbox.deliver(message, attempt).await;
-        }
-        let Some(accounts) = &self.accounts else {
-            return Err(DeliveryError::Permanent(format!(
-                "{}: this process has no account store to find the phone's credentials in",
-                message.provider.as_str()
-            )));
-        };
-        accounts.provider_for(message).await?.deliver(message, attempt).await
-    }
 }
 
 /// How long a connection to a provider may take to open.
@@ -118,14 +84,7 @@ fn request_error(provider: &str, err: reqwest::Error) -> DeliveryError {
     let builder = err.is_builder();
     // The URL is left out: an http provider's URL may carry credentials of its own.
     let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    let text = format!("{provider}: the request failed: {text}");
+    let text = format!("{provider}: the request failed: {}", chain(&err));
     if builder { DeliveryError::Permanent(text) } else { DeliveryError::Transient(text) }
 }
 
@@ -152,7 +111,7 @@ async fn media_link(media: &StoredMedia, store: &dyn MediaStore, provider: &str)
     match (&media.url, &media.s3_key) {
         (Some(url), _) => Ok(url.clone()),
         (None, Some(key)) => store.presigned_url(key, MEDIA_LINK_TTL).await.map_err(|err| {
-            DeliveryError::Transient(format!("{provider}: could not sign a link to the staged media: {err}"))
+            DeliveryError::Transient(format!("{provider}: could not sign a link to the staged media: {}", chain(&err)))
         }),
         (None, None) => Err(DeliveryError::Permanent(format!(
             "{provider}: the message's media has neither a url nor a staged file"
@@ -166,9 +125,9 @@ mod tests {
 
     #[test]
     fn redaction_masks_every_occurrence_and_keeps_the_variant() {
-        let err = DeliveryError::Permanent("token EAAB-1 rejected; EAAB-1 expired".into()).redact("EAAB-1");
+        let err = DeliveryError::Permanent("token EAAB-1 rejected; EAAB-1 expired".into()).redact(&"EAAB-1".into());
         assert_eq!(err, DeliveryError::Permanent("token [redacted] rejected; [redacted] expired".into()));
-        let err = DeliveryError::Transient("nothing to hide".into()).redact("");
+        let err = DeliveryError::Transient("nothing to hide".into()).redact(&"".into());
         assert_eq!(err, DeliveryError::Transient("nothing to hide".into()));
     }
 

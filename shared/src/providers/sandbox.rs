@@ -184,14 +184,14 @@ impl Provider for FaultySandbox {
         let result = if special {
             Sandbox.deliver(message, attempt).await
         } else {
-            let (latency, error) = self.faults.decide(&message.queue_id, attempt);
+            let (latency, error) = self.faults.decide(message.queue_id.as_str(), attempt);
             tokio::time::sleep(latency).await;
             match error {
                 Some(error) => Err(error),
                 None => Sandbox.deliver(message, attempt).await,
             }
         };
-        self.log_call(&message.queue_id, attempt, &result);
+        self.log_call(message.queue_id.as_str(), attempt, &result);
         result
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,12 +24,17 @@ const TRANSIENT_CODES: [i64; 10] = [1, 2, 4, 80007, 130429, 131000, 131016, 1310
 pub struct WhatsappCloud {
     http: reqwest::Client,
     endpoint: String,
-    access_token: String,
+    access_token: SecretString,
     media: Arc<dyn MediaStore>,
 }
 
 impl WhatsappCloud {
-    pub fn new(http: reqwest::Client, endpoint: String, access_token: String, media: Arc<dyn MediaStore>) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        endpoint: String,
+        access_token: SecretString,
+        media: Arc<dyn MediaStore>,
+    ) -> Self {
         WhatsappCloud { http, endpoint, access_token, media }
     }
 
@@ -47,7 +53,7 @@ impl WhatsappCloud {
         let response = self
             .http
             .post(&self.endpoint)
-            .bearer_auth(&self.access_token)
+            .bearer_auth(self.access_token.expose_secret())
             .json(&body)
             .send()
             .await

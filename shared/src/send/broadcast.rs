@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use tracing::{error, info, warn};
 
+use super::enqueue::{EnqueueError, Enqueuer, NOT_QUEUED, RecordParts};
 use crate::domain::broadcast::ValidatedBroadcast;
-use crate::domain::clock::rfc3339;
+use crate::domain::ids::{BroadcastId, OrgId, QueueId};
+use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
-use crate::domain::tenant::{OrgId, Phone};
-use crate::enqueue::{EnqueueError, Enqueuer, NOT_QUEUED, RecordParts, job_of};
+use crate::domain::tenant::Phone;
 use crate::ports::{BroadcastRecord, EnqueueState, QueueError, Tracking};
+use crate::telemetry::chain;
 
 #[derive(Clone)]
 pub struct Broadcaster {
@@ -30,9 +31,9 @@ impl Broadcaster {
         phone: &Phone,
         performed_by: &str,
         broadcast: ValidatedBroadcast,
-    ) -> Result<String, EnqueueError> {
-        let now = Utc::now();
-        let broadcast_id = uuid::Uuid::new_v4().to_string();
+    ) -> Result<BroadcastId, EnqueueError> {
+        let now = self.enqueuer.clock.now();
+        let broadcast_id = BroadcastId::generate();
         let ValidatedBroadcast { content, recipients, delay } = broadcast;
         let start = content.scheduled_at.unwrap_or(now);
         let mut record = BroadcastRecord {
@@ -40,19 +41,15 @@ impl Broadcaster {
             broadcast_id: broadcast_id.clone(),
             phone_id: phone.phone_id.clone(),
             body: content.text.clone(),
-            message_type: match (&content.media, &content.poll) {
-                (Some(media), _) => media.kind.as_str().to_string(),
-                (None, Some(_)) => "poll".into(),
-                (None, None) => "text".into(),
-            },
+            message_type: content.message_type().to_string(),
             performed_by: performed_by.to_string(),
-            created_at: rfc3339(now),
-            scheduled_at: content.scheduled_at.map(rfc3339),
+            created_at: now,
+            scheduled_at: content.scheduled_at,
             delay_ms: delay.as_millis() as u64,
             total_chats: recipients.len() as u32,
             queued_chats: 0,
             state: EnqueueState::Queuing,
-            expires_at: now.timestamp() + self.enqueuer.retention.as_secs() as i64,
+            expires_at: self.enqueuer.expires_at(now),
         };
         self.tracking.put_broadcast(&record).await?;
         let media = self.enqueuer.stage_media(org, &format!("broadcast-{broadcast_id}"), content.media).await?;
@@ -61,7 +58,7 @@ impl Broadcaster {
             .into_iter()
             .enumerate()
             .map(|(i, recipient)| {
-                let due: DateTime<Utc> = start + chrono::Duration::from_std(delay * i as u32).unwrap_or_default();
+                let due = start.plus(delay * i as u32);
                 let parts = RecordParts {
                     chat_id: recipient.chat_id,
                     text: recipient.text,
@@ -72,27 +69,27 @@ impl Broadcaster {
                     scheduled_at: Some(due),
                     broadcast_id: Some(broadcast_id.clone()),
                 };
-                self.enqueuer.queued_record(org, phone, uuid::Uuid::new_v4().to_string(), parts, now)
+                self.enqueuer.queued_record(org, phone, QueueId::generate(), parts, now)
             })
             .collect();
 
         let timer = std::time::Instant::now();
         let not_written = self.tracking.create_many(&messages).await.unwrap_or_else(|err| {
-            error!(%broadcast_id, error = %err, "no message of the broadcast could be recorded");
+            error!(%broadcast_id, error = %chain(&err), "no message of the broadcast could be recorded");
             messages.iter().map(|m| m.queue_id.clone()).collect()
         });
         let written: Vec<&MessageRecord> = messages.iter().filter(|m| !not_written.contains(&m.queue_id)).collect();
         let recorded_in = timer.elapsed();
-        let jobs: Vec<_> = written.iter().map(|m| job_of(m)).collect();
-        let not_queued = self.enqueuer.queue.enqueue_many(&jobs).await;
+        let jobs: Vec<_> = written.iter().map(|m| Job::for_record(m)).collect();
+        let not_queued = self.enqueuer.queue.enqueue_many(&jobs, now).await;
         info!(%broadcast_id, chats = messages.len(), ?recorded_in, queued_in = ?(timer.elapsed() - recorded_in), "broadcast queued");
         // Recorded but never queued: the record must not claim a job that will never run.
         let failures = not_queued
             .iter()
-            .map(|queue_id| self.enqueuer.store.mark_enqueue_failed(org, queue_id, NOT_QUEUED, &record.created_at));
+            .map(|queue_id| self.enqueuer.store.mark_enqueue_failed(org, queue_id, NOT_QUEUED, record.created_at));
         for (queue_id, result) in not_queued.iter().zip(join_all(failures).await) {
             if let Err(err) = result {
-                error!(%queue_id, error = %err, "an unqueued broadcast message could not be marked failed");
+                error!(%queue_id, error = %chain(&err), "an unqueued broadcast message could not be marked failed");
             }
         }
 
@@ -107,7 +104,8 @@ impl Broadcaster {
         }
         self.tracking.put_broadcast(&record).await?;
         if record.queued_chats == 0 {
-            return Err(EnqueueError::Queue(QueueError("no message of the broadcast could be queued".into())));
+            let none = format!("none of the broadcast's {} messages could be queued", record.total_chats);
+            return Err(EnqueueError::Queue(QueueError::new(none, "every SendMessageBatch entry failed")));
         }
         Ok(broadcast_id)
     }

@@ -1,22 +1,23 @@
 //! Accepting a validated message: stage its media, record it as `queued`, then put its job on the queue.
+//! The broadcast path builds its records with the same `queued_record` and jobs with `Job::for_record`.
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use tracing::{debug, error};
+use tracing::{Span, error};
 
+use super::queue_depth::QueueDepth;
 use crate::domain::chat_id::ChatId;
-use crate::domain::clock::{parse_rfc3339, rfc3339};
+use crate::domain::ids::{BroadcastId, OrgId, QueueId, UniqueId};
 use crate::domain::job::Job;
 use crate::domain::media::{Media, MediaSource};
-use crate::domain::message::{MessageRecord, Status, StoredMedia, Timeline, generate_unique_id};
+use crate::domain::message::{MessageRecord, Status, StoredMedia, Timeline};
 use crate::domain::poll::Poll;
 use crate::domain::send::ValidatedMessage;
-use crate::domain::tenant::{OrgId, Phone};
-use crate::ports::{JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError};
+use crate::domain::tenant::Phone;
+use crate::domain::time::Timestamp;
+use crate::ports::{Clock, JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError};
+use crate::telemetry::chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnqueueError {
@@ -31,8 +32,8 @@ pub enum EnqueueError {
 /// A message the queue has taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
-    pub queue_id: String,
-    pub unique_id: String,
+    pub queue_id: QueueId,
+    pub unique_id: UniqueId,
     pub queue_position: u64,
 }
 
@@ -42,6 +43,7 @@ pub struct Enqueuer {
     pub store: Arc<dyn StatusStore>,
     pub queue: Arc<dyn JobQueue>,
     pub media: Arc<dyn MediaStore>,
+    pub clock: Arc<dyn Clock>,
     pub retention: Duration,
     pub depth: Arc<QueueDepth>,
 }
@@ -50,12 +52,13 @@ pub struct Enqueuer {
 pub struct RecordParts {
     pub chat_id: ChatId,
     pub text: Option<String>,
+    /// Staged already: a URL or an S3 key, never bytes.
     pub media: Option<StoredMedia>,
     pub poll: Option<Poll>,
     pub reply_to: Option<String>,
     pub hide_url_preview: bool,
-    pub scheduled_at: Option<DateTime<Utc>>,
-    pub broadcast_id: Option<String>,
+    pub scheduled_at: Option<Timestamp>,
+    pub broadcast_id: Option<BroadcastId>,
 }
 
 /// The reason recorded on a message whose job never reached the queue. The adapter's error
@@ -69,17 +72,20 @@ impl Enqueuer {
         phone: &Phone,
         message: ValidatedMessage,
     ) -> Result<Accepted, EnqueueError> {
-        let now = Utc::now();
-        let queue_id = uuid::Uuid::new_v4().to_string();
-        let media = self.stage_media(org, &queue_id, message.media).await?;
+        let now = self.clock.now();
+        let queue_id = QueueId::generate();
+        // The request's span (see `api`) carries the queue_id from here on.
+        Span::current().record("queue_id", tracing::field::display(&queue_id));
+        let ValidatedMessage { chat_id, content } = message;
+        let media = self.stage_media(org, queue_id.as_str(), content.media).await?;
         let parts = RecordParts {
-            chat_id: message.chat_id,
-            text: message.text,
+            chat_id,
+            text: content.text,
             media,
-            poll: message.poll,
-            reply_to: message.reply_to,
-            hide_url_preview: message.hide_url_preview,
-            scheduled_at: message.scheduled_at,
+            poll: content.poll,
+            reply_to: content.reply_to,
+            hide_url_preview: content.hide_url_preview,
+            scheduled_at: content.scheduled_at,
             broadcast_id: None,
         };
         let record = self.queued_record(org, phone, queue_id.clone(), parts, now);
@@ -87,11 +93,9 @@ impl Enqueuer {
         let (created, queue_position) =
             tokio::join!(self.store.create(&record), self.depth.position(self.queue.as_ref()));
         created?;
-        if let Err(err) = self.queue.enqueue(&job_of(&record)).await {
-            if let Err(store_err) =
-                self.store.mark_enqueue_failed(org, &queue_id, NOT_QUEUED, &rfc3339(Utc::now())).await
-            {
-                error!(%queue_id, error = %store_err, "the record of an unqueued message could not be marked failed");
+        if let Err(err) = self.queue.enqueue(&Job::for_record(&record), now).await {
+            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, NOT_QUEUED, self.clock.now()).await {
+                error!(error = %chain(&store_err), "the record of an unqueued message could not be marked failed");
             }
             return Err(err.into());
         }
@@ -126,19 +130,19 @@ impl Enqueuer {
         }))
     }
 
-    /// A new `queued` record.
+    /// A new `queued` record; a schedule that is not in the future is dropped (due now).
     pub fn queued_record(
         &self,
         org: &OrgId,
         phone: &Phone,
-        queue_id: String,
+        queue_id: QueueId,
         parts: RecordParts,
-        now: DateTime<Utc>,
+        now: Timestamp,
     ) -> MessageRecord {
         MessageRecord {
             org_id: org.clone(),
             queue_id,
-            unique_id: generate_unique_id(),
+            unique_id: UniqueId::generate(),
             phone_id: phone.phone_id.clone(),
             provider: phone.provider.kind(),
             chat_id: parts.chat_id,
@@ -152,22 +156,19 @@ impl Enqueuer {
             provider_message_id: None,
             attempts: 0,
             attempt_log: vec![],
-            timeline: Timeline { queued_at: rfc3339(now), ..Timeline::default() },
+            timeline: Timeline::queued(now),
             lease_until: None,
             dead_lettered_at: None,
-            scheduled_at: parts.scheduled_at.filter(|at| *at > now).map(rfc3339),
+            scheduled_at: parts.scheduled_at.filter(|at| *at > now),
             broadcast_id: parts.broadcast_id,
-            expires_at: now.timestamp() + self.retention.as_secs() as i64,
+            expires_at: self.expires_at(now),
         }
     }
-}
 
-/// The job that delivers `record`: references only, and its due time in whole seconds, rounded
-/// up so that it is never delivered before `scheduled_at`.
-pub fn job_of(record: &MessageRecord) -> Job {
-    let due =
-        record.scheduled_at.as_deref().and_then(parse_rfc3339).map(|at| (at.timestamp_millis() + 999).div_euclid(1000));
-    Job::new(record.org_id.clone(), record.queue_id.clone(), record.phone_id.clone()).due_at(due)
+    /// When a record made at `now` expires (DynamoDB TTL, epoch seconds).
+    pub fn expires_at(&self, now: Timestamp) -> i64 {
+        now.epoch_secs() + self.retention.as_secs() as i64
+    }
 }
 
 /// `media/{org}/{queue_id}/{filename}`, with the filename reduced to safe characters.
@@ -180,55 +181,13 @@ pub fn media_key(org: &OrgId, queue_id: &str, filename: &str) -> String {
     format!("media/{org}/{queue_id}/{safe}")
 }
 
-/// The approximate queue depth, fetched at most once per `max_age` and counted forward locally.
-pub struct QueueDepth {
-    max_age: Duration,
-    refreshing: AtomicBool,
-    state: Mutex<DepthState>,
-}
-
-#[derive(Default)]
-struct DepthState {
-    depth: u64,
-    fetched_at: Option<Instant>,
-    added_since: u64,
-}
-
-impl QueueDepth {
-    pub fn new(max_age: Duration) -> QueueDepth {
-        QueueDepth { max_age, refreshing: AtomicBool::new(false), state: Mutex::new(DepthState::default()) }
-    }
-
-    /// The number of jobs ahead of a new one; counts the new one for the next caller.
-    pub async fn position(&self, queue: &dyn JobQueue) -> u64 {
-        let stale = self.lock().fetched_at.is_none_or(|at| at.elapsed() >= self.max_age);
-        // One refresh at a time; concurrent callers use the previous value.
-        if stale && !self.refreshing.swap(true, Ordering::AcqRel) {
-            match queue.approximate_depth().await {
-                Ok(depth) => *self.lock() = DepthState { depth, fetched_at: Some(Instant::now()), added_since: 0 },
-                Err(err) => debug!(error = %err, "queue depth unavailable; keeping the last value"),
-            }
-            self.refreshing.store(false, Ordering::Release);
-        }
-        let mut state = self.lock();
-        let position = state.depth + state.added_since;
-        state.added_since += 1;
-        position
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, DepthState> {
-        // The state is plain numbers: a panic elsewhere cannot leave it inconsistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn media_keys_name_org_and_queue_id_and_nothing_unsafe() {
-        let org = OrgId::from("org-1".to_string());
+        let org = OrgId::from("org-1");
         assert_eq!(media_key(&org, "q-1", "../a b/é.png"), "media/org-1/q-1/.._a_b__.png");
     }
 }

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 use outbox_tests::outbox::adapters::secrets_manager::SecretsManager;
 use outbox_tests::outbox::adapters::sqs::SqsQueue;
 use outbox_tests::outbox::admin::{self, AdminError, ProviderInput, ReplaySelection};
-use outbox_tests::outbox::domain::clock::rfc3339;
+use outbox_tests::outbox::domain::ids::{OrgId, PhoneId, QueueId};
 use outbox_tests::outbox::domain::job::Job;
 use outbox_tests::outbox::domain::message::{AttemptOutcome, MessageRecord, Status};
-use outbox_tests::outbox::domain::tenant::{OrgId, WhatsappCloudSecrets};
+use outbox_tests::outbox::domain::tenant::WhatsappCloudSecrets;
 use outbox_tests::outbox::local::LOCAL_ORG;
-use outbox_tests::outbox::ports::{AttemptResult, SecretError, SecretStore, StatusStore, TenantStore};
+use outbox_tests::outbox::ports::{
+    AttemptResult, Clock, SecretError, SecretStore, StatusStore, SystemClock, TenantStore,
+};
 use outbox_tests::{Consumers, Stack, StackOptions, moto_endpoint};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -137,7 +139,8 @@ async fn an_unknown_org_is_an_error_that_says_what_to_do() {
 async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_listings() {
     let stack = Stack::start_with(without_consumers()).await;
     let (tenants, secrets) = (stack.store(), SecretsManager::new(stack.aws.secrets.clone()));
-    let org = admin::create_org(&tenants, "Credentials Ltd").await.unwrap();
+    let now = SystemClock.now();
+    let org = admin::create_org(&tenants, "Credentials Ltd", now).await.unwrap();
     let whatsapp = ProviderInput::WhatsappCloud {
         phone_number_id: "106540352242922".into(),
         graph_url: admin::DEFAULT_GRAPH_URL.into(),
@@ -148,7 +151,7 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
             verify_token: "verify-token-zz3".into(),
         },
     };
-    let wa = admin::add_phone(&tenants, &secrets, &org, "15550100081", None, whatsapp.clone()).await.unwrap();
+    let wa = admin::add_phone(&tenants, &secrets, &org, "15550100081", None, whatsapp.clone(), now).await.unwrap();
     let hook_args = [
         "phone",
         "add",
@@ -166,7 +169,7 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
         "signing-secret-zz4",
     ];
     assert_eq!(outbox_admin(&stack, &hook_args).await.ok().last_line(), "phone-hook");
-    let hook = tenants.get_phone(&org, "phone-hook").await.unwrap().expect("added by the CLI");
+    let hook = tenants.get_phone(&org, &PhoneId::from("phone-hook")).await.unwrap().expect("added by the CLI");
     let secret_values = ["EAAG-access-token-zz1", "app-secret-zz2", "verify-token-zz3", "signing-secret-zz4"];
 
     let stored: serde_json::Value =
@@ -174,7 +177,10 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
     assert_eq!(stored["access_token"], "EAAG-access-token-zz1");
     let stored = secrets.get(hook.provider.secret_ref().unwrap()).await.unwrap();
     assert_eq!(stored, r#"{"signing_secret":"signing-secret-zz4"}"#);
-    assert!(hook.provider.secret_ref().unwrap().contains(&admin::secret_name(&org, "phone-hook")), "{hook:?}");
+    assert!(
+        hook.provider.secret_ref().unwrap().contains(&admin::secret_name(&org, &PhoneId::from("phone-hook"))),
+        "{hook:?}"
+    );
     let table = stack.aws.dynamodb.scan().table_name(&stack.config.table).send().await.unwrap();
     let table = format!("{:?}", table.items());
     assert!(table.contains("phone-hook"));
@@ -182,14 +188,14 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
         assert!(!table.contains(secret), "{secret} is in the table");
     }
     let listed = outbox_admin(&stack, &["phone", "list", "--org", org.as_str()]).await.ok();
-    assert!(listed.stdout.contains(&wa.phone_id) && listed.stdout.contains("https://hooks.example.com/outbox"));
+    assert!(listed.stdout.contains(wa.phone_id.as_str()) && listed.stdout.contains("https://hooks.example.com/outbox"));
     assert!(listed.stdout.contains("https://graph.facebook.com/v22.0/106540352242922"), "{}", listed.stdout);
     for secret in secret_values {
         assert!(!listed.stdout.contains(secret) && !listed.stderr.contains(secret), "{secret} listed");
     }
 
     // The identical phone again changes nothing; the same number on other terms is refused.
-    let again = admin::add_phone(&tenants, &secrets, &org, "15550100081", None, whatsapp).await.unwrap();
+    let again = admin::add_phone(&tenants, &secrets, &org, "15550100081", None, whatsapp, now).await.unwrap();
     assert_eq!(again, wa);
     let taken = ["phone", "add", "--org", org.as_str(), "--number", "15550100081", "--provider", "sandbox"];
     let run = outbox_admin(&stack, &taken).await;
@@ -207,19 +213,19 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
 }
 
 /// Drives a sent message through three transient failures and the dead-letter mark, by hand.
-async fn dead_letter_by_hand(stack: &Stack, org: &OrgId, queue_id: &str) -> MessageRecord {
+async fn dead_letter_by_hand(stack: &Stack, org: &OrgId, queue_id: &QueueId) -> MessageRecord {
     let store = stack.store();
-    let now = rfc3339(chrono::Utc::now());
+    let now = SystemClock.now();
     for attempt in 1..=3 {
-        store.begin_attempt(org, queue_id, &now, &now).await.unwrap();
+        store.begin_attempt(org, queue_id, now, now).await.unwrap();
         let result = if attempt < 3 {
             AttemptResult::Retry { error: "busy".into() }
         } else {
             AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error: "failed after 3 attempts".into() }
         };
-        assert!(store.finish_attempt(org, queue_id, attempt, result, &now).await.unwrap());
+        assert!(store.finish_attempt(org, queue_id, attempt, result, now).await.unwrap());
     }
-    store.mark_dead_lettered(org, queue_id, &now).await.unwrap();
+    store.mark_dead_lettered(org, queue_id, now).await.unwrap();
     store.get(org, queue_id).await.unwrap().unwrap()
 }
 
@@ -228,9 +234,9 @@ async fn a_replay_requeues_the_record_then_enqueues_a_fresh_job_and_undoes_itsel
     let stack = Stack::start_with(without_consumers()).await;
     let (code, accepted) = stack.send(json!({"chat_id": "15550000001", "message": "hi"})).await;
     assert_eq!(code, StatusCode::OK, "{accepted}");
-    let queue_id = accepted["queue_id"].as_str().unwrap().to_string();
+    let queue_id = QueueId::from(accepted["queue_id"].as_str().unwrap());
     stack.aws.sqs.purge_queue().queue_url(&stack.config.queue_url).send().await.unwrap();
-    let org = OrgId::from(LOCAL_ORG.to_string());
+    let org = OrgId::from(LOCAL_ORG);
     let store = stack.store();
     let before = dead_letter_by_hand(&stack, &org, &queue_id).await;
     assert_eq!((before.status, before.dead_lettered_at.is_some()), (Status::Failed, true));
@@ -240,35 +246,35 @@ async fn a_replay_requeues_the_record_then_enqueues_a_fresh_job_and_undoes_itsel
     let missing = format!("{}-gone", stack.config.queue_url);
     let broken = SqsQueue::new(stack.aws.sqs.clone(), missing, &stack.config.dlq_url);
     let selection = ReplaySelection::QueueId(queue_id.clone());
-    let report = admin::replay_dead_letters(&store, &broken, &selection).await.unwrap();
+    let report = admin::replay_dead_letters(&store, &broken, &selection, SystemClock.now()).await.unwrap();
     assert_eq!((report.replayed.len(), report.failed.len()), (0, 1), "{report:?}");
     assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap(), before);
     assert_eq!(store.list_dead_lettered(None).await.unwrap(), vec![before.clone()]);
 
     let queue = SqsQueue::new(stack.aws.sqs.clone(), &stack.config.queue_url, &stack.config.dlq_url);
-    let report = admin::replay_dead_letters(&store, &queue, &selection).await.unwrap();
+    let report = admin::replay_dead_letters(&store, &queue, &selection, SystemClock.now()).await.unwrap();
     assert_eq!(report.replayed, vec![before.clone()]);
     let after = store.get(&org, &queue_id).await.unwrap().unwrap();
     assert_eq!((after.status, after.attempts, after.attempt_log.len()), (Status::Queued, 3, 3));
     assert_eq!((after.dead_lettered_at, after.status_description, after.timeline.failed_at), (None, None, None));
     assert!(store.list_dead_lettered(None).await.unwrap().is_empty());
     let event = stack.receive_records(&stack.jobs_source(), 1, Duration::from_secs(10)).await;
-    let job = Job::new(org.clone(), queue_id.clone(), before.phone_id.clone());
+    let job = Job::for_record(&before);
     assert_eq!(event.records[0].body.as_deref(), Some(job.encode().as_str()));
 
     // Replaying again, or everything, finds nothing left to do.
-    let again = admin::replay_dead_letters(&store, &queue, &selection).await.unwrap();
+    let again = admin::replay_dead_letters(&store, &queue, &selection, SystemClock.now()).await.unwrap();
     assert_eq!((again.replayed.len(), again.not_dead_lettered.clone()), (0, vec![queue_id.clone()]));
-    let all = admin::replay_dead_letters(&store, &queue, &ReplaySelection::All).await.unwrap();
+    let all = admin::replay_dead_letters(&store, &queue, &ReplaySelection::All, SystemClock.now()).await.unwrap();
     assert!(all.replayed.is_empty() && all.not_dead_lettered.is_empty() && all.failed.is_empty(), "{all:?}");
 }
 
 /// Polls the record until `done` holds; panics with it after `timeout`.
 async fn wait_for_record(stack: &Stack, queue_id: &str, done: impl Fn(&MessageRecord) -> bool) -> MessageRecord {
-    let org = OrgId::from(LOCAL_ORG.to_string());
+    let (org, queue_id) = (OrgId::from(LOCAL_ORG), QueueId::from(queue_id));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let record = stack.store().get(&org, queue_id).await.unwrap().expect("the record");
+        let record = stack.store().get(&org, &queue_id).await.unwrap().expect("the record");
         if done(&record) {
             return record;
         }

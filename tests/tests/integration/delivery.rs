@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use outbox_tests::outbox::adapters::sqs_event_source::receipts_of;
-use outbox_tests::outbox::domain::clock::parse_rfc3339;
-use outbox_tests::outbox::domain::tenant::OrgId;
+use outbox_tests::outbox::domain::ids::{OrgId, QueueId};
+use outbox_tests::outbox::domain::time::Timestamp;
+use outbox_tests::outbox::local::event_source::receipts_of;
 use outbox_tests::outbox::ports::StatusStore;
 use outbox_tests::outbox::providers::Providers;
 use outbox_tests::{Consumers, CountingProvider, Stack, StackOptions};
@@ -19,8 +19,8 @@ async fn send_text(stack: &Stack, chat_id: &str) -> String {
     accepted["queue_id"].as_str().unwrap().to_string()
 }
 
-fn started_at(status: &Value, index: usize) -> chrono::DateTime<chrono::Utc> {
-    parse_rfc3339(status["attempt_log"][index]["started_at"].as_str().unwrap()).unwrap()
+fn started_at(status: &Value, index: usize) -> Timestamp {
+    Timestamp::parse(status["attempt_log"][index]["started_at"].as_str().unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -35,10 +35,10 @@ async fn an_always_transient_recipient_fails_after_three_attempts_with_growing_g
     assert!(log.iter().all(|a| a["outcome"] == "transient_error"), "{status}");
     assert!(status["status_description"].as_str().unwrap().contains("15550000001 is always temporarily unavailable"));
     assert!(status["timeline"]["failed_at"].is_string());
-    let first_gap = started_at(&status, 1) - started_at(&status, 0);
-    let second_gap = started_at(&status, 2) - started_at(&status, 1);
-    assert!(first_gap >= chrono::Duration::milliseconds(750), "first gap {first_gap}");
-    assert!(second_gap > first_gap, "gaps {first_gap} then {second_gap}");
+    let first_gap = started_at(&status, 1).since(started_at(&status, 0));
+    let second_gap = started_at(&status, 2).since(started_at(&status, 1));
+    assert!(first_gap >= Duration::from_millis(750), "first gap {first_gap:?}");
+    assert!(second_gap > first_gap, "gaps {first_gap:?} then {second_gap:?}");
 
     let dlq = stack.dlq_source();
     let event = stack.receive_records(&dlq, 1, Duration::from_secs(15)).await;
@@ -48,10 +48,11 @@ async fn an_always_transient_recipient_fails_after_three_attempts_with_growing_g
     // The dead-letter handler marks it for replay, idempotently, and keeps its failure reason.
     let dead_letters = outbox_tests::outbox::wiring::dead_letters(&stack.config, &stack.aws);
     for _ in 0..2 {
-        let response = outbox_tests::outbox::dead_letter::handle_batch(&dead_letters, event.clone()).await;
+        let response = outbox_tests::outbox::deliver::dead_letter::handle_batch(&dead_letters, event.clone()).await;
         assert!(response.batch_item_failures.is_empty());
     }
-    let record = stack.store().get(&OrgId::from("org-local".to_string()), &queue_id).await.unwrap().unwrap();
+    let record =
+        stack.store().get(&OrgId::from("org-local"), &QueueId::from(queue_id.as_str())).await.unwrap().unwrap();
     assert!(record.dead_lettered_at.is_some());
     assert_eq!(record.status_description.as_deref(), status["status_description"].as_str());
 }
@@ -99,11 +100,11 @@ async fn the_same_sqs_message_delivered_twice_calls_the_provider_once() {
     let source = stack.jobs_source();
     let mut event = stack.receive_records(&source, 1, Duration::from_secs(10)).await;
     event.records.push(event.records[0].clone());
-    let response = outbox_tests::outbox::delivery::handle_batch(&delivery, event.clone()).await;
+    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event.clone()).await;
     assert_eq!(provider.calls_for(&first), 1);
     assert_eq!(response.batch_item_failures.len(), 1, "the in-flight duplicate is retried later");
     // Delivered again after it was sent: acknowledged without a call.
-    let again = outbox_tests::outbox::delivery::handle_batch(&delivery, event).await;
+    let again = outbox_tests::outbox::deliver::handle_batch(&delivery, event).await;
     assert!(again.batch_item_failures.is_empty());
     assert_eq!(provider.calls_for(&first), 1);
     let (_, status) = stack.status(&first).await;
@@ -122,7 +123,7 @@ async fn a_malformed_job_does_not_fail_its_batch_mates() {
     let source = stack.jobs_source();
     let event = stack.receive_records(&source, 3, Duration::from_secs(10)).await;
     let receipts = receipts_of(&event);
-    let response = outbox_tests::outbox::delivery::handle_batch(&delivery, event).await;
+    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event).await;
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     source.acknowledge(receipts, &response).await;
     assert_eq!(provider.calls_for(&queue_id), 1);
@@ -140,7 +141,7 @@ async fn a_malformed_job_does_not_fail_its_batch_mates() {
 
     // The dead-letter consumer keeps them as evidence instead of failing forever.
     let dead_letters = outbox_tests::outbox::wiring::dead_letters(&stack.config, &stack.aws);
-    let response = outbox_tests::outbox::dead_letter::handle_batch(&dead_letters, dead).await;
+    let response = outbox_tests::outbox::deliver::dead_letter::handle_batch(&dead_letters, dead).await;
     assert!(response.batch_item_failures.is_empty());
     let _ = Arc::clone(&provider);
 }

@@ -5,10 +5,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use outbox_tests::outbox::domain::tenant::{NewApiKey, OrgId};
+use outbox_tests::outbox::domain::ids::OrgId;
+use outbox_tests::outbox::domain::tenant::NewApiKey;
 use outbox_tests::outbox::ports::TenantStore;
+use outbox_tests::outbox::ports::{Clock, SystemClock};
 use outbox_tests::{Consumers, Stack, StackOptions, json_of};
 use reqwest::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 async fn keyed_send(stack: &Stack, key: &str, body: &Value) -> (StatusCode, Value, bool) {
@@ -105,7 +108,7 @@ async fn twenty_concurrent_requests_with_one_key_make_exactly_one_job() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rate_limit_counts_down_in_headers_then_answers_429() {
     let stack = Stack::start_with(no_consumers()).await;
-    let key = NewApiKey::generate(OrgId::from("org-local".to_string()), Some(3), "2026-01-01T00:00:00.000Z");
+    let key = NewApiKey::generate(OrgId::from("org-local"), Some(3), SystemClock.now());
     stack.store().put_api_key(&key.hash, &key.record).await.unwrap();
     // Start well inside a one-minute window, so all four requests count against the same one.
     let second = chrono::Utc::now().timestamp() % 60;
@@ -118,7 +121,7 @@ async fn the_rate_limit_counts_down_in_headers_then_answers_429() {
         let response = stack
             .http
             .get(format!("{}/v1/message/3EB0000000000000000000/status", stack.base_url))
-            .bearer_auth(&key.secret)
+            .bearer_auth(key.secret.expose_secret())
             .send()
             .await
             .unwrap();

@@ -9,7 +9,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
 use outbox_tests::outbox::adapters::secrets_manager::SecretsManager;
-use outbox_tests::outbox::domain::tenant::{OrgId, Phone, ProviderSettings};
+use outbox_tests::outbox::domain::ids::OrgId;
+use outbox_tests::outbox::domain::tenant::{Phone, ProviderSettings};
+use outbox_tests::outbox::domain::time::Timestamp;
 use outbox_tests::outbox::local::{LOCAL_API_KEY, LOCAL_ORG};
 use outbox_tests::outbox::ports::{SecretStore, TenantStore};
 use outbox_tests::outbox::providers::http::signature;
@@ -88,17 +90,17 @@ impl Drop for Loopback {
 /// Adds a phone to the local org the way `outbox-admin` does: the secret to Secrets Manager,
 /// the settings with its reference to the table. Returns the phone_id.
 async fn add_phone(stack: &Stack, secret: Value, settings: impl FnOnce(String) -> ProviderSettings) -> String {
-    let org = OrgId::from(LOCAL_ORG.to_string());
+    let org = OrgId::from(LOCAL_ORG);
     // Secrets live in the test process's one moto, shared by every test: the name must be unique.
     let phone_id = format!("phone-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let secrets = SecretsManager::new(stack.aws.secrets.clone());
     let secret_ref = secrets.put(&format!("outbox/{org}/{phone_id}"), &secret.to_string()).await.unwrap();
     let phone = Phone {
         org_id: org,
-        phone_id: phone_id.clone(),
+        phone_id: phone_id.as_str().into(),
         number: "15550100077".into(),
         provider: settings(secret_ref),
-        created_at: "2026-01-01T00:00:00.000Z".into(),
+        created_at: Timestamp::parse("2026-01-01T00:00:00.000Z").unwrap(),
     };
     stack.store().put_phone(&phone).await.unwrap();
     phone_id
@@ -262,7 +264,10 @@ async fn the_http_provider_posts_a_signed_message_and_records_the_endpoints_id()
         assert_eq!(request.header("idempotency-key"), queue_id);
         let timestamp: i64 = request.header("x-outbox-timestamp").parse().unwrap();
         assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
-        assert_eq!(request.header("x-outbox-signature"), signature(SIGNING_SECRET, timestamp, &request.raw).unwrap());
+        assert_eq!(
+            request.header("x-outbox-signature"),
+            signature(&SIGNING_SECRET.into(), timestamp, &request.raw).unwrap()
+        );
         let body = request.json();
         assert_eq!(body["attempt"], attempt as u64 + 1);
         assert_eq!(

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use outbox_tests::outbox::adapters::sqs_event_source::EventSource;
+use outbox_tests::outbox::local::event_source::EventSource;
 use outbox_tests::{Consumers, Stack, StackOptions, assert_error_shape};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -3,7 +3,6 @@
 use std::error::Error;
 use std::process::ExitCode;
 
-use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
@@ -11,9 +10,11 @@ use outbox::adapters::dynamodb::DynamoStore;
 use outbox::adapters::secrets_manager::SecretsManager;
 use outbox::adapters::sqs::SqsQueue;
 use outbox::admin::{self, AdminError, DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION, ProviderInput, ReplaySelection};
-use outbox::domain::clock::rfc3339;
-use outbox::domain::tenant::{HttpSecrets, OrgId, ProviderKind, ProviderSettings, WhatsappCloudSecrets};
+use outbox::domain::ids::{OrgId, PhoneId, QueueId};
+use outbox::domain::tenant::{HttpSecrets, ProviderKind, ProviderSettings, WhatsappCloudSecrets};
 use outbox::local::{self, LocalSettings};
+use outbox::ports::{Clock, SystemClock};
+use secrecy::ExposeSecret;
 
 /// Manage Outbox orgs, API keys, phones and dead letters.
 ///
@@ -200,14 +201,14 @@ impl PhoneAdd {
                 graph_url: self.graph_url.clone().unwrap_or_else(|| DEFAULT_GRAPH_URL.into()),
                 graph_version: self.graph_version.clone().unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()),
                 secrets: WhatsappCloudSecrets {
-                    access_token: value(&self.access_token),
-                    app_secret: value(&self.app_secret),
-                    verify_token: value(&self.verify_token),
+                    access_token: value(&self.access_token).into(),
+                    app_secret: value(&self.app_secret).into(),
+                    verify_token: value(&self.verify_token).into(),
                 },
             },
             Http => ProviderInput::Http {
                 url: value(&self.url),
-                secrets: HttpSecrets { signing_secret: value(&self.signing_secret) },
+                secrets: HttpSecrets { signing_secret: value(&self.signing_secret).into() },
             },
         })
     }
@@ -252,22 +253,23 @@ pub async fn execute(command: Command) -> Result<ExitCode, Box<dyn Error>> {
     }
     let services = connect().await?;
     let (store, secrets) = (&services.store, &services.secrets);
-    let org_of = |org: &str| OrgId::from(org.to_string());
+    let org_of = |org: &str| OrgId::from(org);
+    let now = SystemClock.now();
     match command {
         Command::Org(OrgCommand::Create { name }) => {
-            let org = admin::create_org(store, &name).await?;
+            let org = admin::create_org(store, &name, now).await?;
             println!("created org {:?}; next: outbox-admin key create --org {org}", name.trim());
             println!("{org}");
         }
         Command::Key(KeyCommand::Create { org, rate_limit }) => {
-            let key = admin::create_key(store, &org_of(&org), rate_limit).await?;
+            let key = admin::create_key(store, &org_of(&org), rate_limit, now).await?;
             let limit = rate_limit.map_or("the deployment default".to_string(), |n| format!("{n} requests per minute"));
             println!(
                 "created key {} (prefix {}) for org {org}; rate limit: {limit}",
                 key.record.key_id, key.record.prefix
             );
             println!("the key is shown only this once; store it now:");
-            println!("{}", key.secret);
+            println!("{}", key.secret.expose_secret());
         }
         Command::Key(KeyCommand::List { org }) => {
             let keys = admin::list_keys(store, &org_of(&org)).await?;
@@ -277,20 +279,28 @@ pub async fn execute(command: Command) -> Result<ExitCode, Box<dyn Error>> {
             }
             let rows = keys.into_iter().map(|key| {
                 let limit = key.rate_limit.map_or("default".to_string(), |n| format!("{n}/min"));
-                [key.key_id, key.prefix, limit, key.created_at, key.revoked_at.unwrap_or_else(|| "-".into())]
+                let revoked_at = key.revoked_at.map_or("-".to_string(), |at| at.to_string());
+                [key.key_id, key.prefix, limit, key.created_at.to_string(), revoked_at]
             });
             print!("{}", table(["KEY_ID", "PREFIX", "RATE_LIMIT", "CREATED_AT", "REVOKED_AT"], rows));
         }
         Command::Key(KeyCommand::Revoke { org, key_id }) => {
-            let now = rfc3339(Utc::now());
-            let key = admin::revoke_key(store, &org_of(&org), &key_id, &now).await?;
-            let since = key.revoked_at.unwrap_or_default();
+            let key = admin::revoke_key(store, &org_of(&org), &key_id, now).await?;
+            let since = key.revoked_at.map(|at| at.to_string()).unwrap_or_default();
             println!("key {key_id} of org {org} is revoked (since {since}); requests with it get 401");
         }
         Command::Phone(PhoneCommand::Add(add)) => {
             let provider = add.provider_input()?;
-            let phone =
-                admin::add_phone(store, secrets, &org_of(&add.org), &add.number, add.phone_id, provider).await?;
+            let phone = admin::add_phone(
+                store,
+                secrets,
+                &org_of(&add.org),
+                &add.number,
+                add.phone_id.map(PhoneId::from),
+                provider,
+                now,
+            )
+            .await?;
             let stored =
                 if phone.provider.secret_ref().is_some() { "; credentials in AWS Secrets Manager" } else { "" };
             println!(
@@ -311,12 +321,12 @@ pub async fn execute(command: Command) -> Result<ExitCode, Box<dyn Error>> {
             let rows = phones.into_iter().map(|phone| {
                 let credentials = if phone.provider.secret_ref().is_some() { "secrets-manager" } else { "-" };
                 [
-                    phone.phone_id,
+                    phone.phone_id.to_string(),
                     phone.number,
                     phone.provider.kind().as_str().to_string(),
                     endpoint(&phone.provider),
                     credentials.to_string(),
-                    phone.created_at,
+                    phone.created_at.to_string(),
                 ]
             });
             print!("{}", table(["PHONE_ID", "NUMBER", "PROVIDER", "ENDPOINT", "CREDENTIALS", "CREATED_AT"], rows));
@@ -327,8 +337,9 @@ pub async fn execute(command: Command) -> Result<ExitCode, Box<dyn Error>> {
             println!("removed phone {} ({}) from org {org}{credentials}", removed.phone_id, removed.number);
         }
         Command::Dlq(DlqCommand::Replay(replay)) => {
-            let selection = replay.queue_id.map_or(ReplaySelection::All, ReplaySelection::QueueId);
-            let report = admin::replay_dead_letters(store, &services.queue, &selection).await?;
+            let selection =
+                replay.queue_id.map_or(ReplaySelection::All, |id| ReplaySelection::QueueId(QueueId::from(id)));
+            let report = admin::replay_dead_letters(store, &services.queue, &selection, now).await?;
             for record in &report.replayed {
                 println!(
                     "replayed {} (org {}, chat {}, {} attempts so far)",
@@ -428,10 +439,8 @@ mod tests {
             (phone_number_id.as_str(), graph_url.as_str(), graph_version.as_str()),
             ("1065", DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION)
         );
-        assert_eq!(
-            (secrets.access_token, secrets.app_secret, secrets.verify_token),
-            ("t".into(), "a".into(), "v".into())
-        );
+        let exposed = [&secrets.access_token, &secrets.app_secret, &secrets.verify_token].map(|s| s.expose_secret());
+        assert_eq!(exposed, ["t", "a", "v"]);
         assert_eq!(phone_add(&["--provider", "sandbox"]).unwrap(), ProviderInput::Sandbox);
     }
 

@@ -20,15 +20,17 @@ use serde_json::{Value, json};
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
 use outbox::adapters::memory::{MemoryMedia, MemoryQueue, MemoryStore};
-use outbox::adapters::sqs_event_source::{EventSource, receipts_of};
-use outbox::delivery::Delivery;
-use outbox::delivery::retry::RetryPolicy;
+use outbox::deliver::Delivery;
+use outbox::deliver::retry::RetryPolicy;
+use outbox::domain::ids::OrgId;
 use outbox::domain::send::parse_send_request;
-use outbox::domain::tenant::{OrgId, Phone, ProviderSettings};
-use outbox::enqueue::{Enqueuer, QueueDepth};
+use outbox::domain::tenant::{Phone, ProviderSettings};
+use outbox::local::event_source::{EventSource, receipts_of};
 use outbox::local::{self, LOCAL_API_KEY, LocalSettings};
+use outbox::ports::{Clock, SystemClock};
 use outbox::providers::Providers;
 use outbox::providers::sandbox::FaultySandbox;
+use outbox::send::{Enqueuer, QueueDepth};
 use outbox_bench::processes::{Moto, Service, ServiceSpec, free_port, memory_of, wait_healthy};
 use outbox_bench::proxy::{CountingProxy, Counts};
 use outbox_bench::records::{Item, item_size, scan_message_items};
@@ -180,7 +182,7 @@ async fn run(options: Options) -> Result<(), String> {
     println!("{table}");
     let results = json!({
         "command": "make bench",
-        "generated_at": outbox::domain::clock::rfc3339(chrono::Utc::now()),
+        "generated_at": SystemClock.now(),
         "duration_secs": started.elapsed().as_secs_f64().round(),
         "machine": machine(),
         "figures": figures,
@@ -377,7 +379,7 @@ impl Bench<'_> {
             }
             let event = source.receive(&arn).await?;
             let receipts = receipts_of(&event);
-            let response = outbox::delivery::handle_batch(&delivery, event).await;
+            let response = outbox::deliver::handle_batch(&delivery, event).await;
             delivered += receipts.len() - response.batch_item_failures.len();
             source.acknowledge(receipts, &response).await;
         }
@@ -415,7 +417,7 @@ fn write_units(before: Option<&Item>, after: &Item) -> f64 {
         let attribute = |suffix: &str| item.get(&format!("gsi{n}{suffix}")).and_then(|v| v.as_s().ok()).cloned();
         attribute("pk").zip(attribute("sk"))
     };
-    let indexes: f64 = outbox::adapters::provision::GLOBAL_INDEXES
+    let indexes: f64 = outbox::adapters::dynamodb::indexes::ALL
         .iter()
         .enumerate()
         .map(|(i, _)| match (before.and_then(|b| key(b, i + 1)), key(after, i + 1)) {
@@ -631,7 +633,7 @@ impl Bench<'_> {
             }
             let receipts = receipts_of(&event);
             let started = Instant::now();
-            let response = outbox::delivery::handle_batch(&delivery, event).await;
+            let response = outbox::deliver::handle_batch(&delivery, event).await;
             let elapsed = started.elapsed().as_secs_f64() * 1e3;
             if !response.batch_item_failures.is_empty() {
                 return Err(format!("{} jobs of the batch failed", response.batch_item_failures.len()));
@@ -655,10 +657,12 @@ impl Bench<'_> {
 async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
     let store = Arc::new(MemoryStore::default());
     let queue = Arc::new(MemoryQueue::default());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let enqueuer = Enqueuer {
         store: store.clone(),
         queue: queue.clone(),
         media: Arc::new(MemoryMedia::default()),
+        clock: clock.clone(),
         retention: Duration::from_secs(3600),
         depth: Arc::new(QueueDepth::new(Duration::from_secs(1))),
     };
@@ -668,12 +672,13 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
         phone_id: "phone-bench".into(),
         number: "15550100000".into(),
         provider: ProviderSettings::Sandbox,
-        created_at: "2026-01-01T00:00:00.000Z".into(),
+        created_at: clock.now(),
     };
     let delivery = Delivery {
         store: store.clone(),
         queue: queue.clone(),
         providers: slow_sandbox()?,
+        clock: clock.clone(),
         retry: RetryPolicy { base: Duration::from_secs(1) },
         max_attempts: 3,
         lease: Duration::from_secs(30),
@@ -683,7 +688,7 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
         let mut event = SqsEvent::default();
         for i in 0..BATCH {
             let body = json!({"chat_id": format!("9188{:08}", round * BATCH + i), "message": "hello"}).to_string();
-            let message = parse_send_request(body.as_bytes()).map_err(|err| format!("{err:?}"))?;
+            let message = parse_send_request(body.as_bytes(), clock.now()).map_err(|err| format!("{err:?}"))?;
             enqueuer.enqueue_message(&org, &phone, message).await.map_err(|err| err.to_string())?;
             let job = queue.jobs.lock().map_err(|_| "poisoned")?.last().cloned().unwrap_or_default();
             let mut record = SqsMessage::default();
@@ -694,7 +699,7 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
             event.records.push(record);
         }
         let started = Instant::now();
-        let response = outbox::delivery::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event).await;
         timings.push(started.elapsed().as_secs_f64() * 1e3);
         if !response.batch_item_failures.is_empty() {
             return Err("an in-memory delivery failed".into());
@@ -920,7 +925,7 @@ fn cost_model(requests: &RequestCounts, cpu: &HandlerCpu) -> CostModel {
             "DynamoDB WRU from the stored items: a {} B queued item and a {} B sent item, 1 WRU per KB for the table and for each of the {} global indexes (projection ALL) the item is in; the put {:.0}, the two delivery writes {:.0}",
             requests.item_bytes_queued,
             requests.item_bytes_sent,
-            outbox::adapters::provision::GLOBAL_INDEXES.len(),
+            outbox::adapters::dynamodb::indexes::ALL.len(),
             requests.wru_send,
             requests.wru_delivery
         ),

@@ -260,7 +260,7 @@ async fn run(options: Options) -> Result<bool, String> {
             to_replay.len()
         ));
     }
-    let replayed_ids: Vec<String> = to_replay.iter().map(|r| r.queue_id.clone()).collect();
+    let replayed_ids: Vec<String> = to_replay.iter().map(|r| r.queue_id.to_string()).collect();
     // Settled: sent, or (for the always-failing recipient) failed and dead-lettered again.
     let settled = |status: &str, dead: bool| status != "queued" && status != "sending" && (status != "failed" || dead);
     if let Err(err) = wait_drained(&stack, &replayed_ids, drain_timeout, settled, None).await {
@@ -282,7 +282,8 @@ async fn run(options: Options) -> Result<bool, String> {
             )),
         }
     }
-    let outage_dead = outage_ids.iter().filter(|id| to_replay.iter().any(|r| &r.queue_id == *id)).count();
+    let outage_dead =
+        outage_ids.iter().filter(|id| to_replay.iter().any(|r| r.queue_id.as_str() == id.as_str())).count();
     if outage_dead != outage_ids.len() {
         report
             .violations
@@ -453,8 +454,11 @@ async fn inspect(
     call_log: &Path,
     max_duplicates: usize,
 ) -> Result<Inspection, String> {
-    let records: HashMap<String, MessageRecord> =
-        scan_messages(&stack.aws, &stack.config.table).await?.into_iter().map(|r| (r.queue_id.clone(), r)).collect();
+    let records: HashMap<String, MessageRecord> = scan_messages(&stack.aws, &stack.config.table)
+        .await?
+        .into_iter()
+        .map(|r| (r.queue_id.to_string(), r))
+        .collect();
     let log = std::fs::read_to_string(call_log).unwrap_or_default();
     let (calls, torn_lines) = parse_calls(&log);
     let analysis = analyse(accepted, &records, &calls, max_duplicates);

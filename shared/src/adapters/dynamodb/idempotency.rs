@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::indexes::EXPIRES_AT;
 use super::{DynamoStore, Item, key, s, unavailable};
-use crate::domain::tenant::OrgId;
+use crate::domain::ids::OrgId;
 use crate::ports::{Claim, IdempotencyRecord, IdempotencyStore, RateCounter, StoreError};
 
 fn idempotency_key(org: &OrgId, idempotency_key: &str) -> Item {
@@ -34,7 +35,7 @@ impl IdempotencyStore for DynamoStore {
         let mut item = idempotency_key(org, idem);
         item.insert("fingerprint".into(), s(fingerprint));
         item.insert("claimed_at".into(), n(now));
-        item.insert("expires_at".into(), n(expires_at));
+        item.insert(EXPIRES_AT.into(), n(expires_at));
         let result = self
             .client
             .put_item()
@@ -94,7 +95,7 @@ impl IdempotencyStore for DynamoStore {
 
     async fn lookup(&self, org: &OrgId, idem: &str, now: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
         let live = self.fetch_item(idempotency_key(org, idem)).await?.filter(|item| {
-            item.get("expires_at")
+            item.get(EXPIRES_AT)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<i64>().ok())
                 .is_some_and(|e| e >= now)
@@ -119,6 +120,7 @@ impl RateCounter for DynamoStore {
             .await
             .map_err(unavailable)?;
         let hits = output.attributes.as_ref().and_then(|a| a.get("hits")).and_then(|v| v.as_n().ok());
-        hits.and_then(|v| v.parse().ok()).ok_or_else(|| StoreError::Corrupt("rate counter without hits".into()))
+        hits.and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::corrupt("a rate window", "the counter's item has no numeric hits"))
     }
 }

@@ -5,10 +5,11 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::indexes::{EXPIRES_AT, GSI1, GSI2, GSI3, GSI4, GSI5};
 use super::{DynamoStore, Item, applied, condition_failure, from_item, key, s, to_item, to_value, unavailable};
-use crate::domain::clock::rfc3339;
+use crate::domain::ids::{OrgId, QueueId, UniqueId};
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
-use crate::domain::tenant::OrgId;
+use crate::domain::time::Timestamp;
 use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError};
 
 /// Largest poison body kept as evidence (a DynamoDB item holds 400 KB).
@@ -19,32 +20,43 @@ const POISON_BODY_LIMIT: usize = 32 * 1024;
 /// sort key when it finishes, so the record enters that index only then).
 pub(super) fn message_item(record: &MessageRecord) -> Result<Item, StoreError> {
     let (org, queue_id) = (&record.org_id, &record.queue_id);
-    let due = record.scheduled_at.as_deref().unwrap_or(&record.timeline.queued_at);
+    let due = record.due();
     let mut item = to_item(record)?;
     item.extend(DynamoStore::message_key(org, queue_id));
-    item.insert("gsi1pk".into(), s(format!("UID#{org}#{}", record.unique_id)));
-    item.insert("gsi1sk".into(), s("MSG"));
+    item.insert(GSI1.pk.into(), s(format!("UID#{org}#{}", record.unique_id)));
+    item.insert(GSI1.sk.into(), s("MSG"));
     if let Some(broadcast_id) = &record.broadcast_id {
-        item.insert("gsi3pk".into(), s(format!("BCAST#{org}#{broadcast_id}")));
-        item.insert("gsi3sk".into(), s(format!("{due}#{queue_id}")));
+        item.insert(GSI3.pk.into(), s(format!("BCAST#{org}#{broadcast_id}")));
+        item.insert(GSI3.sk.into(), s(format!("{due}#{queue_id}")));
     }
-    item.insert("gsi4pk".into(), s(format!("LIVE#{org}#{}", record.phone_id)));
-    item.insert("gsi4sk".into(), s(format!("{due}#{queue_id}")));
-    item.insert("gsi5pk".into(), s(format!("DONE#{org}#{}", record.phone_id)));
+    item.insert(GSI4.pk.into(), s(format!("LIVE#{org}#{}", record.phone_id)));
+    item.insert(GSI4.sk.into(), s(format!("{due}#{queue_id}")));
+    item.insert(GSI5.pk.into(), s(format!("DONE#{org}#{}", record.phone_id)));
     Ok(item)
 }
 
-/// The finished-by-phone sort key: when, then which.
-fn done_sort(now: &str, queue_id: &str) -> AttributeValue {
+/// The finished-by-phone sort key (gsi5): when, then which.
+pub(super) fn done_sort(now: Timestamp, queue_id: &QueueId) -> AttributeValue {
     s(format!("{now}#{queue_id}"))
 }
 
+/// The dead-lettered sort key (gsi2): when, then which, across orgs.
+fn dead_letter_sort(at: Timestamp, org: &OrgId, queue_id: &QueueId) -> AttributeValue {
+    s(format!("{at}#{org}#{queue_id}"))
+}
+
+/// Index key attributes that update expressions set and remove.
+const DLQ_PK: &str = GSI2.pk;
+const DLQ_SK: &str = GSI2.sk;
+const LIVE_SK: &str = GSI4.sk;
+const DONE_SK: &str = GSI5.sk;
+
 impl DynamoStore {
-    pub(super) fn message_key(org: &OrgId, queue_id: &str) -> Item {
+    pub(super) fn message_key(org: &OrgId, queue_id: &QueueId) -> Item {
         key(format!("MSG#{org}#{queue_id}"), "MSG")
     }
 
-    fn update_message(&self, org: &OrgId, queue_id: &str) -> UpdateItemFluentBuilder {
+    pub(super) fn update_message(&self, org: &OrgId, queue_id: &QueueId) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -76,17 +88,18 @@ impl StatusStore for DynamoStore {
         Ok(())
     }
 
-    async fn get(&self, org: &OrgId, queue_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+    async fn get(&self, org: &OrgId, queue_id: &QueueId) -> Result<Option<MessageRecord>, StoreError> {
         self.fetch(Self::message_key(org, queue_id)).await
     }
 
-    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &UniqueId) -> Result<Option<MessageRecord>, StoreError> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
+            .index_name(GSI1.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1.pk)
             .expression_attribute_values(":pk", s(format!("UID#{org}#{unique_id}")))
             .limit(1)
             .send()
@@ -98,13 +111,12 @@ impl StatusStore for DynamoStore {
     async fn begin_attempt(
         &self,
         org: &OrgId,
-        queue_id: &str,
-        now: &str,
-        lease_until: &str,
+        queue_id: &QueueId,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError> {
         // The attempt number is the entry's position in the log (see `settled_attempt_log`).
-        let entry =
-            AttemptLogEntry { attempt: 0, started_at: now.to_string(), outcome: None, error: None, finished_at: None };
+        let entry = AttemptLogEntry { attempt: 0, started_at: now, outcome: None, error: None, finished_at: None };
         let result = self
             .update_message(org, queue_id)
             .update_expression(
@@ -120,8 +132,8 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .expression_attribute_values(":entry", AttributeValue::L(vec![to_value(&entry)?]))
-            .expression_attribute_values(":lease", s(lease_until))
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":lease", s(lease_until.to_string()))
+            .expression_attribute_values(":now", s(now.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -145,24 +157,24 @@ impl StatusStore for DynamoStore {
     async fn finish_attempt(
         &self,
         org: &OrgId,
-        queue_id: &str,
+        queue_id: &QueueId,
         attempt: u32,
         result: AttemptResult,
-        now: &str,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let index = attempt.saturating_sub(1);
         let entry = format!("attempt_log[{index}]");
         let update = self
             .update_message(org, queue_id)
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":sending", status_value(Status::Sending));
         let update = match result {
             AttemptResult::Sent { provider_message_id } => update
                 .update_expression(format!(
                     "SET #status = :sent, provider_message_id = :pid, timeline.sent_at = :now, \
-                     {entry}.outcome = :outcome, {entry}.finished_at = :now, gsi5sk = :done \
-                     REMOVE lease_until, status_description, gsi4sk"
+                     {entry}.outcome = :outcome, {entry}.finished_at = :now, {DONE_SK} = :done \
+                     REMOVE lease_until, status_description, {LIVE_SK}"
                 ))
                 .expression_attribute_values(":done", done_sort(now, queue_id))
                 .condition_expression("#status IN (:queued, :sending)")
@@ -182,8 +194,8 @@ impl StatusStore for DynamoStore {
             AttemptResult::Failed { outcome, error } => update
                 .update_expression(format!(
                     "SET #status = :failed, status_description = :error, timeline.failed_at = :now, \
-                     {entry}.outcome = :outcome, {entry}.#error = :error, {entry}.finished_at = :now, gsi5sk = :done \
-                     REMOVE lease_until, gsi4sk"
+                     {entry}.outcome = :outcome, {entry}.#error = :error, {entry}.finished_at = :now, {DONE_SK} = :done \
+                     REMOVE lease_until, {LIVE_SK}"
                 ))
                 .expression_attribute_values(":done", done_sort(now, queue_id))
                 .condition_expression("#status IN (:queued, :sending)")
@@ -198,34 +210,39 @@ impl StatusStore for DynamoStore {
     async fn mark_enqueue_failed(
         &self,
         org: &OrgId,
-        queue_id: &str,
+        queue_id: &QueueId,
         reason: &str,
-        now: &str,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
         let update = self
             .update_message(org, queue_id)
-            .update_expression(
-                "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, gsi5sk = :done \
-                 REMOVE gsi4sk",
-            )
+            .update_expression(format!(
+                "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, {DONE_SK} = :done \
+                 REMOVE {LIVE_SK}"
+            ))
             .condition_expression("#status = :queued AND attempts = :zero")
             .expression_attribute_values(":done", done_sort(now, queue_id))
             .expression_attribute_values(":failed", status_value(Status::Failed))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":reason", s(reason))
-            .expression_attribute_values(":now", s(now));
+            .expression_attribute_values(":now", s(now.to_string()));
         applied(update).await.map(|_| ())
     }
 
-    async fn mark_dead_lettered(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<DeadLetterMark, StoreError> {
-        let dlq_sort = format!("{now}#{org}#{queue_id}");
+    async fn mark_dead_lettered(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        now: Timestamp,
+    ) -> Result<DeadLetterMark, StoreError> {
+        let dlq_sort = dead_letter_sort(now, org, queue_id);
         let result = self
             .update_message(org, queue_id)
-            .update_expression(
+            .update_expression(format!(
                 "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, \
-                 dead_lettered_at = :now, gsi2pk = :dlq, gsi2sk = :dlq_sort, gsi5sk = :done REMOVE lease_until, gsi4sk",
-            )
+                 dead_lettered_at = :now, {DLQ_PK} = :dlq, {DLQ_SK} = :dlq_sort, {DONE_SK} = :done REMOVE lease_until, {LIVE_SK}"
+            ))
             .condition_expression("attribute_exists(pk) AND #status IN (:queued, :sending)")
             .expression_attribute_values(":done", done_sort(now, queue_id))
             .expression_attribute_values(":failed", status_value(Status::Failed))
@@ -235,9 +252,9 @@ impl StatusStore for DynamoStore {
                 ":reason",
                 s("the job reached the dead-letter queue before an outcome was recorded (its worker crashed or timed out)"),
             )
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":dlq", s("DLQ"))
-            .expression_attribute_values(":dlq_sort", s(dlq_sort.clone()))
+            .expression_attribute_values(":dlq_sort", dlq_sort.clone())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -256,15 +273,15 @@ impl StatusStore for DynamoStore {
         }
         let update = self
             .update_message(org, queue_id)
-            .update_expression(
-                "SET dead_lettered_at = if_not_exists(dead_lettered_at, :now), gsi2pk = :dlq, \
-                 gsi2sk = if_not_exists(gsi2sk, :dlq_sort)",
-            )
+            .update_expression(format!(
+                "SET dead_lettered_at = if_not_exists(dead_lettered_at, :now), {DLQ_PK} = :dlq, \
+                 {DLQ_SK} = if_not_exists({DLQ_SK}, :dlq_sort)"
+            ))
             .condition_expression("#status = :failed")
             .expression_attribute_values(":failed", status_value(Status::Failed))
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":dlq", s("DLQ"))
-            .expression_attribute_values(":dlq_sort", s(dlq_sort));
+            .expression_attribute_values(":dlq_sort", dlq_sort);
         Ok(if applied(update).await? { DeadLetterMark::AlreadyFailed } else { DeadLetterMark::NotFailed(old.status) })
     }
 
@@ -273,7 +290,7 @@ impl StatusStore for DynamoStore {
         message_id: &str,
         body: &str,
         reason: &str,
-        now: &str,
+        now: Timestamp,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let mut kept = body.to_string();
@@ -289,60 +306,61 @@ impl StatusStore for DynamoStore {
             ("body".to_string(), s(kept)),
             ("body_bytes".to_string(), AttributeValue::N(body.len().to_string())),
             ("reason".to_string(), s(reason)),
-            ("recorded_at".to_string(), s(now)),
-            ("gsi2pk".to_string(), s("POISON")),
-            ("gsi2sk".to_string(), s(format!("{now}#{message_id}"))),
-            ("expires_at".to_string(), AttributeValue::N(expires_at.to_string())),
+            ("recorded_at".to_string(), s(now.to_string())),
+            (GSI2.pk.to_string(), s("POISON")),
+            (GSI2.sk.to_string(), s(format!("{now}#{message_id}"))),
+            (EXPIRES_AT.to_string(), AttributeValue::N(expires_at.to_string())),
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
 
-    async fn list_dead_lettered(&self, queue_id: Option<&str>) -> Result<Vec<MessageRecord>, StoreError> {
+    async fn list_dead_lettered(&self, queue_id: Option<&QueueId>) -> Result<Vec<MessageRecord>, StoreError> {
         // The `DLQ` partition holds only dead-lettered records, so even a filtered query reads little.
         let query = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :dlq")
+            .index_name(GSI2.name)
+            .key_condition_expression("#pk = :dlq")
+            .expression_attribute_names("#pk", GSI2.pk)
             .expression_attribute_values(":dlq", s("DLQ"));
         let query = match queue_id {
-            Some(queue_id) => {
-                query.filter_expression("queue_id = :queue_id").expression_attribute_values(":queue_id", s(queue_id))
-            }
+            Some(queue_id) => query
+                .filter_expression("queue_id = :queue_id")
+                .expression_attribute_values(":queue_id", s(queue_id.as_str())),
             None => query,
         };
         let items = query.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(unavailable)?;
         items.into_iter().map(from_item).collect()
     }
 
-    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &str) -> Result<bool, StoreError> {
+    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError> {
         let update = self
             .update_message(org, queue_id)
-            .update_expression(
-                "SET #status = :queued, gsi4sk = :live REMOVE gsi2pk, gsi2sk, gsi5sk, dead_lettered_at, \
-                 status_description, timeline.failed_at, lease_until",
-            )
+            .update_expression(format!(
+                "SET #status = :queued, {LIVE_SK} = :live REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
+                 status_description, timeline.failed_at, lease_until"
+            ))
             .condition_expression("#status = :failed AND attribute_exists(dead_lettered_at)")
             // Back among the phone's live messages, due now.
-            .expression_attribute_values(":live", s(format!("{}#{queue_id}", rfc3339(chrono::Utc::now()))))
+            .expression_attribute_values(":live", s(format!("{now}#{queue_id}")))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":failed", status_value(Status::Failed));
         applied(update).await
     }
 
     async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError> {
-        let Some(dead_lettered_at) = &before.dead_lettered_at else {
+        let Some(dead_lettered_at) = before.dead_lettered_at else {
             return Ok(false);
         };
         let (org, queue_id) = (&before.org_id, &before.queue_id);
         let mut set = vec![
-            "#status = :failed",
-            "dead_lettered_at = :at",
-            "gsi2pk = :dlq",
-            "gsi2sk = :dlq_sort",
-            "gsi5sk = :done",
+            "#status = :failed".to_string(),
+            "dead_lettered_at = :at".to_string(),
+            format!("{DLQ_PK} = :dlq"),
+            format!("{DLQ_SK} = :dlq_sort"),
+            format!("{DONE_SK} = :done"),
         ];
         let mut update = self
             .update_message(org, queue_id)
@@ -350,22 +368,22 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":failed", status_value(Status::Failed))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":attempts", AttributeValue::N(before.attempts.to_string()))
-            .expression_attribute_values(":at", s(dead_lettered_at))
+            .expression_attribute_values(":at", s(dead_lettered_at.to_string()))
             .expression_attribute_values(":dlq", s("DLQ"))
             // The sort key `mark_dead_lettered` gave it.
-            .expression_attribute_values(":dlq_sort", s(format!("{dead_lettered_at}#{org}#{queue_id}")))
+            .expression_attribute_values(":dlq_sort", dead_letter_sort(dead_lettered_at, org, queue_id))
             .expression_attribute_values(
                 ":done",
-                done_sort(before.timeline.failed_at.as_deref().unwrap_or(dead_lettered_at), queue_id),
+                done_sort(before.timeline.failed_at.unwrap_or(dead_lettered_at), queue_id),
             );
         if let Some(description) = &before.status_description {
-            set.push("status_description = :description");
+            set.push("status_description = :description".into());
             update = update.expression_attribute_values(":description", s(description));
         }
-        if let Some(failed_at) = &before.timeline.failed_at {
-            set.push("timeline.failed_at = :failed_at");
-            update = update.expression_attribute_values(":failed_at", s(failed_at));
+        if let Some(failed_at) = before.timeline.failed_at {
+            set.push("timeline.failed_at = :failed_at".into());
+            update = update.expression_attribute_values(":failed_at", s(failed_at.to_string()));
         }
-        applied(update.update_expression(format!("SET {} REMOVE gsi4sk", set.join(", ")))).await
+        applied(update.update_expression(format!("SET {} REMOVE {LIVE_SK}", set.join(", ")))).await
     }
 }

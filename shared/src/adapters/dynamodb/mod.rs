@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -25,8 +25,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ports::StoreError;
+use indexes::{Index, PK, SK};
 
 mod idempotency;
+pub mod indexes;
 mod messages;
 mod tenants;
 mod tracking;
@@ -58,25 +60,24 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// Every item of an index partition, page by page.
+    /// Every item of an index partition, page by page; only sort keys from `since` on when given.
     pub(super) async fn query_index(
         &self,
-        index: &str,
+        index: Index,
         partition: String,
-        since: Option<&str>,
+        since: Option<String>,
     ) -> Result<Vec<Item>, StoreError> {
-        let pk = format!("{index}pk");
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(index)
-            .expression_attribute_names("#pk", &pk)
+            .index_name(index.name)
+            .expression_attribute_names("#pk", index.pk)
             .expression_attribute_values(":pk", s(partition));
         query = match since {
             Some(since) => query
                 .key_condition_expression("#pk = :pk AND #sk >= :since")
-                .expression_attribute_names("#sk", format!("{index}sk"))
+                .expression_attribute_names("#sk", index.sk)
                 .expression_attribute_values(":since", s(since)),
             None => query.key_condition_expression("#pk = :pk"),
         };
@@ -94,7 +95,7 @@ pub(super) fn s(value: impl Into<String>) -> AttributeValue {
 }
 
 pub(super) fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
 pub(super) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
@@ -102,19 +103,23 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Unavailable(DisplayErrorContext(err).to_string())
+    StoreError::unavailable("a DynamoDB request failed", err)
+}
+
+fn codec(err: serde_dynamo::Error) -> StoreError {
+    StoreError::corrupt("an item does not match its record type", err)
 }
 
 pub(super) fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_dynamo::to_item(value).map_err(codec)
 }
 
 pub(super) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_dynamo::from_item(item).map_err(codec)
 }
 
 pub(super) fn to_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_dynamo::to_attribute_value(value).map_err(codec)
 }
 
 /// The item that failed a condition (ALL_OLD), `Ok(None)` when the item does not exist,

@@ -4,18 +4,21 @@ use async_trait::async_trait;
 
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
+use super::indexes::{GSI1, PK, SK};
 use super::{DynamoStore, condition_failure, from_item, key, s, to_item, unavailable};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
+use crate::domain::ids::{OrgId, PhoneId};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone};
+use crate::domain::time::Timestamp;
 use crate::ports::{StoreError, TenantStore};
 
 #[async_trait]
 impl TenantStore for DynamoStore {
-    async fn put_org(&self, org: &OrgId, name: &str, now: &str) -> Result<(), StoreError> {
+    async fn put_org(&self, org: &OrgId, name: &str, now: Timestamp) -> Result<(), StoreError> {
         let mut item = key(format!("ORG#{org}"), "ORG");
         item.extend([
             ("org_id".to_string(), s(org.as_str())),
             ("name".to_string(), s(name)),
-            ("created_at".to_string(), s(now)),
+            ("created_at".to_string(), s(now.to_string())),
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
@@ -28,8 +31,8 @@ impl TenantStore for DynamoStore {
     async fn put_api_key(&self, hash: &KeyHash, record: &ApiKeyRecord) -> Result<(), StoreError> {
         let mut item = to_item(record)?;
         item.extend(key(format!("KEY#{}", hash.as_str()), "KEY"));
-        item.insert("gsi1pk".into(), s(format!("KEYS#{}", record.org_id)));
-        item.insert("gsi1sk".into(), s(&record.key_id));
+        item.insert(GSI1.pk.into(), s(format!("KEYS#{}", record.org_id)));
+        item.insert(GSI1.sk.into(), s(&record.key_id));
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
@@ -39,39 +42,46 @@ impl TenantStore for DynamoStore {
     }
 
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let items = self.query_index("gsi1", format!("KEYS#{org}"), None).await?;
+        let items = self.query_index(GSI1, format!("KEYS#{org}"), None).await?;
         items.into_iter().map(from_item).collect()
     }
 
-    async fn revoke_api_key(&self, org: &OrgId, key_id: &str, now: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn revoke_api_key(
+        &self,
+        org: &OrgId,
+        key_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
         // The item is keyed by the key's hash, which only the index on (org, key_id) leads to.
         let found = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk AND gsi1sk = :key_id")
+            .index_name(GSI1.name)
+            .key_condition_expression("#pk = :pk AND #sk = :key_id")
+            .expression_attribute_names("#pk", GSI1.pk)
+            .expression_attribute_names("#sk", GSI1.sk)
             .expression_attribute_values(":pk", s(format!("KEYS#{org}")))
             .expression_attribute_values(":key_id", s(key_id))
             .send()
             .await
             .map_err(unavailable)?;
-        let Some(pk) = found.items.unwrap_or_default().into_iter().find_map(|mut item| item.remove("pk")) else {
+        let Some(pk) = found.items.unwrap_or_default().into_iter().find_map(|mut item| item.remove(PK)) else {
             return Ok(None);
         };
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", s("KEY"))
+            .key(PK, pk)
+            .key(SK, s("KEY"))
             .update_expression("SET revoked_at = :now")
             // An unrevoked key stores `revoked_at` as NULL.
             .condition_expression(
                 "attribute_exists(pk) AND org_id = :org AND \
                  (attribute_not_exists(revoked_at) OR attribute_type(revoked_at, :null))",
             )
-            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":now", s(now.to_string()))
             .expression_attribute_values(":org", s(org.as_str()))
             .expression_attribute_values(":null", s("NULL"))
             .return_values(ReturnValue::AllNew)
@@ -95,7 +105,7 @@ impl TenantStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_phone(&self, org: &OrgId, phone_id: &str) -> Result<Option<Phone>, StoreError> {
+    async fn get_phone(&self, org: &OrgId, phone_id: &PhoneId) -> Result<Option<Phone>, StoreError> {
         self.fetch(key(format!("ORG#{org}"), &format!("PHONE#{phone_id}"))).await
     }
 
@@ -116,7 +126,7 @@ impl TenantStore for DynamoStore {
         items.into_iter().map(from_item).collect()
     }
 
-    async fn delete_phone(&self, org: &OrgId, phone_id: &str) -> Result<(), StoreError> {
+    async fn delete_phone(&self, org: &OrgId, phone_id: &PhoneId) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -1,4 +1,4 @@
-//! Idempotency keys and rate-limit counters in memory, with the DynamoDB adapter's conditions.
+//! Idempotency keys in memory, with the DynamoDB adapter's conditions.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::domain::tenant::OrgId;
-use crate::ports::{Claim, IdempotencyRecord, IdempotencyStore, RateCounter, StoreError};
+use crate::domain::ids::OrgId;
+use crate::ports::{Claim, IdempotencyRecord, IdempotencyStore, StoreError};
 
 #[derive(Default)]
 pub struct MemoryIdempotency {
@@ -55,20 +55,5 @@ impl IdempotencyStore for MemoryIdempotency {
     async fn lookup(&self, org: &OrgId, key: &str, now: i64) -> Result<Option<IdempotencyRecord>, StoreError> {
         let keys = lock(&self.keys);
         Ok(keys.get(&(org.clone(), key.to_string())).filter(|(_, e)| *e >= now).map(|(r, _)| r.clone()))
-    }
-}
-
-#[derive(Default)]
-pub struct MemoryRateCounter {
-    windows: Mutex<HashMap<(String, i64), u64>>,
-}
-
-#[async_trait]
-impl RateCounter for MemoryRateCounter {
-    async fn hit(&self, bucket: &str, window_start: i64, _expires_at: i64) -> Result<u64, StoreError> {
-        let mut windows = lock(&self.windows);
-        let hits = windows.entry((bucket.to_string(), window_start)).or_default();
-        *hits += 1;
-        Ok(*hits)
     }
 }

@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
+use crate::domain::ids::{OrgId, QueueId, UniqueId};
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
-use crate::domain::tenant::OrgId;
+use crate::domain::time::Timestamp;
 use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError};
 
 #[async_trait]
@@ -13,32 +14,32 @@ impl StatusStore for MemoryStore {
         let mut messages = lock(&self.messages);
         let key = (record.org_id.clone(), record.queue_id.clone());
         if messages.contains_key(&key) {
-            return Err(StoreError::Unavailable("conditional check failed: record exists".into()));
+            return Err(StoreError::unavailable("PutItem", "conditional check failed: the record exists"));
         }
         messages.insert(key, record.clone());
         Ok(())
     }
 
-    async fn get(&self, org: &OrgId, queue_id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        Ok(lock(&self.messages).get(&(org.clone(), queue_id.to_string())).cloned())
+    async fn get(&self, org: &OrgId, queue_id: &QueueId) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(lock(&self.messages).get(&(org.clone(), queue_id.clone())).cloned())
     }
 
-    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        Ok(lock(&self.messages).values().find(|r| &r.org_id == org && r.unique_id == unique_id).cloned())
+    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &UniqueId) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(lock(&self.messages).values().find(|r| &r.org_id == org && &r.unique_id == unique_id).cloned())
     }
 
     async fn begin_attempt(
         &self,
         org: &OrgId,
-        queue_id: &str,
-        now: &str,
-        lease_until: &str,
+        queue_id: &QueueId,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError> {
         let mut messages = lock(&self.messages);
-        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
+        let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(BeginAttempt::Missing);
         };
-        let lease_expired = record.lease_until.as_deref().is_some_and(|until| until < now);
+        let lease_expired = record.lease_until.is_some_and(|until| until < now);
         match record.status {
             Status::Queued => {}
             Status::Sending if lease_expired => {}
@@ -49,25 +50,25 @@ impl StatusStore for MemoryStore {
         record.attempts += 1;
         record.attempt_log.push(AttemptLogEntry {
             attempt: record.attempts,
-            started_at: now.to_string(),
+            started_at: now,
             outcome: None,
             error: None,
             finished_at: None,
         });
-        record.lease_until = Some(lease_until.to_string());
+        record.lease_until = Some(lease_until);
         Ok(BeginAttempt::Started(record.clone()))
     }
 
     async fn finish_attempt(
         &self,
         org: &OrgId,
-        queue_id: &str,
+        queue_id: &QueueId,
         attempt: u32,
         result: AttemptResult,
-        now: &str,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut messages = lock(&self.messages);
-        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
+        let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(false);
         };
         let live = matches!(record.status, Status::Queued | Status::Sending);
@@ -82,7 +83,7 @@ impl StatusStore for MemoryStore {
         if let Some(entry) = record.attempt_log.get_mut(attempt.saturating_sub(1) as usize) {
             entry.outcome = Some(outcome);
             entry.error = error.clone();
-            entry.finished_at = Some(now.to_string());
+            entry.finished_at = Some(now);
         }
         record.lease_until = None;
         match result {
@@ -90,13 +91,13 @@ impl StatusStore for MemoryStore {
                 record.status = Status::Sent;
                 record.provider_message_id = Some(provider_message_id);
                 record.status_description = None;
-                record.timeline.sent_at = Some(now.to_string());
+                record.timeline.sent_at = Some(now);
             }
             AttemptResult::Retry { .. } => record.status = Status::Queued,
             AttemptResult::Failed { error, .. } => {
                 record.status = Status::Failed;
                 record.status_description = Some(error);
-                record.timeline.failed_at = Some(now.to_string());
+                record.timeline.failed_at = Some(now);
             }
         }
         Ok(true)
@@ -105,23 +106,28 @@ impl StatusStore for MemoryStore {
     async fn mark_enqueue_failed(
         &self,
         org: &OrgId,
-        queue_id: &str,
+        queue_id: &QueueId,
         reason: &str,
-        now: &str,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        if let Some(record) = lock(&self.messages).get_mut(&(org.clone(), queue_id.to_string())) {
+        if let Some(record) = lock(&self.messages).get_mut(&(org.clone(), queue_id.clone())) {
             if record.status == Status::Queued && record.attempts == 0 {
                 record.status = Status::Failed;
                 record.status_description = Some(reason.to_string());
-                record.timeline.failed_at = Some(now.to_string());
+                record.timeline.failed_at = Some(now);
             }
         }
         Ok(())
     }
 
-    async fn mark_dead_lettered(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<DeadLetterMark, StoreError> {
+    async fn mark_dead_lettered(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        now: Timestamp,
+    ) -> Result<DeadLetterMark, StoreError> {
         let mut messages = lock(&self.messages);
-        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
+        let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(DeadLetterMark::Missing);
         };
         let mark = match record.status {
@@ -129,7 +135,7 @@ impl StatusStore for MemoryStore {
                 record.status = Status::Failed;
                 record.status_description =
                     Some("the job reached the dead-letter queue before an outcome was recorded (its worker crashed or timed out)".into());
-                record.timeline.failed_at = Some(now.to_string());
+                record.timeline.failed_at = Some(now);
                 record.lease_until = None;
                 DeadLetterMark::MarkedFailed
             }
@@ -141,7 +147,7 @@ impl StatusStore for MemoryStore {
             Status::Failed => DeadLetterMark::AlreadyFailed,
             other => return Ok(DeadLetterMark::NotFailed(other)),
         };
-        record.dead_lettered_at.get_or_insert_with(|| now.to_string());
+        record.dead_lettered_at.get_or_insert(now);
         Ok(mark)
     }
 
@@ -150,17 +156,17 @@ impl StatusStore for MemoryStore {
         message_id: &str,
         body: &str,
         _reason: &str,
-        _now: &str,
+        _now: Timestamp,
         _expires_at: i64,
     ) -> Result<(), StoreError> {
         lock(&self.poison).push((message_id.to_string(), body.to_string()));
         Ok(())
     }
 
-    async fn list_dead_lettered(&self, queue_id: Option<&str>) -> Result<Vec<MessageRecord>, StoreError> {
+    async fn list_dead_lettered(&self, queue_id: Option<&QueueId>) -> Result<Vec<MessageRecord>, StoreError> {
         let mut found: Vec<MessageRecord> = lock(&self.messages)
             .values()
-            .filter(|r| r.dead_lettered_at.is_some() && queue_id.is_none_or(|id| r.queue_id == id))
+            .filter(|r| r.dead_lettered_at.is_some() && queue_id.is_none_or(|id| &r.queue_id == id))
             .cloned()
             .collect();
         found.sort_by(|a, b| {
@@ -169,9 +175,14 @@ impl StatusStore for MemoryStore {
         Ok(found)
     }
 
-    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &str) -> Result<bool, StoreError> {
+    async fn requeue_dead_lettered(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        _now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut messages = lock(&self.messages);
-        let Some(record) = messages.get_mut(&(org.clone(), queue_id.to_string())) else {
+        let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(false);
         };
         if record.status != Status::Failed || record.dead_lettered_at.is_none() {

@@ -7,17 +7,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::ids::{BroadcastId, OrgId, QueueId};
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone};
+use crate::domain::time::Timestamp;
 use crate::ports::{BroadcastRecord, JobQueue, MediaError, MediaStore, QueueError, SecretError, SecretStore};
 
-mod edge;
+mod clock;
+mod idempotency;
 mod messages;
+mod rate_counter;
 mod tenants;
 mod tracking;
 
-pub use edge::{MemoryIdempotency, MemoryRateCounter};
+pub use clock::ManualClock;
+pub use idempotency::MemoryIdempotency;
+pub use rate_counter::MemoryRateCounter;
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -25,12 +31,12 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[derive(Default)]
 pub struct MemoryStore {
-    messages: Mutex<HashMap<(OrgId, String), MessageRecord>>,
+    messages: Mutex<HashMap<(OrgId, QueueId), MessageRecord>>,
     orgs: Mutex<HashMap<OrgId, Org>>,
     keys: Mutex<HashMap<KeyHash, ApiKeyRecord>>,
     phones: Mutex<Vec<Phone>>,
     pub poison: Mutex<Vec<(String, String)>>,
-    broadcasts: Mutex<HashMap<(OrgId, String), BroadcastRecord>>,
+    broadcasts: Mutex<HashMap<(OrgId, BroadcastId), BroadcastRecord>>,
 }
 
 /// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.
@@ -44,18 +50,18 @@ pub struct MemoryQueue {
 
 #[async_trait]
 impl JobQueue for MemoryQueue {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+    async fn enqueue(&self, job: &Job, _now: Timestamp) -> Result<(), QueueError> {
         if self.fail_enqueue.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(QueueError("simulated outage".into()));
+            return Err(QueueError::new("SendMessage", "simulated outage"));
         }
         lock(&self.jobs).push(job.encode());
         Ok(())
     }
 
-    async fn enqueue_many(&self, jobs: &[Job]) -> Vec<String> {
+    async fn enqueue_many(&self, jobs: &[Job], now: Timestamp) -> Vec<QueueId> {
         let mut failed = vec![];
         for job in jobs {
-            if self.enqueue(job).await.is_err() {
+            if self.enqueue(job, now).await.is_err() {
                 failed.push(job.queue_id.clone());
             }
         }

@@ -3,13 +3,15 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, OrgId, Phone};
+use crate::domain::ids::{OrgId, PhoneId};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone};
+use crate::domain::time::Timestamp;
 use crate::ports::{StoreError, TenantStore};
 
 #[async_trait]
 impl TenantStore for MemoryStore {
-    async fn put_org(&self, org: &OrgId, name: &str, now: &str) -> Result<(), StoreError> {
-        let record = Org { org_id: org.clone(), name: name.to_string(), created_at: now.to_string() };
+    async fn put_org(&self, org: &OrgId, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        let record = Org { org_id: org.clone(), name: name.to_string(), created_at: now };
         lock(&self.orgs).insert(org.clone(), record);
         Ok(())
     }
@@ -33,12 +35,17 @@ impl TenantStore for MemoryStore {
         Ok(keys)
     }
 
-    async fn revoke_api_key(&self, org: &OrgId, key_id: &str, now: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+    async fn revoke_api_key(
+        &self,
+        org: &OrgId,
+        key_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
         let mut keys = lock(&self.keys);
         let Some(key) = keys.values_mut().find(|k| &k.org_id == org && k.key_id == key_id) else {
             return Ok(None);
         };
-        key.revoked_at.get_or_insert_with(|| now.to_string());
+        key.revoked_at.get_or_insert(now);
         Ok(Some(key.clone()))
     }
 
@@ -49,16 +56,16 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_phone(&self, org: &OrgId, phone_id: &str) -> Result<Option<Phone>, StoreError> {
-        Ok(lock(&self.phones).iter().find(|p| &p.org_id == org && p.phone_id == phone_id).cloned())
+    async fn get_phone(&self, org: &OrgId, phone_id: &PhoneId) -> Result<Option<Phone>, StoreError> {
+        Ok(lock(&self.phones).iter().find(|p| &p.org_id == org && &p.phone_id == phone_id).cloned())
     }
 
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
         Ok(lock(&self.phones).iter().filter(|p| &p.org_id == org).cloned().collect())
     }
 
-    async fn delete_phone(&self, org: &OrgId, phone_id: &str) -> Result<(), StoreError> {
-        lock(&self.phones).retain(|p| !(&p.org_id == org && p.phone_id == phone_id));
+    async fn delete_phone(&self, org: &OrgId, phone_id: &PhoneId) -> Result<(), StoreError> {
+        lock(&self.phones).retain(|p| !(&p.org_id == org && &p.phone_id == phone_id));
         Ok(())
     }
 }

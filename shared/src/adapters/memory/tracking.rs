@@ -3,23 +3,15 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
+use crate::domain::ids::{BroadcastId, OrgId, PhoneId, QueueId};
 use crate::domain::message::{MessageRecord, Status};
-use crate::domain::tenant::OrgId;
+use crate::domain::time::Timestamp;
 use crate::ports::{BroadcastRecord, StatusStore, StoreError, Tracking};
-
-fn due(record: &MessageRecord) -> String {
-    record.scheduled_at.clone().unwrap_or_else(|| record.timeline.queued_at.clone())
-}
-
-fn finished_at(record: &MessageRecord) -> Option<&String> {
-    let t = &record.timeline;
-    t.cancelled_at.as_ref().or(t.failed_at.as_ref()).or(t.sent_at.as_ref())
-}
 
 impl MemoryStore {
     fn messages_where(&self, keep: impl Fn(&MessageRecord) -> bool) -> Vec<MessageRecord> {
         let mut found: Vec<_> = lock(&self.messages).values().filter(|r| keep(r)).cloned().collect();
-        found.sort_by_key(due);
+        found.sort_by_key(MessageRecord::due);
         found
     }
 }
@@ -31,11 +23,15 @@ impl Tracking for MemoryStore {
         Ok(())
     }
 
-    async fn get_broadcast(&self, org: &OrgId, broadcast_id: &str) -> Result<Option<BroadcastRecord>, StoreError> {
-        Ok(lock(&self.broadcasts).get(&(org.clone(), broadcast_id.to_string())).cloned())
+    async fn get_broadcast(
+        &self,
+        org: &OrgId,
+        broadcast_id: &BroadcastId,
+    ) -> Result<Option<BroadcastRecord>, StoreError> {
+        Ok(lock(&self.broadcasts).get(&(org.clone(), broadcast_id.clone())).cloned())
     }
 
-    async fn create_many(&self, records: &[MessageRecord]) -> Result<Vec<String>, StoreError> {
+    async fn create_many(&self, records: &[MessageRecord]) -> Result<Vec<QueueId>, StoreError> {
         let mut failed = vec![];
         for record in records {
             if self.create(record).await.is_err() {
@@ -45,33 +41,42 @@ impl Tracking for MemoryStore {
         Ok(failed)
     }
 
-    async fn broadcast_messages(&self, org: &OrgId, broadcast_id: &str) -> Result<Vec<MessageRecord>, StoreError> {
-        Ok(self.messages_where(|r| &r.org_id == org && r.broadcast_id.as_deref() == Some(broadcast_id)))
+    async fn broadcast_messages(
+        &self,
+        org: &OrgId,
+        broadcast_id: &BroadcastId,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        Ok(self.messages_where(|r| &r.org_id == org && r.broadcast_id.as_ref() == Some(broadcast_id)))
     }
 
-    async fn live_messages(&self, org: &OrgId, phone_id: &str) -> Result<Vec<MessageRecord>, StoreError> {
-        Ok(self.messages_where(|r| &r.org_id == org && r.phone_id == phone_id && !r.status.is_final()))
+    async fn live_messages(&self, org: &OrgId, phone_id: &PhoneId) -> Result<Vec<MessageRecord>, StoreError> {
+        Ok(self.messages_where(|r| &r.org_id == org && &r.phone_id == phone_id && !r.status.is_final()))
     }
 
-    async fn finished_since(&self, org: &OrgId, phone_id: &str, since: &str) -> Result<Vec<Status>, StoreError> {
+    async fn finished_since(
+        &self,
+        org: &OrgId,
+        phone_id: &PhoneId,
+        since: Timestamp,
+    ) -> Result<Vec<Status>, StoreError> {
         let done = self.messages_where(|r| {
-            &r.org_id == org && r.phone_id == phone_id && finished_at(r).is_some_and(|at| at.as_str() >= since)
+            &r.org_id == org && &r.phone_id == phone_id && r.timeline.finished_at().is_some_and(|at| at >= since)
         });
         Ok(done.into_iter().map(|r| r.status).collect())
     }
 
-    async fn dead_lettered_count(&self, org: &OrgId, phone_id: &str) -> Result<u64, StoreError> {
-        Ok(self.messages_where(|r| &r.org_id == org && r.phone_id == phone_id && r.dead_lettered_at.is_some()).len()
-            as u64)
+    async fn dead_lettered_count(&self, org: &OrgId, phone_id: &PhoneId) -> Result<u64, StoreError> {
+        let dead = self.messages_where(|r| &r.org_id == org && &r.phone_id == phone_id && r.dead_lettered_at.is_some());
+        Ok(dead.len() as u64)
     }
 
-    async fn cancel(&self, org: &OrgId, queue_id: &str, now: &str) -> Result<bool, StoreError> {
+    async fn cancel(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError> {
         let mut messages = lock(&self.messages);
-        match messages.get_mut(&(org.clone(), queue_id.to_string())) {
+        match messages.get_mut(&(org.clone(), queue_id.clone())) {
             Some(record) if record.status == Status::Queued => {
                 record.status = Status::Cancelled;
                 record.status_description = Some("purged from the queue before it was sent".into());
-                record.timeline.cancelled_at = Some(now.to_string());
+                record.timeline.cancelled_at = Some(now);
                 Ok(true)
             }
             _ => Ok(false),

@@ -1,39 +1,17 @@
-//! `POST /v1/message/send` and `GET /v1/message/{id}/status`, in Periskope's shapes.
+//! `POST /v1/message/send`: Periskope's send, answered `queued` at once.
 
-use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::error::ApiError;
-use super::keyed::{answer_once, creating_request};
-use super::{AppState, Caller};
-use crate::domain::message::{AttemptLogEntry, MessageRecord, Timeline, is_queue_id};
+use crate::api::body::creating_request;
+use crate::api::idempotency::answer_once;
+use crate::api::{ApiError, AppState, Caller};
+use crate::domain::ids::{QueueId, UniqueId};
 use crate::domain::send::parse_send_request;
-use crate::domain::validation::ValidationError;
-use crate::enqueue::Accepted;
-
-/// Longer than any queue_id or unique_id.
-const MAX_ID_BYTES: usize = 128;
-
-#[derive(Serialize)]
-pub struct SendResponse {
-    status: &'static str,
-    queue_id: String,
-    queue_position: u64,
-    unique_id: String,
-    track_by: TrackBy,
-    hint: String,
-}
-
-#[derive(Serialize)]
-struct TrackBy {
-    unique_id: String,
-    queue_id: String,
-}
+use crate::send::Accepted;
 
 pub async fn send(
     State(app): State<AppState>,
@@ -42,13 +20,30 @@ pub async fn send(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (idempotency_key, bytes) = creating_request(&app, &headers, body).await?;
-    let message = parse_send_request(&bytes)?;
+    let message = parse_send_request(&bytes, app.clock.now())?;
     let phone = app.resolve_phone(&caller, &headers).await?;
     let enqueue = || async {
         let accepted = app.enqueuer.enqueue_message(&caller.org_id, &phone, message).await?;
         Ok(serde_json::to_string(&SendResponse::from(accepted)).unwrap_or_default())
     };
-    answer_once(&app, &caller, idempotency_key, "POST /v1/message/send", &phone.phone_id, &bytes, enqueue).await
+    let route = "POST /v1/message/send";
+    answer_once(&app, &caller, idempotency_key, route, phone.phone_id.as_str(), &bytes, enqueue).await
+}
+
+#[derive(Serialize)]
+pub struct SendResponse {
+    status: &'static str,
+    queue_id: QueueId,
+    queue_position: u64,
+    unique_id: UniqueId,
+    track_by: TrackBy,
+    hint: String,
+}
+
+#[derive(Serialize)]
+struct TrackBy {
+    unique_id: String,
+    queue_id: String,
 }
 
 impl From<Accepted> for SendResponse {
@@ -68,91 +63,4 @@ impl From<Accepted> for SendResponse {
             unique_id: accepted.unique_id,
         }
     }
-}
-
-#[derive(Serialize)]
-pub struct StatusResponse {
-    unique_id: String,
-    queue_id: String,
-    chat_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_id: Option<String>,
-    status: &'static str,
-    status_description: String,
-    attempts: u32,
-    attempt_log: Vec<AttemptLogEntry>,
-    timeline: Timeline,
-}
-
-impl From<MessageRecord> for StatusResponse {
-    fn from(record: MessageRecord) -> Self {
-        StatusResponse {
-            status_description: record.describe_status(),
-            attempt_log: record.settled_attempt_log(),
-            unique_id: record.unique_id,
-            queue_id: record.queue_id,
-            chat_id: record.chat_id.as_str().to_string(),
-            message_id: record.provider_message_id,
-            status: record.status.as_str(),
-            attempts: record.attempts,
-            timeline: record.timeline,
-        }
-    }
-}
-
-pub async fn status(
-    State(app): State<AppState>,
-    caller: Caller,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<StatusResponse>, ApiError> {
-    let Path(id) = id.map_err(|_| ApiError::NotFound("no message with that id: it is not valid UTF-8".into()))?;
-    find_message(&app, &caller, &id).await.map(|record| Json(record.into()))
-}
-
-/// A message by queue_id or unique_id, in the caller's org only: anyone else's is not found.
-pub(super) async fn find_message(app: &AppState, caller: &Caller, id: &str) -> Result<MessageRecord, ApiError> {
-    let found = if id.len() > MAX_ID_BYTES {
-        // No id we hand out is this long, and DynamoDB rejects keys over 2 KB.
-        None
-    } else if is_queue_id(id) {
-        app.store.get(&caller.org_id, id).await?
-    } else {
-        app.store.find_by_unique_id(&caller.org_id, id).await?
-    };
-    found.ok_or_else(|| {
-        ApiError::NotFound(format!("no message with id {id:?}: give a unique_id or queue_id returned by /message/send"))
-    })
-}
-
-/// JSON bodies only; a missing Content-Type is taken as JSON, as most clients intend.
-pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let value = value.to_str().unwrap_or_default();
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
-        Ok(())
-    } else {
-        Err(ApiError::NotJson(value.to_string()))
-    }
-}
-
-/// The body, refused with 413 past `limit` without reading it all.
-pub(super) async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<axum::body::Bytes, ApiError> {
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(ApiError::BodyTooLarge { limit });
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|err| {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-        while let Some(cause) = source {
-            if cause.is::<http_body_util::LengthLimitError>() {
-                return ApiError::BodyTooLarge { limit };
-            }
-            source = cause.source();
-        }
-        ApiError::Validation(ValidationError::bad_request("invalid_body", None, "the request body could not be read"))
-    })
 }

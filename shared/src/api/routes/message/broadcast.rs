@@ -1,0 +1,29 @@
+//! `POST /v1/message/broadcast`: one message to many chats, validated all or nothing; answers its id.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::api::body::creating_request;
+use crate::api::idempotency::answer_once;
+use crate::api::{ApiError, AppState, Caller};
+use crate::domain::wire::BroadcastRequest;
+
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (idempotency_key, bytes) = creating_request(&app, &headers, body).await?;
+    let broadcast = BroadcastRequest::from_json(&bytes)?.validate(app.clock.now())?;
+    let phone = app.resolve_phone(&caller, &headers).await?;
+    let create = || async {
+        let broadcast_id = app.broadcaster.broadcast(&caller.org_id, &phone, &caller.key_id, broadcast).await?;
+        Ok(json!({"broadcast_id": broadcast_id}).to_string())
+    };
+    let route = "POST /v1/message/broadcast";
+    answer_once(&app, &caller, idempotency_key, route, phone.phone_id.as_str(), &bytes, create).await
+}

@@ -1,0 +1,76 @@
+//! `DELETE /v1/queue/purge`: cancels queued messages by queue_id (one or a list), by broadcast_id,
+//! or all of the phone's; the body says which, `send::purge` does it.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{bad, find_broadcast};
+use crate::api::body::{read_body, require_json};
+use crate::api::routes::message::find_message;
+use crate::api::{ApiError, AppState, Caller};
+use crate::domain::ids::QueueId;
+use crate::domain::message::MessageRecord;
+use crate::domain::validation::ValidationError;
+use crate::send::PurgeSelection;
+use crate::send::purge::bounded;
+
+pub async fn purge(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, &headers, app.max_body_bytes).await?;
+    let request: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        require_json(&headers)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::Validation(ValidationError::bad_request(
+                "invalid_json",
+                None,
+                format!("the body is not valid JSON: {e}"),
+            ))
+        })?
+    };
+    let Value::Object(request) = request else {
+        return Err(bad(
+            "invalid_type",
+            "queue_id",
+            "the body is {\"queue_id\": ...}, {\"broadcast_id\": ...} or empty",
+        ));
+    };
+    let selection = match (request.get("queue_id"), request.get("broadcast_id")) {
+        (Some(Value::String(id)), None) => PurgeSelection::Messages(own_messages(&app, &caller, &[id.as_str()]).await?),
+        (Some(Value::Array(ids)), None) => {
+            let ids = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    id.as_str().ok_or_else(|| bad("invalid_type", &format!("queue_id[{i}]"), "queue ids are strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            PurgeSelection::Messages(own_messages(&app, &caller, &ids).await?)
+        }
+        (Some(_), None) => return Err(bad("invalid_type", "queue_id", "queue_id is a string or an array of strings")),
+        (None, Some(Value::String(broadcast_id))) => {
+            PurgeSelection::Broadcast(find_broadcast(&app, &caller, broadcast_id).await?.broadcast_id)
+        }
+        (None, Some(_)) => return Err(bad("invalid_type", "broadcast_id", "broadcast_id is a string")),
+        (None, None) => PurgeSelection::Phone(app.resolve_phone(&caller, &headers).await?.phone_id),
+        (Some(_), Some(_)) => return Err(bad("invalid_body", "queue_id", "give queue_id or broadcast_id, not both")),
+    };
+    app.purger.purge(&caller.org_id, selection).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The queue_ids of the caller's messages named by `ids`, all or nothing: an id that is not the
+/// caller's is not found, and nothing is purged. Either id form is accepted.
+async fn own_messages(app: &AppState, caller: &Caller, ids: &[&str]) -> Result<Vec<QueueId>, ApiError> {
+    let lookups: Vec<_> = ids.iter().map(|id| find_message(app, caller, id)).collect();
+    let found: Vec<Result<MessageRecord, ApiError>> = bounded(lookups).await;
+    found.into_iter().map(|r| r.map(|m| m.queue_id)).collect()
+}

@@ -1,0 +1,62 @@
+//! `POST /v1/message/broadcast` and `GET /v1/queue/broadcast`: records and jobs per chat, spacing,
+//! and a scheduled broadcast's status as the clock moves.
+
+use std::time::Duration;
+
+use axum::http::Method;
+
+use super::*;
+use crate::domain::job::Job;
+
+const BROADCAST: &str = "/v1/message/broadcast";
+
+async fn create(app: &Harness, body: Value) -> String {
+    let reply = app.json(Method::POST, BROADCAST, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json()["broadcast_id"].as_str().expect("a broadcast_id").to_string()
+}
+
+#[tokio::test]
+async fn a_scheduled_broadcast_queues_one_spaced_job_per_chat_and_reports_scheduled_until_due() {
+    let app = Harness::new().await;
+    let at = app.now().plus(Duration::from_secs(600));
+    let id = create(
+        &app,
+        json!({"chat_ids": ["15550000010", "15550000011"], "message": "Hi {{name}}", "delay": 5,
+               "scheduled_at": at.to_string(),
+               "variables": [{"chat_id": "15550000010", "values": {"name": "Ana"}},
+                             {"chat_id": "15550000011", "values": {"name": "Bo"}}]}),
+    )
+    .await;
+    let due: Vec<Option<i64>> = app.jobs().iter().map(|j| Job::decode(j).expect("a job").due_at).collect();
+    assert_eq!(due, [Some(at.epoch_secs_ceil()), Some(at.plus(Duration::from_secs(5)).epoch_secs_ceil())]);
+
+    let status = app.get(KEY, &format!("/v1/queue/broadcast?broadcast_id={id}")).await.json();
+    assert_eq!((status["total_chats"].as_u64(), status["pending_chats"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(status["broadcast_status"], "scheduled");
+    app.clock.advance(Duration::from_secs(601));
+    let status = app.get(KEY, &format!("/v1/queue/broadcast?broadcast_id={id}")).await.json();
+    assert_eq!(status["broadcast_status"], "in_progress");
+
+    let jobs = app.get(KEY, &format!("/v1/queue/jobs?broadcast_id={id}")).await.json();
+    let bodies: Vec<&str> =
+        jobs.as_array().expect("jobs").iter().map(|j| j["data"]["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["Hi Ana", "Hi Bo"]);
+}
+
+#[tokio::test]
+async fn a_bad_chat_id_queues_nothing() {
+    let app = Harness::new().await;
+    let reply = app.json(Method::POST, BROADCAST, json!({"chat_ids": ["15550000010", "nope"], "message": "hi"})).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_chat_ids");
+    assert!(app.jobs().is_empty());
+}
+
+#[tokio::test]
+async fn another_orgs_broadcast_is_not_found() {
+    let app = Harness::new().await;
+    app.add_org_b().await;
+    let id = create(&app, json!({"chat_ids": ["15550000010"], "message": "hi"})).await;
+    let reply = app.get("obx_test_key_of_org_b", &format!("/v1/queue/broadcast?broadcast_id={id}")).await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
+}

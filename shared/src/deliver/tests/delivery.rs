@@ -1,0 +1,222 @@
+//! The delivery consumer: one attempt's outcomes, retries, duplicates, finished messages and
+//! bodies that cannot be delivered.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::*;
+use crate::providers::sandbox;
+
+// --- outcomes of one attempt ---
+
+#[tokio::test]
+async fn a_normal_chat_is_sent_on_one_attempt() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    assert!(app.receive(&job, 1).await.is_empty());
+    let record = app.record(&queue_id).await;
+    assert_eq!(record.status, Status::Sent);
+    assert!(record.provider_message_id.as_deref().is_some_and(|id| !id.is_empty()), "{record:?}");
+    assert_eq!((record.attempts, outcomes(&record)), (1, vec![Some(AttemptOutcome::Sent)]));
+    assert!(record.timeline.sent_at.is_some() && record.lease_until.is_none(), "{record:?}");
+    assert_eq!(app.calls(&queue_id), 1);
+    assert!(app.visibility_changes().is_empty());
+}
+
+#[tokio::test]
+async fn a_permanent_error_fails_at_once_and_is_acknowledged() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(sandbox::PERMANENT).await;
+    assert!(app.receive(&job, 1).await.is_empty());
+    let record = app.record(&queue_id).await;
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!((record.attempts, outcomes(&record)), (1, vec![Some(AttemptOutcome::PermanentError)]));
+    assert!(record.status_description.as_deref().is_some_and(|d| d.contains("does not exist")), "{record:?}");
+    assert!(record.timeline.failed_at.is_some());
+    assert!(app.visibility_changes().is_empty());
+    assert!(app.dead_letters().is_empty());
+}
+
+// --- retries ---
+
+#[tokio::test]
+async fn a_transient_error_requeues_and_hides_the_job_for_a_growing_backoff() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(sandbox::ALWAYS_TRANSIENT).await;
+    for (receive_count, nominal) in [(1, 1.0), (2, 2.0)] {
+        assert_eq!(app.receive(&job, receive_count).await, ["msg-1"], "receive {receive_count}");
+        let record = app.record(&queue_id).await;
+        assert_eq!((record.status, record.attempts), (Status::Queued, receive_count), "{record:?}");
+        assert_eq!(record.attempt_log.last().and_then(|entry| entry.outcome), Some(AttemptOutcome::TransientError));
+        let (receipt_handle, delay) = app.visibility_changes().last().cloned().expect("a visibility change");
+        assert_eq!(receipt_handle, receipt("msg-1", receive_count));
+        assert_backoff(delay, nominal);
+    }
+    assert_eq!(app.visibility_changes().len(), 2);
+}
+
+#[tokio::test]
+async fn the_last_transient_error_fails_the_record_and_releases_the_job_for_redrive() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(sandbox::ALWAYS_TRANSIENT).await;
+    app.receive(&job, 1).await;
+    app.receive(&job, 2).await;
+
+    assert_eq!(app.receive(&job, 3).await, ["msg-1"]);
+    let record = app.record(&queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Failed, 3));
+    let description = record.status_description.as_deref().unwrap_or_default();
+    assert!(description.contains("attempt 3") && description.contains("temporarily unavailable"), "{description}");
+    assert_eq!(app.visibility_changes().last(), Some(&(receipt("msg-1", 3), Duration::ZERO)));
+    // The redrive policy moves it on the next receive; the handler does not dead-letter it itself.
+    assert!(app.dead_letters().is_empty());
+    assert_eq!(app.calls(&queue_id), 3);
+}
+
+#[tokio::test]
+async fn transient_twice_is_sent_on_the_third_receive() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(sandbox::TRANSIENT_TWICE).await;
+    assert_eq!(app.receive(&job, 1).await, ["msg-1"]);
+    assert_eq!(app.receive(&job, 2).await, ["msg-1"]);
+    assert!(app.receive(&job, 3).await.is_empty());
+    let record = app.record(&queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Sent, 3));
+    use AttemptOutcome::{Sent, TransientError};
+    assert_eq!(outcomes(&record), [Some(TransientError), Some(TransientError), Some(Sent)]);
+    assert_eq!(record.attempt_log.iter().map(|entry| entry.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(record.provider_message_id.is_some());
+}
+
+#[tokio::test]
+async fn a_batch_is_delivered_concurrently() {
+    let app = Harness::with_slow_provider();
+    let (first, first_job) = app.accept(NORMAL).await;
+    let (second, second_job) = app.accept("15550000011").await;
+    let response = app.deliver(vec![sqs_message("m-1", &first_job, 1), sqs_message("m-2", &second_job, 1)]).await;
+    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    assert_eq!(app.provider.most_in_flight.load(Ordering::SeqCst), 2);
+    assert_eq!((app.record(&first).await.status, app.record(&second).await.status), (Status::Sent, Status::Sent));
+}
+
+// --- duplicates and finished messages ---
+
+#[tokio::test]
+async fn the_same_record_delivered_twice_calls_the_provider_once() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    assert!(app.receive(&job, 1).await.is_empty());
+    assert!(app.receive(&job, 1).await.is_empty());
+    assert_eq!(app.calls(&queue_id), 1);
+    assert_eq!(app.record(&queue_id).await.attempts, 1);
+}
+
+#[tokio::test]
+async fn two_copies_in_one_batch_call_the_provider_once_and_retry_the_duplicate_after_the_lease() {
+    let app = Harness::with_slow_provider();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    let response = app.deliver(vec![sqs_message("copy-1", &job, 1), sqs_message("copy-2", &job, 1)]).await;
+
+    assert_eq!(app.calls(&queue_id), 1);
+    let failed = failed_ids(&response);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let visibility = app.visibility_changes();
+    assert_eq!(visibility.len(), 1, "{visibility:?}");
+    assert_eq!(visibility[0].0, receipt(&failed[0], 1));
+    assert!(visibility[0].1 >= LEASE && visibility[0].1 <= LEASE + Duration::from_secs(1), "{visibility:?}");
+    let record = app.record(&queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Sent, 1));
+}
+
+#[tokio::test]
+async fn a_cancelled_message_is_acknowledged_without_calling_the_provider() {
+    let app = Harness::new();
+    let cancelled = record_in(app.org(), NORMAL, Status::Cancelled, app.now());
+    let job = app.put(&cancelled).await;
+    assert!(app.receive(&job, 1).await.is_empty());
+    assert_eq!(app.calls(&cancelled.queue_id), 0);
+    assert_eq!(app.record(&cancelled.queue_id).await, cancelled);
+}
+
+#[tokio::test]
+async fn a_sent_message_is_acknowledged_without_calling_the_provider() {
+    let app = Harness::new();
+    let mut sent = record_in(app.org(), NORMAL, Status::Sent, app.now());
+    sent.provider_message_id = Some("sandbox.earlier".into());
+    let job = app.put(&sent).await;
+    assert!(app.receive(&job, 2).await.is_empty());
+    assert_eq!(app.calls(&sent.queue_id), 0);
+    assert_eq!(app.record(&sent.queue_id).await, sent);
+}
+
+#[tokio::test]
+async fn a_sending_record_whose_lease_expired_is_taken_over() {
+    let app = Harness::new();
+    let now = app.now();
+    let abandoned = sending_record(app.org(), now, Duration::from_secs(120), now.plus(Duration::from_secs(30)));
+    // The worker died: its lease ran out a minute and a half ago.
+    app.clock.advance(Duration::from_secs(120));
+    let job = app.put(&abandoned).await;
+    assert!(app.receive(&job, 2).await.is_empty());
+    assert_eq!(app.calls(&abandoned.queue_id), 1);
+    let record = app.record(&abandoned.queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Sent, 2));
+    let settled: Vec<_> = record.settled_attempt_log().iter().map(|entry| (entry.attempt, entry.outcome)).collect();
+    assert_eq!(settled, [(1, Some(AttemptOutcome::Interrupted)), (2, Some(AttemptOutcome::Sent))]);
+}
+
+#[tokio::test]
+async fn a_sending_record_with_a_live_lease_is_left_to_its_worker() {
+    let app = Harness::new();
+    let now = app.now();
+    let busy = sending_record(app.org(), now, Duration::from_secs(5), now.plus(Duration::from_secs(25)));
+    let job = app.put(&busy).await;
+    assert_eq!(app.receive(&job, 2).await, ["msg-1"]);
+    assert_eq!(app.calls(&busy.queue_id), 0);
+    assert_eq!(app.record(&busy.queue_id).await, busy);
+    let (_, delay) = app.visibility_changes().pop().expect("a visibility change");
+    // The rest of the lease, to the second (the clock does not move), plus one.
+    assert_eq!(delay, Duration::from_secs(26));
+}
+
+// --- bodies that cannot be delivered ---
+
+#[tokio::test]
+async fn a_malformed_body_is_dead_lettered_without_failing_its_batch_mate() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    let response = app.deliver(vec![sqs_message("bad", "{not a job", 1), sqs_message("good", &job, 1)]).await;
+    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    assert_eq!(app.record(&queue_id).await.status, Status::Sent);
+    let dead = app.dead_letters();
+    assert_eq!(dead.iter().map(|(body, _)| body.as_str()).collect::<Vec<_>>(), ["{not a job"]);
+    assert!(dead[0].1.contains("malformed"), "{dead:?}");
+}
+
+#[tokio::test]
+async fn a_job_naming_a_missing_record_is_dead_lettered() {
+    let app = Harness::new();
+    let missing = record_in(app.org(), NORMAL, Status::Queued, app.now());
+    let job = Job::for_record(&missing).encode();
+    assert!(app.receive(&job, 1).await.is_empty());
+    let dead = app.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].0, job);
+    assert!(dead[0].1.contains(missing.queue_id.as_str()), "{dead:?}");
+}
+
+#[tokio::test]
+async fn batch_item_failures_name_only_the_batchs_retried_messages() {
+    let app = Harness::new();
+    let (_, sent) = app.accept(NORMAL).await;
+    let (_, permanent) = app.accept(sandbox::PERMANENT).await;
+    let (_, transient) = app.accept(sandbox::ALWAYS_TRANSIENT).await;
+    let batch = vec![
+        sqs_message("m-sent", &sent, 1),
+        sqs_message("m-permanent", &permanent, 1),
+        sqs_message("m-transient", &transient, 1),
+        sqs_message("m-malformed", "[]", 1),
+    ];
+    let response = app.deliver(batch).await;
+    assert_eq!(failed_ids(&response), ["m-transient"]);
+}
