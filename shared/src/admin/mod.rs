@@ -16,7 +16,8 @@ pub use replay::{ReplayReport, ReplaySelection, replay_dead_letters};
 use crate::ports::{QueueError, SecretError, StoreError};
 use crate::telemetry::chain;
 
-/// Why an admin operation did not happen.
+/// Why an admin operation did not happen. An admin error is shown to a person as it is, so its
+/// message carries the whole cause chain of a store's error (and it reports no source of its own).
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("{0}")]
@@ -26,11 +27,29 @@ pub enum AdminError {
     #[error("{0}")]
     Conflict(String),
     #[error("{}; check that DynamoDB is reachable with these credentials, then try again", chain(.0))]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("{}; check that Secrets Manager is reachable with these credentials, then try again", chain(.0))]
-    Secret(#[from] SecretError),
+    Secret(SecretError),
     #[error("{}; check that the jobs queue is reachable with these credentials, then try again", chain(.0))]
-    Queue(#[from] QueueError),
+    Queue(QueueError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(err: StoreError) -> Self {
+        AdminError::Store(err)
+    }
+}
+
+impl From<SecretError> for AdminError {
+    fn from(err: SecretError) -> Self {
+        AdminError::Secret(err)
+    }
+}
+
+impl From<QueueError> for AdminError {
+    fn from(err: QueueError) -> Self {
+        AdminError::Queue(err)
+    }
 }
 
 fn invalid(message: impl Into<String>) -> AdminError {

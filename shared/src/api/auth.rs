@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::AppState;
 use super::error::ApiError;
 use super::rate_limit::RateStatus;
+use super::state::AppState;
 use crate::domain::ids::OrgId;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
 use crate::ports::StoreError;

@@ -4,9 +4,9 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 
-use super::AppState;
 use super::error::ApiError;
 use super::idempotency::IdempotencyKey;
+use super::state::AppState;
 use crate::domain::validation::ValidationError;
 
 /// The `Idempotency-Key` (if any) and the JSON body of a request that creates messages.

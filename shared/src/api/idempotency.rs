@@ -10,8 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use super::{AppState, Caller};
+use super::state::AppState;
 use crate::domain::ids::OrgId;
 use crate::domain::limits::IDEMPOTENCY_KEY_BYTES;
 use crate::domain::validation::ValidationError;
@@ -166,24 +165,25 @@ where
 
 /// Runs `work` (which returns the JSON answer) and answers 200 with it; with a key, only the
 /// first request with that key runs it, and the others get its answer back byte for byte.
-pub async fn answer_once<F, Fut>(
+pub async fn answer_once<E, F, Fut>(
     app: &AppState,
-    caller: &Caller,
+    org: &OrgId,
     key: Option<IdempotencyKey>,
     route: &str,
     phone_id: &str,
     body: &[u8],
     work: F,
-) -> Result<Response, ApiError>
+) -> Result<Response, E>
 where
+    E: From<IdempotencyError>,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, ApiError>>,
+    Fut: Future<Output = Result<String, E>>,
 {
     let Some(key) = key else { return Ok(json_ok(work().await?, false)) };
     // The body was validated as JSON already; an empty one fingerprints as null.
     let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let fingerprint = fingerprint(route, phone_id, &value);
-    match run_once(app.idempotency.as_ref(), app.clock.as_ref(), &caller.org_id, &key, &fingerprint, work).await? {
+    match run_once(app.idempotency.as_ref(), app.clock.as_ref(), org, &key, &fingerprint, work).await? {
         Ok(Answer::Fresh(answer)) => Ok(json_ok(answer, false)),
         Ok(Answer::Replayed(answer)) => Ok(json_ok(answer, true)),
         Err(err) => Err(err),

@@ -10,9 +10,7 @@ mod idempotency;
 mod openapi;
 mod rate_limit;
 mod routes;
-
-use std::sync::Arc;
-use std::time::Duration;
+mod state;
 
 use axum::Router;
 use axum::http::{Method, Uri};
@@ -23,73 +21,9 @@ pub use auth::Caller;
 pub use error::ApiError;
 pub use idempotency::{IdempotencyError, IdempotencyKey};
 pub use rate_limit::{RateLimiter, RateStatus};
+pub use state::{ApiPorts, ApiSettings, AppState};
 
-use crate::cache::TtlCache;
-use crate::domain::ids::OrgId;
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
-use crate::ports::{Clock, IdempotencyStore, RateCounter, StatusStore, TenantStore, Tracking};
-use crate::send::{Broadcaster, Enqueuer, Purger};
 use routes::{health, message, queue};
-
-/// Keys and phone lists kept per warm instance; bounded so a flood of keys cannot grow it.
-const CACHE_CAPACITY: u64 = 10_000;
-
-/// The stores the routes read and write.
-#[derive(Clone)]
-pub struct ApiPorts {
-    pub store: Arc<dyn StatusStore>,
-    pub tenants: Arc<dyn TenantStore>,
-    pub idempotency: Arc<dyn IdempotencyStore>,
-    pub rate_counter: Arc<dyn RateCounter>,
-    pub tracking: Arc<dyn Tracking>,
-}
-
-/// The edge's knobs, from `Config`.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiSettings {
-    pub max_body_bytes: usize,
-    pub auth_cache_ttl: Duration,
-    /// Requests per minute per key unless the key has its own; `None` switches the limiter off.
-    pub rate_limit_per_minute: Option<u32>,
-}
-
-/// Everything the routes need, cloned cheaply into each request.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn StatusStore>,
-    pub tenants: Arc<dyn TenantStore>,
-    pub idempotency: Arc<dyn IdempotencyStore>,
-    pub enqueuer: Enqueuer,
-    pub broadcaster: Broadcaster,
-    pub purger: Purger,
-    pub tracking: Arc<dyn Tracking>,
-    pub limiter: RateLimiter,
-    pub clock: Arc<dyn Clock>,
-    pub max_body_bytes: usize,
-    keys: Arc<TtlCache<KeyHash, ApiKeyRecord>>,
-    phones: Arc<TtlCache<OrgId, Vec<Phone>>>,
-}
-
-impl AppState {
-    /// The edge over `ports`; the clock is the enqueuer's, so one clock rules a whole request.
-    pub fn new(ports: ApiPorts, enqueuer: Enqueuer, settings: ApiSettings) -> AppState {
-        let clock = enqueuer.clock.clone();
-        AppState {
-            store: ports.store,
-            tenants: ports.tenants,
-            idempotency: ports.idempotency,
-            broadcaster: Broadcaster { enqueuer: enqueuer.clone(), tracking: ports.tracking.clone() },
-            purger: Purger { tracking: ports.tracking.clone(), clock: clock.clone() },
-            tracking: ports.tracking,
-            enqueuer,
-            limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),
-            clock,
-            max_body_bytes: settings.max_body_bytes,
-            keys: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
-            phones: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
-        }
-    }
-}
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,16 +8,31 @@ use super::time::Timestamp;
 use super::validation::ValidationError;
 use super::wire::RawContent;
 
-/// Content that passed every rule.
+/// Content that passed every rule. `M` is the media as validated (`Media`, with its bytes), or as
+/// staged for a record (`StoredMedia`, a URL or an S3 key) once `with_media` has swapped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Content {
+pub struct Content<M = Media> {
     pub text: Option<String>,
-    pub media: Option<Media>,
+    pub media: Option<M>,
     pub poll: Option<Poll>,
     pub reply_to: Option<String>,
     pub hide_url_preview: bool,
     /// Not delivered before this; `None` means as soon as possible.
     pub scheduled_at: Option<Timestamp>,
+}
+
+impl<M> Content<M> {
+    /// The same content with its media replaced (by its staged form).
+    pub fn with_media<S>(self, media: Option<S>) -> Content<S> {
+        Content {
+            text: self.text,
+            media,
+            poll: self.poll,
+            reply_to: self.reply_to,
+            hide_url_preview: self.hide_url_preview,
+            scheduled_at: self.scheduled_at,
+        }
+    }
 }
 
 impl Content {

@@ -72,30 +72,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn web_urls_need_an_allowed_scheme_and_a_host() {
-        for ok in [
-            "https://example.com",
-            "HTTPS://example.com/a?b#c",
-            "https://user@example.com:8443/a",
-            "https://[::1]:443/a",
-        ] {
-            assert!(parse_web_url(ok, &["https"]).is_some(), "{ok}");
-        }
-        assert!(parse_web_url("http://127.0.0.1:9/hook", &["http", "https"]).is_some());
-        for bad in [
-            "http://example.com",
-            "ftp://example.com/a",
-            "https://",
-            "https:///a.jpg",
-            "https://:443/a",
-            "https://user@/a",
-            "https://exa mple.com/a",
-            "https://example.com/a b",
-            "example.com/a.jpg",
-            "https\u{301}://x",
-            "https:example.com",
-        ] {
-            assert!(parse_web_url(bad, &["https"]).is_none(), "{bad}");
+    fn web_urls_need_one_of_the_given_schemes_and_a_host() {
+        // media.rs tests the https-only rules case by case; here, the schemes and the authority.
+        let both = ["http", "https"];
+        assert!(parse_web_url("http://127.0.0.1:9/hook", &both).is_some());
+        assert!(parse_web_url("http://127.0.0.1:9/hook", &["https"]).is_none());
+        assert!(parse_web_url("HTTPS://example.com/a?b#c", &both).is_some());
+        for bad in ["https:example.com", "https:///a", "ftp://example.com", "https://exa mple.com"] {
+            assert!(parse_web_url(bad, &both).is_none(), "{bad}");
         }
     }
 

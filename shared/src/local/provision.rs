@@ -45,7 +45,7 @@ pub struct Provisioned {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not create {resource}: {}", crate::telemetry::chain(source.as_ref()))]
+#[error("could not create {resource}")]
 pub struct ProvisionError {
     resource: String,
     #[source]

@@ -172,7 +172,7 @@ impl FaultySandbox {
         let line = format!("{queue_id} {attempt} {outcome}\n");
         let mut file = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Err(err) = file.write_all(line.as_bytes()) {
-            warn!(%queue_id, attempt, error = %err, "sandbox: could not append to the call log");
+            warn!(%queue_id, attempt, error = %crate::telemetry::chain(&err), "sandbox: could not append to the call log");
         }
     }
 }

@@ -9,6 +9,7 @@ use tracing::{error, info, warn};
 
 use super::enqueue::{EnqueueError, Enqueuer, NOT_QUEUED, RecordParts};
 use crate::domain::broadcast::ValidatedBroadcast;
+use crate::domain::content::Content;
 use crate::domain::ids::{BroadcastId, OrgId, QueueId};
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
@@ -34,7 +35,7 @@ impl Broadcaster {
     ) -> Result<BroadcastId, EnqueueError> {
         let now = self.enqueuer.clock.now();
         let broadcast_id = BroadcastId::generate();
-        let ValidatedBroadcast { content, recipients, delay } = broadcast;
+        let ValidatedBroadcast { mut content, recipients, delay } = broadcast;
         let start = content.scheduled_at.unwrap_or(now);
         let mut record = BroadcastRecord {
             org_id: org.clone(),
@@ -52,23 +53,17 @@ impl Broadcaster {
             expires_at: self.enqueuer.expires_at(now),
         };
         self.tracking.put_broadcast(&record).await?;
-        let media = self.enqueuer.stage_media(org, &format!("broadcast-{broadcast_id}"), content.media).await?;
+        let media = self.enqueuer.stage_media(org, &format!("broadcast-{broadcast_id}"), content.media.take()).await?;
+        let shared = content.with_media(media);
 
         let messages: Vec<MessageRecord> = recipients
             .into_iter()
             .enumerate()
             .map(|(i, recipient)| {
                 let due = start.plus(delay * i as u32);
-                let parts = RecordParts {
-                    chat_id: recipient.chat_id,
-                    text: recipient.text,
-                    media: media.clone(),
-                    poll: content.poll.clone(),
-                    reply_to: content.reply_to.clone(),
-                    hide_url_preview: content.hide_url_preview,
-                    scheduled_at: Some(due),
-                    broadcast_id: Some(broadcast_id.clone()),
-                };
+                let content = Content { text: recipient.text, scheduled_at: Some(due), ..shared.clone() };
+                let parts =
+                    RecordParts { chat_id: recipient.chat_id, content, broadcast_id: Some(broadcast_id.clone()) };
                 self.enqueuer.queued_record(org, phone, QueueId::generate(), parts, now)
             })
             .collect();

@@ -8,11 +8,11 @@ use tracing::{Span, error};
 
 use super::queue_depth::QueueDepth;
 use crate::domain::chat_id::ChatId;
+use crate::domain::content::Content;
 use crate::domain::ids::{BroadcastId, OrgId, QueueId, UniqueId};
 use crate::domain::job::Job;
 use crate::domain::media::{Media, MediaSource};
 use crate::domain::message::{MessageRecord, Status, StoredMedia, Timeline};
-use crate::domain::poll::Poll;
 use crate::domain::send::ValidatedMessage;
 use crate::domain::tenant::Phone;
 use crate::domain::time::Timestamp;
@@ -48,16 +48,11 @@ pub struct Enqueuer {
     pub depth: Arc<QueueDepth>,
 }
 
-/// What one message record is made of, besides its ids and timestamps.
+/// What one message record is made of, besides its ids and timestamps: its chat, its content
+/// with the media staged already (a URL or an S3 key, never bytes), and its broadcast.
 pub struct RecordParts {
     pub chat_id: ChatId,
-    pub text: Option<String>,
-    /// Staged already: a URL or an S3 key, never bytes.
-    pub media: Option<StoredMedia>,
-    pub poll: Option<Poll>,
-    pub reply_to: Option<String>,
-    pub hide_url_preview: bool,
-    pub scheduled_at: Option<Timestamp>,
+    pub content: Content<StoredMedia>,
     pub broadcast_id: Option<BroadcastId>,
 }
 
@@ -76,18 +71,9 @@ impl Enqueuer {
         let queue_id = QueueId::generate();
         // The request's span (see `api`) carries the queue_id from here on.
         Span::current().record("queue_id", tracing::field::display(&queue_id));
-        let ValidatedMessage { chat_id, content } = message;
-        let media = self.stage_media(org, queue_id.as_str(), content.media).await?;
-        let parts = RecordParts {
-            chat_id,
-            text: content.text,
-            media,
-            poll: content.poll,
-            reply_to: content.reply_to,
-            hide_url_preview: content.hide_url_preview,
-            scheduled_at: content.scheduled_at,
-            broadcast_id: None,
-        };
+        let ValidatedMessage { chat_id, mut content } = message;
+        let media = self.stage_media(org, queue_id.as_str(), content.media.take()).await?;
+        let parts = RecordParts { chat_id, content: content.with_media(media), broadcast_id: None };
         let record = self.queued_record(org, phone, queue_id.clone(), parts, now);
         // The queue depth is refreshed alongside the write, never as an extra sequential round trip.
         let (created, queue_position) =
@@ -139,6 +125,7 @@ impl Enqueuer {
         parts: RecordParts,
         now: Timestamp,
     ) -> MessageRecord {
+        let content = parts.content;
         MessageRecord {
             org_id: org.clone(),
             queue_id,
@@ -146,11 +133,11 @@ impl Enqueuer {
             phone_id: phone.phone_id.clone(),
             provider: phone.provider.kind(),
             chat_id: parts.chat_id,
-            text: parts.text,
-            media: parts.media,
-            poll: parts.poll,
-            reply_to: parts.reply_to,
-            hide_url_preview: parts.hide_url_preview,
+            text: content.text,
+            media: content.media,
+            poll: content.poll,
+            reply_to: content.reply_to,
+            hide_url_preview: content.hide_url_preview,
             status: Status::Queued,
             status_description: None,
             provider_message_id: None,
@@ -159,7 +146,7 @@ impl Enqueuer {
             timeline: Timeline::queued(now),
             lease_until: None,
             dead_lettered_at: None,
-            scheduled_at: parts.scheduled_at.filter(|at| *at > now),
+            scheduled_at: content.scheduled_at.filter(|at| *at > now),
             broadcast_id: parts.broadcast_id,
             expires_at: self.expires_at(now),
         }

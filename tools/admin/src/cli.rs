@@ -233,9 +233,10 @@ async fn connect() -> Result<Services, String> {
         let settings = LocalSettings::from_env();
         local::prepare(&settings).await.map_err(|err| {
             format!(
-                "cannot use the local stack at {}: {err}\nstart it with `make run` (or set AWS_ENDPOINT_URL), \
+                "cannot use the local stack at {}: {}\nstart it with `make run` (or set AWS_ENDPOINT_URL), \
                  or set OUTBOX_TABLE and the Lambdas' other variables to use a deployment",
-                settings.endpoint
+                settings.endpoint,
+                outbox::telemetry::chain(&err)
             )
         })?
     };

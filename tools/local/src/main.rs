@@ -38,7 +38,7 @@ async fn main() -> std::process::ExitCode {
     match run(command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            error!("{err}");
+            error!("{}", outbox::telemetry::chain(err.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
@@ -51,7 +51,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         match local::prepare(&settings).await {
             Ok(ready) => break ready,
             Err(err) if started.elapsed() < EMULATOR_WAIT => {
-                warn!("waiting for the AWS emulator at {}: {err}", settings.endpoint);
+                warn!("waiting for the AWS emulator at {}: {}", settings.endpoint, outbox::telemetry::chain(&err));
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(err) => return Err(err.into()),

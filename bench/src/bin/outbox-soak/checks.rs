@@ -192,21 +192,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Records store RFC 3339 times; which one does not matter here.
+    const AT: &str = "2026-01-01T00:00:00.000Z";
+
     fn record(status: &str, outcomes: &[Option<&str>], dead: bool, reason: Option<&str>) -> MessageRecord {
         let log: Vec<_> = outcomes
             .iter()
             .map(|o| match o {
-                Some(o) => json!({"attempt": 0, "started_at": "t", "outcome": o}),
-                None => json!({"attempt": 0, "started_at": "t"}),
+                Some(o) => json!({"attempt": 0, "started_at": AT, "outcome": o}),
+                None => json!({"attempt": 0, "started_at": AT}),
             })
             .collect();
         let mut value = json!({
             "org_id": "o", "queue_id": "q", "unique_id": "u", "phone_id": "p", "provider": "sandbox",
             "chat_id": "919000000000@c.us", "status": status, "attempts": outcomes.len(), "attempt_log": log,
-            "timeline": {"queued_at": "t"}, "expires_at": 0
+            "timeline": {"queued_at": AT}, "expires_at": 0
         });
         if dead {
-            value["dead_lettered_at"] = json!("t");
+            value["dead_lettered_at"] = json!(AT);
         }
         if let Some(reason) = reason {
             value["status_description"] = json!(reason);

@@ -93,18 +93,8 @@ impl StatusStore for DynamoStore {
     }
 
     async fn find_by_unique_id(&self, org: &OrgId, unique_id: &UniqueId) -> Result<Option<MessageRecord>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1.name)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI1.pk)
-            .expression_attribute_values(":pk", s(format!("UID#{org}#{unique_id}")))
-            .limit(1)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let output =
+            self.index_query(GSI1, format!("UID#{org}#{unique_id}")).limit(1).send().await.map_err(unavailable)?;
         output.items.unwrap_or_default().into_iter().next().map(from_item).transpose()
     }
 
@@ -317,14 +307,7 @@ impl StatusStore for DynamoStore {
 
     async fn list_dead_lettered(&self, queue_id: Option<&QueueId>) -> Result<Vec<MessageRecord>, StoreError> {
         // The `DLQ` partition holds only dead-lettered records, so even a filtered query reads little.
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI2.name)
-            .key_condition_expression("#pk = :dlq")
-            .expression_attribute_names("#pk", GSI2.pk)
-            .expression_attribute_values(":dlq", s("DLQ"));
+        let query = self.index_query(GSI2, "DLQ");
         let query = match queue_id {
             Some(queue_id) => query
                 .filter_expression("queue_id = :queue_id")

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -60,6 +61,17 @@ impl DynamoStore {
         Ok(output.item)
     }
 
+    /// A Query of one partition of `index` (`#pk = :pk`), for the caller to narrow and send.
+    pub(super) fn index_query(&self, index: Index, partition: impl Into<String>) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_values(":pk", s(partition))
+    }
+
     /// Every item of an index partition, page by page; only sort keys from `since` on when given.
     pub(super) async fn query_index(
         &self,
@@ -67,20 +79,13 @@ impl DynamoStore {
         partition: String,
         since: Option<String>,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .expression_attribute_names("#pk", index.pk)
-            .expression_attribute_values(":pk", s(partition));
-        query = match since {
-            Some(since) => query
+        let mut query = self.index_query(index, partition);
+        if let Some(since) = since {
+            query = query
                 .key_condition_expression("#pk = :pk AND #sk >= :since")
                 .expression_attribute_names("#sk", index.sk)
-                .expression_attribute_values(":since", s(since)),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
+                .expression_attribute_values(":since", s(since));
+        }
         query.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(unavailable)
     }
 

@@ -54,14 +54,9 @@ impl TenantStore for DynamoStore {
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
         // The item is keyed by the key's hash, which only the index on (org, key_id) leads to.
         let found = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1.name)
+            .index_query(GSI1, format!("KEYS#{org}"))
             .key_condition_expression("#pk = :pk AND #sk = :key_id")
-            .expression_attribute_names("#pk", GSI1.pk)
             .expression_attribute_names("#sk", GSI1.sk)
-            .expression_attribute_values(":pk", s(format!("KEYS#{org}")))
             .expression_attribute_values(":key_id", s(key_id))
             .send()
             .await

@@ -124,14 +124,8 @@ impl Tracking for DynamoStore {
     async fn dead_lettered_count(&self, org: &OrgId, phone_id: &PhoneId) -> Result<u64, StoreError> {
         // The DLQ partition holds only dead-lettered records, across orgs; the filter keeps the caller's.
         let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI2.name)
-            .key_condition_expression("#pk = :dlq")
-            .expression_attribute_names("#pk", GSI2.pk)
+            .index_query(GSI2, "DLQ")
             .filter_expression("org_id = :org AND phone_id = :phone")
-            .expression_attribute_values(":dlq", s("DLQ"))
             .expression_attribute_values(":org", s(org.as_str()))
             .expression_attribute_values(":phone", s(phone_id.as_str()))
             .select(Select::Count)

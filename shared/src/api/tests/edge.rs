@@ -189,3 +189,38 @@ async fn health_answers_without_a_key() {
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
     }
 }
+
+// --- logs ---
+
+/// Log output kept in memory.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_requests_log_lines_carry_its_org_route_and_queue_id() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    // The test runtime is single-threaded, so the request runs under this thread's subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = Harness::new().await;
+    app.queue.fail_enqueue.store(true, Ordering::Relaxed);
+    assert_eq!(app.send(text_to("15550000010")).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    let text = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("UTF-8 logs");
+    let line =
+        text.lines().find(|line| line.contains("could not accept a message")).unwrap_or_else(|| panic!("{text}"));
+    for field in ["org_id=org-a", "route=/v1/message/send", "queue_id=", "simulated outage"] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+}

@@ -25,5 +25,5 @@ pub async fn create(
         Ok(json!({"broadcast_id": broadcast_id}).to_string())
     };
     let route = "POST /v1/message/broadcast";
-    answer_once(&app, &caller, idempotency_key, route, phone.phone_id.as_str(), &bytes, create).await
+    answer_once(&app, &caller.org_id, idempotency_key, route, phone.phone_id.as_str(), &bytes, create).await
 }

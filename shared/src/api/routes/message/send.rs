@@ -27,7 +27,7 @@ pub async fn send(
         Ok(serde_json::to_string(&SendResponse::from(accepted)).unwrap_or_default())
     };
     let route = "POST /v1/message/send";
-    answer_once(&app, &caller, idempotency_key, route, phone.phone_id.as_str(), &bytes, enqueue).await
+    answer_once(&app, &caller.org_id, idempotency_key, route, phone.phone_id.as_str(), &bytes, enqueue).await
 }
 
 #[derive(Serialize)]
