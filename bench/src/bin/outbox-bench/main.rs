@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
+use outbox::adapters::dynamodb::indexes::{self, Index};
 use outbox::adapters::memory::{MemoryMedia, MemoryQueue, MemoryStore};
 use outbox::deliver::Delivery;
 use outbox::deliver::retry::RetryPolicy;
@@ -413,14 +414,13 @@ fn write_units(before: Option<&Item>, after: &Item) -> f64 {
     let kb = |item: &Item| item_size(item).div_ceil(1024).max(1) as f64;
     let size = before.map_or(kb(after), |b| kb(b).max(kb(after)));
     // An item is in an index only while it has both of the index's key attributes.
-    let key = |item: &Item, n: usize| {
-        let attribute = |suffix: &str| item.get(&format!("gsi{n}{suffix}")).and_then(|v| v.as_s().ok()).cloned();
-        attribute("pk").zip(attribute("sk"))
+    let key = |item: &Item, index: &Index| {
+        let attribute = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        attribute(index.pk).zip(attribute(index.sk))
     };
-    let indexes: f64 = outbox::adapters::dynamodb::indexes::ALL
+    let indexes: f64 = indexes::ALL
         .iter()
-        .enumerate()
-        .map(|(i, _)| match (before.and_then(|b| key(b, i + 1)), key(after, i + 1)) {
+        .map(|index| match (before.and_then(|b| key(b, index)), key(after, index)) {
             (None, None) => 0.0,
             (Some(old), Some(new)) if old != new => 2.0 * size,
             _ => size,
@@ -925,7 +925,7 @@ fn cost_model(requests: &RequestCounts, cpu: &HandlerCpu) -> CostModel {
             "DynamoDB WRU from the stored items: a {} B queued item and a {} B sent item, 1 WRU per KB for the table and for each of the {} global indexes (projection ALL) the item is in; the put {:.0}, the two delivery writes {:.0}",
             requests.item_bytes_queued,
             requests.item_bytes_sent,
-            outbox::adapters::dynamodb::indexes::ALL.len(),
+            indexes::ALL.len(),
             requests.wru_send,
             requests.wru_delivery
         ),
