@@ -13,18 +13,7 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// Every message item of `table`, as stored.
 pub async fn scan_message_items(aws: &AwsClients, table: &str) -> Result<Vec<Item>, String> {
-    aws.dynamodb
-        .scan()
-        .table_name(table)
-        .filter_expression("sk = :msg")
-        .expression_attribute_values(":msg", AttributeValue::S("MSG".into()))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|err| format!("scan of {table} failed: {}", DisplayErrorContext(err)))
+    scan_message_attributes(aws, table, &[]).await
 }
 
 /// Every message record of `table`.
@@ -38,26 +27,35 @@ pub async fn scan_messages(aws: &AwsClients, table: &str) -> Result<Vec<MessageR
 
 /// `queue_id → (status, dead-lettered)`, fetching only those attributes: cheap enough to poll.
 pub async fn scan_statuses(aws: &AwsClients, table: &str) -> Result<HashMap<String, (String, bool)>, String> {
-    let items = aws
-        .dynamodb
+    let items = scan_message_attributes(aws, table, &["queue_id", "status", "dead_lettered_at"]).await?;
+    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    Ok(items
+        .iter()
+        .map(|item| (text(item, "queue_id"), (text(item, "status"), item.contains_key("dead_lettered_at"))))
+        .collect())
+}
+
+/// The message items of `table` (one paginated, consistent Scan), with only `attributes` when
+/// any are named: each goes through a `#aN` placeholder, as `status` is a reserved word.
+async fn scan_message_attributes(aws: &AwsClients, table: &str, attributes: &[&str]) -> Result<Vec<Item>, String> {
+    let placeholders: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+    let names: HashMap<String, String> =
+        placeholders.iter().cloned().zip(attributes.iter().map(|name| name.to_string())).collect();
+    let projected = !attributes.is_empty();
+    aws.dynamodb
         .scan()
         .table_name(table)
         .filter_expression("sk = :msg")
-        .projection_expression("queue_id, #status, dead_lettered_at")
-        .expression_attribute_names("#status", "status")
         .expression_attribute_values(":msg", AttributeValue::S("MSG".into()))
+        .set_projection_expression(projected.then(|| placeholders.join(", ")))
+        .set_expression_attribute_names(projected.then_some(names))
         .consistent_read(true)
         .into_paginator()
         .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|err| format!("scan of {table} failed: {}", DisplayErrorContext(err)))?;
-    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    Ok(items
-        .iter()
-        .map(|item| (text(item, "queue_id"), (text(item, "status"), item.contains_key("dead_lettered_at"))))
-        .collect())
+        .map_err(|err| format!("scan of {table} failed: {}", DisplayErrorContext(err)))
 }
 
 /// Jobs the queue still holds: visible, in flight and delayed.
