@@ -1,13 +1,16 @@
 //! The harness behind `make soak` and `make bench`: starting moto and the `outbox-local`
-//! processes on loopback, reading the stack's records and queues directly, a counting proxy in
-//! front of the emulator, and a Lambda Runtime API emulator for cold starts.
+//! processes on loopback, provisioning and seeding the stack they run, reading its records and
+//! queues directly, a counting proxy in front of the emulator, and a Lambda Runtime API emulator
+//! for cold starts.
 
 pub mod processes;
 pub mod proxy;
 pub mod records;
 pub mod runtime_api;
+pub mod stack;
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 /// The workspace root (this package's parent folder).
 pub fn workspace_root() -> PathBuf {
@@ -31,6 +34,16 @@ pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
 /// A fresh resource prefix, so that every run gets its own table, queues and bucket.
 pub fn fresh_prefix(kind: &str) -> String {
     format!("{kind}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// An HTTP client for the stack on loopback: a proxy from the caller's environment must not sit in between.
+pub fn loopback_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder().no_proxy().build().map_err(|err| format!("cannot build an HTTP client: {err}"))
+}
+
+/// The guarded value, also after a panic elsewhere poisoned the lock (counts and process handles stay usable).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The value at quantile `q` (0..=1) of `sorted`, nearest rank.

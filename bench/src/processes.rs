@@ -74,6 +74,12 @@ impl ServiceSpec {
         command
     }
 
+    /// Sets `name` to `value`, replacing an earlier value.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_string(), value.to_string()));
+    }
+
     pub fn spawn(&self) -> Result<Service, String> {
         let child = self
             .command()
@@ -84,6 +90,11 @@ impl ServiceSpec {
             .map_err(|err| format!("could not start {}: {err}", self.binary.display()))?;
         Ok(Service { child })
     }
+}
+
+/// An environment for `ServiceSpec` from literal pairs.
+pub fn env_vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
 }
 
 /// A running child process; SIGKILLed when dropped.

@@ -3,7 +3,7 @@
 //! path makes are counted on the wire, not estimated.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::body::Body;
@@ -11,6 +11,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::task::JoinHandle;
+
+use crate::{lock, loopback_client};
 
 /// Operation name → requests seen.
 pub type Counts = BTreeMap<String, u64>;
@@ -36,7 +38,7 @@ impl CountingProxy {
         let listener =
             tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|err| format!("proxy: cannot bind: {err}"))?;
         let endpoint = format!("http://{}", listener.local_addr().map_err(|err| err.to_string())?);
-        let client = reqwest::Client::builder().no_proxy().build().map_err(|err| err.to_string())?;
+        let client = loopback_client()?;
         let state = Arc::new(ProxyState {
             upstream: upstream.trim_end_matches('/').to_string(),
             client,
@@ -57,8 +59,8 @@ impl CountingProxy {
         self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
-        self.state.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        lock(&self.state.counts)
     }
 }
 
@@ -74,7 +76,7 @@ async fn forward(State(state): State<Arc<ProxyState>>, request: Request) -> Resp
         return (StatusCode::PAYLOAD_TOO_LARGE, "proxy: request too large").into_response();
     };
     let operation = operation_name(&parts.method, parts.uri.path(), &parts.headers, &bytes);
-    *state.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(operation).or_default() += 1;
+    *lock(&state.counts).entry(operation).or_default() += 1;
 
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut headers = parts.headers.clone();
