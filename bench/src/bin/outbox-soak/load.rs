@@ -1,5 +1,6 @@
-//! The load: N sends across many chats with bounded concurrency, a few of them retried with the
-//! same `Idempotency-Key` (concurrently and after the answer), every answer kept.
+//! The load: N sends across many chats with bounded concurrency, paced by the jobs queue's depth,
+//! a few of them retried with the same `Idempotency-Key` (concurrently and after the answer),
+//! every answer kept.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,9 +9,12 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
+use outbox::adapters::aws::AwsClients;
 use outbox::local::LOCAL_API_KEY;
 use outbox::providers::sandbox::{ALWAYS_TRANSIENT, PERMANENT, TRANSIENT_TWICE};
+use outbox_bench::records::jobs_in;
 
 /// One send to make.
 #[derive(Clone, Debug)]
@@ -61,23 +65,46 @@ pub fn plan_plain(count: usize, rng: &mut fastrand::Rng) -> Vec<Planned> {
 }
 
 /// Holds sends back while the jobs queue is deep: the emulator's queue work grows with its depth,
-/// so an unpaced 10,000-message run would measure moto, not Outbox.
-#[derive(Clone)]
+/// so an unpaced 10,000-message run would measure moto, not Outbox. Stops polling when dropped.
 pub struct Pace {
     /// Jobs in the queue, as last polled.
-    pub depth: Arc<AtomicU64>,
-    pub limit: u64,
+    depth: Arc<AtomicU64>,
+    limit: u64,
+    poller: JoinHandle<()>,
 }
 
 /// A send waits at most this long for the backlog to shrink, then goes anyway.
 const PACE_WAIT: Duration = Duration::from_secs(120);
 
 impl Pace {
+    /// Starts polling the depth of `queue_url`; sends wait while it is `limit` or more.
+    pub fn start(aws: &AwsClients, queue_url: &str, limit: u64) -> Pace {
+        let depth = Arc::new(AtomicU64::new(0));
+        let poller = tokio::spawn(poll_depth(aws.clone(), queue_url.to_string(), depth.clone()));
+        Pace { depth, limit, poller }
+    }
+
     async fn wait(&self) {
         let deadline = Instant::now() + PACE_WAIT;
         while self.depth.load(Ordering::Relaxed) >= self.limit && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+impl Drop for Pace {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+/// Keeps `depth` at the jobs queue's depth, polled twice a second.
+async fn poll_depth(aws: AwsClients, queue_url: String, depth: Arc<AtomicU64>) {
+    loop {
+        if let Ok(jobs) = jobs_in(&aws, &queue_url).await {
+            depth.store(jobs, Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
