@@ -10,14 +10,16 @@ use serde::Serialize;
 use serde_json::json;
 
 use outbox::adapters::memory::{MemoryMedia, MemoryQueue, MemoryStore};
-use outbox::adapters::sqs_event_source::receipts_of;
-use outbox::delivery::Delivery;
-use outbox::delivery::retry::RetryPolicy;
+use outbox::deliver::Delivery;
+use outbox::deliver::retry::RetryPolicy;
+use outbox::domain::ids::OrgId;
 use outbox::domain::send::parse_send_request;
-use outbox::domain::tenant::{OrgId, Phone, ProviderSettings};
-use outbox::enqueue::{Enqueuer, QueueDepth};
+use outbox::domain::tenant::{Phone, ProviderSettings};
+use outbox::local::event_source::receipts_of;
+use outbox::ports::{Clock, SystemClock};
 use outbox::providers::Providers;
 use outbox::providers::sandbox::FaultySandbox;
+use outbox::send::{Enqueuer, QueueDepth};
 use outbox_bench::median;
 
 use crate::harness::{BATCH, Bench, jobs_source};
@@ -86,7 +88,7 @@ pub async fn batch_ratio(bench: &Bench<'_>, batches: usize) -> Result<BatchRatio
         }
         let receipts = receipts_of(&event);
         let started = Instant::now();
-        let response = outbox::delivery::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event).await;
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
         if !response.batch_item_failures.is_empty() {
             return Err(format!("{} jobs of the batch failed", response.batch_item_failures.len()));
@@ -110,10 +112,12 @@ pub async fn batch_ratio(bench: &Bench<'_>, batches: usize) -> Result<BatchRatio
 async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
     let store = Arc::new(MemoryStore::default());
     let queue = Arc::new(MemoryQueue::default());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let enqueuer = Enqueuer {
         store: store.clone(),
         queue: queue.clone(),
         media: Arc::new(MemoryMedia::default()),
+        clock: clock.clone(),
         retention: Duration::from_secs(3600),
         depth: Arc::new(QueueDepth::new(Duration::from_secs(1))),
     };
@@ -123,12 +127,13 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
         phone_id: "phone-bench".into(),
         number: "15550100000".into(),
         provider: ProviderSettings::Sandbox,
-        created_at: "2026-01-01T00:00:00.000Z".into(),
+        created_at: clock.now(),
     };
     let delivery = Delivery {
         store: store.clone(),
         queue: queue.clone(),
         providers: slow_sandbox()?,
+        clock: clock.clone(),
         retry: RetryPolicy { base: Duration::from_secs(1) },
         max_attempts: 3,
         lease: Duration::from_secs(30),
@@ -138,7 +143,7 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
         let mut event = SqsEvent::default();
         for i in 0..BATCH {
             let body = json!({"chat_id": format!("9188{:08}", round * BATCH + i), "message": "hello"}).to_string();
-            let message = parse_send_request(body.as_bytes()).map_err(|err| format!("{err:?}"))?;
+            let message = parse_send_request(body.as_bytes(), clock.now()).map_err(|err| format!("{err:?}"))?;
             enqueuer.enqueue_message(&org, &phone, message).await.map_err(|err| err.to_string())?;
             let job = queue.jobs.lock().map_err(|_| "poisoned")?.last().cloned().unwrap_or_default();
             let mut record = SqsMessage::default();
@@ -149,7 +154,7 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
             event.records.push(record);
         }
         let started = Instant::now();
-        let response = outbox::delivery::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event).await;
         timings.push(started.elapsed().as_secs_f64() * 1e3);
         if !response.batch_item_failures.is_empty() {
             return Err("an in-memory delivery failed".into());

@@ -207,7 +207,7 @@ pub fn model(requests: &RequestCounts, cpu: &HandlerCpu) -> CostModel {
             "DynamoDB WRU from the stored items: a {} B queued item and a {} B sent item, 1 WRU per KB for the table and for each of the {} global indexes (projection ALL) the item is in; the put {:.0}, the two delivery writes {:.0}",
             requests.item_bytes_queued,
             requests.item_bytes_sent,
-            outbox::adapters::provision::GLOBAL_INDEXES.len(),
+            outbox::adapters::dynamodb::indexes::ALL.len(),
             requests.wru_send,
             requests.wru_delivery
         ),

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
-use outbox::adapters::sqs_event_source::EventSource;
+use outbox::local::event_source::EventSource;
 use outbox::local::{LOCAL_API_KEY, LOCAL_PHONE_NUMBER};
 use outbox_bench::fresh_prefix;
 use outbox_bench::processes::{Moto, Service, env_vars};

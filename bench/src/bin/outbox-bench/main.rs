@@ -83,7 +83,7 @@ async fn run(options: Options) -> Result<(), String> {
     println!("{}", report::render(&results.figures, &cost));
     let json = json!({
         "command": "make bench",
-        "generated_at": outbox::domain::clock::rfc3339(chrono::Utc::now()),
+        "generated_at": outbox::ports::Clock::now(&outbox::ports::SystemClock),
         "duration_secs": started.elapsed().as_secs_f64().round(),
         "machine": machine(),
         "figures": results.figures,

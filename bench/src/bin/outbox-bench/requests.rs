@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use outbox::adapters::aws::AwsClients;
-use outbox::adapters::sqs_event_source::receipts_of;
+use outbox::adapters::dynamodb::indexes::{self, Index};
+use outbox::local::event_source::receipts_of;
 use outbox::providers::Providers;
 use outbox_bench::proxy::{CountingProxy, Counts};
 use outbox_bench::records::{Item, item_size, scan_message_items};
@@ -113,7 +114,7 @@ pub async fn per_message(bench: &Bench<'_>, n: usize) -> Result<RequestCounts, S
         }
         let event = source.receive(&arn).await?;
         let receipts = receipts_of(&event);
-        let response = outbox::delivery::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event).await;
         delivered += receipts.len() - response.batch_item_failures.len();
         source.acknowledge(receipts, &response).await;
     }
@@ -146,14 +147,13 @@ fn write_units(before: Option<&Item>, after: &Item) -> f64 {
     let kb = |item: &Item| item_size(item).div_ceil(1024).max(1) as f64;
     let size = before.map_or(kb(after), |b| kb(b).max(kb(after)));
     // An item is in an index only while it has both of the index's key attributes.
-    let key = |item: &Item, n: usize| {
-        let attribute = |suffix: &str| item.get(&format!("gsi{n}{suffix}")).and_then(|v| v.as_s().ok()).cloned();
-        attribute("pk").zip(attribute("sk"))
+    let key = |item: &Item, index: &Index| {
+        let attribute = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        attribute(index.pk).zip(attribute(index.sk))
     };
-    let indexes: f64 = outbox::adapters::provision::GLOBAL_INDEXES
+    let indexes: f64 = indexes::ALL
         .iter()
-        .enumerate()
-        .map(|(i, _)| match (before.and_then(|b| key(b, i + 1)), key(after, i + 1)) {
+        .map(|index| match (before.and_then(|b| key(b, index)), key(after, index)) {
             (None, None) => 0.0,
             (Some(old), Some(new)) if old != new => 2.0 * size,
             _ => size,

@@ -92,8 +92,11 @@ pub async fn inspect(
     call_log: &Path,
     max_duplicates: usize,
 ) -> Result<Inspection, String> {
-    let records: HashMap<String, MessageRecord> =
-        scan_messages(&stack.aws, &stack.config.table).await?.into_iter().map(|r| (r.queue_id.clone(), r)).collect();
+    let records: HashMap<String, MessageRecord> = scan_messages(&stack.aws, &stack.config.table)
+        .await?
+        .into_iter()
+        .map(|r| (r.queue_id.to_string(), r))
+        .collect();
     let log = std::fs::read_to_string(call_log).unwrap_or_default();
     let (calls, torn_lines) = parse_calls(&log);
     let analysis = analyse(accepted, &records, &calls, max_duplicates);

@@ -194,14 +194,15 @@ async fn run(options: Options) -> Result<bool, String> {
             to_replay.len()
         ));
     }
-    let replayed_ids: Vec<String> = to_replay.iter().map(|r| r.queue_id.clone()).collect();
+    let replayed_ids: Vec<String> = to_replay.iter().map(|r| r.queue_id.to_string()).collect();
     if let Err(err) = wait_drained(&stack, &replayed_ids, drain_timeout, settled, None).await {
         report.violations.push(format!("replay: {err}"));
     }
     let all: Vec<String> = accepted.iter().chain(&outage_ids).cloned().collect();
     let end = inspect(&stack, &all, &call_log, kills_done * BATCH).await?;
     let recovered = replay::recovered(&end.records, &replayed_ids, &mut report.violations);
-    let outage_dead = outage_ids.iter().filter(|id| to_replay.iter().any(|r| &r.queue_id == *id)).count();
+    let outage_dead =
+        outage_ids.iter().filter(|id| to_replay.iter().any(|r| r.queue_id.as_str() == id.as_str())).count();
     if outage_dead != outage_ids.len() {
         report
             .violations
