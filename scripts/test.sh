@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything, from a clean clone. Installs what it needs (the Python tools into .venv),
 # builds, runs the Rust tests (unit, handler, integration against moto, black-box), fuzzes the API against
-# openapi.yaml with schemathesis, runs the 1,000-message chaos soak, and lints the template.
+# openapi.yaml with schemathesis, runs the 1,000-message chaos soak, builds the Lambda zips with sam build
+# (x86_64, nothing deployed), invokes each function's binary on the shipped events, and lints the template.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -29,6 +30,13 @@ bash scripts/fuzz.sh
 step "soak (1,000 messages under injected faults and consumer kills, then an outage and a DLQ replay)"
 # The debug binaries of the build step; the report is printed, logs are in target/soak/.
 SOAK_PROFILE=debug bash scripts/soak.sh 1000
+
+step "sam build (Architecture=x86_64, the release zips sam deploy would upload; nothing is deployed)"
+bash scripts/sam-build.sh x86_64
+
+step "invoke (each function's binary on every event in events/, cargo lambda watch + invoke, no Docker)"
+# The binaries of the sam build step and the debug outbox-local of the build step: nothing is compiled.
+OUTBOX_LOCAL_BIN=target/debug/outbox-local bash scripts/invoke.sh --check-all
 
 step "template"
 bash scripts/lint-template.sh
