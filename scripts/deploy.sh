@@ -43,8 +43,9 @@ deploy)
     sam deploy --guided --parameter-overrides "Architecture=$arch"
     saved=$($py scripts/stack.py arch)
     if [ -n "$saved" ] && [ "$saved" != "$arch" ]; then
-      echo "deploy: you chose Architecture=$saved but the build was $arch: run make deploy again to rebuild and redeploy." >&2
-      exit 1
+      # The functions now run on $saved with $arch binaries: rebuild for the choice and deploy again.
+      echo "deploy: you chose Architecture=$saved but the build was $arch: rebuilding for $saved and deploying again"
+      ARCH=$saved exec bash scripts/deploy.sh deploy
     fi
   else
     echo "deploy: the stack is $state; sam deploy with the settings saved in samconfig.toml"
