@@ -30,6 +30,9 @@ pub struct Config {
     pub endpoint_url: Option<String>,
     /// `OUTBOX_SANDBOX_FAULTS`: the sandbox's chaos mode for soak runs; off (`None`) unless set.
     pub sandbox_faults: Option<Faults>,
+    /// `OUTBOX_ALLOW_PRIVATE_TARGETS`: provider URLs may be http and reach private and loopback
+    /// addresses (the local stack and its loopback fakes); off unless set, and never in AWS.
+    pub allow_private_targets: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,16 @@ impl Config {
                 Some(spec.parse().map_err(|reason| ConfigError::Invalid { name: "OUTBOX_SANDBOX_FAULTS", reason })?)
             }
         };
+        let allow_private_targets = match get("OUTBOX_ALLOW_PRIVATE_TARGETS").filter(|v| !v.is_empty()).as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "OUTBOX_ALLOW_PRIVATE_TARGETS",
+                    reason: format!("{v:?} is neither true nor false"),
+                });
+            }
+        };
         Ok(Config {
             table: required("OUTBOX_TABLE")?,
             queue_url: required("OUTBOX_QUEUE_URL")?,
@@ -91,6 +104,7 @@ impl Config {
             rate_limit_per_minute,
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
             sandbox_faults,
+            allow_private_targets,
         })
     }
 }
@@ -117,6 +131,20 @@ mod tests {
         assert_eq!(config.endpoint_url, None);
         assert_eq!(config.rate_limit_per_minute, Some(600));
         assert_eq!(config.sandbox_faults, None);
+        assert!(!config.allow_private_targets);
+    }
+
+    #[test]
+    fn private_targets_are_allowed_only_when_asked_and_a_typo_is_named() {
+        let with = |value: &str| {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("OUTBOX_ALLOW_PRIVATE_TARGETS", value));
+            Config::from_lookup(lookup(&pairs)).map(|config| config.allow_private_targets)
+        };
+        assert_eq!((with("true").unwrap(), with("1").unwrap()), (true, true));
+        assert_eq!((with("false").unwrap(), with("0").unwrap(), with("").unwrap()), (false, false, false));
+        let err = with("yes please").unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_ALLOW_PRIVATE_TARGETS"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Outbox's hexagon. The three flows each have a folder: `send` (accept a message), `deliver`
 //! (the consumers) and `admin` (orgs, keys, phones, replay); `api` is the HTTP edge in front of
 //! `send`. They work on `domain` types through `ports`, which `adapters` and `providers`
-//! implement; `wiring` puts it together for every Lambda binary and for `local`, the emulator runner.
+//! implement; `net` says where outbound requests may go; `wiring` puts it together for every
+//! Lambda binary and for `local`, the emulator runner.
 
 pub mod adapters;
 pub mod admin;
@@ -12,6 +13,7 @@ pub mod deliver;
 pub mod domain;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod net;
 pub mod ports;
 pub mod providers;
 pub mod send;

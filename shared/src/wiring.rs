@@ -18,6 +18,7 @@ use crate::api::{ApiPorts, ApiSettings, AppState};
 use crate::deliver::Delivery;
 use crate::deliver::dead_letter::DeadLetters;
 use crate::deliver::retry::RetryPolicy;
+use crate::net::egress::Egress;
 use crate::ports::{Clock, SystemClock};
 use crate::providers::sandbox::FaultySandbox;
 use crate::providers::{Credentials, Providers};
@@ -69,6 +70,7 @@ pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Deli
         Arc::new(SecretsManager::new(aws.secrets.clone())),
         Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
         clock.clone(),
+        Egress::new(config.allow_private_targets),
         config.auth_cache_ttl,
     );
     Delivery {

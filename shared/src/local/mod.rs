@@ -56,12 +56,14 @@ impl LocalSettings {
 }
 
 /// Local defaults: a 1 s retry base (AWS uses at least 10 s) and short leases, so a laptop sees
-/// retries and crash recovery within seconds.
-const LOCAL_DEFAULTS: [(&str, &str); 4] = [
+/// retries and crash recovery within seconds; provider URLs may be http and private, so that a
+/// gateway on this machine (or a test's loopback fake) can be a phone's endpoint.
+const LOCAL_DEFAULTS: [(&str, &str); 5] = [
     ("OUTBOX_RETRY_BASE_SECS", "1"),
     ("OUTBOX_DELIVERY_TIMEOUT_SECS", "10"),
     ("OUTBOX_AUTH_CACHE_SECS", "2"),
     ("OUTBOX_RETENTION_DAYS", "30"),
+    ("OUTBOX_ALLOW_PRIVATE_TARGETS", "true"),
 ];
 
 /// The jobs queue's visibility timeout locally: above the lease, like template.yaml's 6×.

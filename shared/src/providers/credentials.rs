@@ -14,6 +14,7 @@ use crate::cache::TtlCache;
 use crate::domain::ids::{OrgId, PhoneId};
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{HttpSecrets, ProviderKind, ProviderSettings, WhatsappCloudSecrets};
+use crate::net::egress::Egress;
 use crate::ports::{Clock, MediaStore, SecretError, SecretStore, TenantStore};
 use crate::telemetry::chain;
 
@@ -26,6 +27,8 @@ pub struct Credentials {
     secrets: Arc<dyn SecretStore>,
     media: Arc<dyn MediaStore>,
     clock: Arc<dyn Clock>,
+    /// Where the phones' endpoints may be: checked when a phone is loaded and on every connect.
+    egress: Egress,
     /// Built on first use, so a process that only ever sees the sandbox never loads root certificates.
     http: OnceCell<reqwest::Client>,
     /// Each phone's provider, keyed by kind too: a message queued for another kind than the
@@ -40,9 +43,11 @@ impl Credentials {
         secrets: Arc<dyn SecretStore>,
         media: Arc<dyn MediaStore>,
         clock: Arc<dyn Clock>,
+        egress: Egress,
         ttl: Duration,
     ) -> Credentials {
-        Credentials { tenants, secrets, media, clock, http: OnceCell::new(), cache: TtlCache::new(ttl, CACHE_CAPACITY) }
+        let cache = TtlCache::new(ttl, CACHE_CAPACITY);
+        Credentials { tenants, secrets, media, clock, egress, http: OnceCell::new(), cache }
     }
 
     /// The provider of the message's phone: a removed phone, a missing or malformed secret, or a
@@ -71,8 +76,9 @@ impl Credentials {
             ProviderSettings::WhatsappCloud { phone_number_id, graph_url, graph_version, secret_ref }
                 if message.provider == ProviderKind::WhatsappCloud =>
             {
-                let secrets: WhatsappCloudSecrets = self.secret(kind, &secret_ref).await?;
                 let endpoint = WhatsappCloud::endpoint(&graph_url, &graph_version, &phone_number_id);
+                self.check_endpoint(kind, phone_id, &endpoint)?;
+                let secrets: WhatsappCloudSecrets = self.secret(kind, &secret_ref).await?;
                 Ok(Arc::new(WhatsappCloud::new(
                     self.client(kind).await?,
                     endpoint,
@@ -81,6 +87,7 @@ impl Credentials {
                 )))
             }
             ProviderSettings::Http { url, secret_ref } if message.provider == ProviderKind::Http => {
+                self.check_endpoint(kind, phone_id, &url)?;
                 let secrets: HttpSecrets = self.secret(kind, &secret_ref).await?;
                 Ok(Arc::new(HttpEndpoint::new(
                     self.client(kind).await?,
@@ -95,6 +102,18 @@ impl Credentials {
                 other.kind().as_str()
             ))),
         }
+    }
+
+    /// The egress rules for a phone's endpoint that DNS plays no part in (scheme, IP-literal
+    /// hosts, which never reach the client's resolver): a phone stored before these rules, or on
+    /// a stack that allowed private targets, may name anything.
+    fn check_endpoint(&self, kind: &str, phone_id: &PhoneId, url: &str) -> Result<(), DeliveryError> {
+        self.egress.parse(url).map(drop).map_err(|refused| {
+            DeliveryError::Permanent(format!(
+                "{kind}: the endpoint of phone {phone_id} may not be reached: {refused}; \
+                 add the phone again with a public https URL"
+            ))
+        })
     }
 
     /// Reads and parses a phone's secret. Parse errors name only the position, never the
@@ -117,7 +136,7 @@ impl Credentials {
     }
 
     async fn client(&self, kind: &str) -> Result<reqwest::Client, DeliveryError> {
-        self.http.get_or_try_init(|| async { super::http_client() }).await.cloned().map_err(|err| {
+        self.http.get_or_try_init(|| async { super::http_client(&self.egress) }).await.cloned().map_err(|err| {
             DeliveryError::Transient(format!("{kind}: could not set up the HTTP client: {}", chain(&err)))
         })
     }
@@ -146,7 +165,7 @@ mod tests {
             let fixture = Fixture { tenants: Arc::default(), secrets: Arc::default() };
             let cloud = json!({"access_token": TOKEN, "app_secret": "a", "verify_token": "v"});
             fixture.secrets.put("outbox/cloud", &cloud.to_string()).await.unwrap();
-            fixture.secrets.put("outbox/http", r#"{"signing_secret": "s"}"#).await.unwrap();
+            fixture.secrets.put("outbox/http", r#"{"signing_secret": "whsec-fixture"}"#).await.unwrap();
             fixture.put_phone("phone-cloud", cloud_settings("outbox/cloud")).await;
             fixture
                 .put_phone(
@@ -172,11 +191,16 @@ mod tests {
         }
 
         fn credentials(&self, ttl: Duration) -> Credentials {
+            self.credentials_under(Egress::new(false), ttl)
+        }
+
+        fn credentials_under(&self, egress: Egress, ttl: Duration) -> Credentials {
             Credentials::new(
                 self.tenants.clone(),
                 self.secrets.clone(),
                 Arc::new(MemoryMedia::default()),
                 Arc::new(ManualClock::starting_now()),
+                egress,
                 ttl,
             )
         }
@@ -267,6 +291,7 @@ mod tests {
             Arc::new(Down),
             Arc::new(MemoryMedia::default()),
             Arc::new(ManualClock::starting_now()),
+            Egress::new(false),
             Duration::ZERO,
         );
         let result = credentials.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await;
@@ -283,5 +308,64 @@ mod tests {
         fixture.secrets.delete("outbox/cloud").await.unwrap();
         assert!(cached.provider_for(&cloud).await.is_ok(), "served from the cache");
         permanent(uncached.provider_for(&cloud).await);
+    }
+
+    fn http_settings(url: &str) -> ProviderSettings {
+        ProviderSettings::Http { url: url.into(), secret_ref: "outbox/http".into() }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_the_egress_rules_refuse_is_permanent_before_any_request() {
+        let fixture = Fixture::new().await;
+        let strict = fixture.credentials(Duration::ZERO);
+        for (phone_id, url) in [
+            ("phone-loop", "http://127.0.0.1:9/hook"),
+            ("phone-meta", "https://169.254.169.254/latest"),
+            ("phone-mapped", "https://[::ffff:10.0.0.1]/hook"),
+            ("phone-plain", "http://hooks.example.com/hook"),
+        ] {
+            fixture.put_phone(phone_id, http_settings(url)).await;
+            let err = permanent(strict.provider_for(&message(phone_id, ProviderKind::Http)).await);
+            assert!(err.contains("may not be reached") && err.contains(phone_id), "{err}");
+        }
+        let graph = ProviderSettings::WhatsappCloud {
+            phone_number_id: "1065".into(),
+            graph_url: "https://[fe80::1]".into(),
+            graph_version: "v21.0".into(),
+            secret_ref: "outbox/cloud".into(),
+        };
+        fixture.put_phone("phone-cloud", graph).await;
+        let err = permanent(strict.provider_for(&message("phone-cloud", ProviderKind::WhatsappCloud)).await);
+        assert!(err.contains("fe80::1 is a link-local address"), "{err}");
+        // A stack that allows private targets (the local one) takes them.
+        let local = fixture.credentials_under(Egress::new(true), Duration::ZERO);
+        assert!(local.provider_for(&message("phone-loop", ProviderKind::Http)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_a_private_address_is_refused_when_connecting() {
+        use crate::net::egress::FixedLookup;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let router = axum::Router::new().fallback(|| async { r#"{"id": "gw-1"}"# });
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let lookup = Arc::new(FixedLookup::new([("gateway.test", vec!["127.0.0.1".parse().unwrap()])]));
+
+        let fixture = Fixture::new().await;
+        fixture.put_phone("phone-https", http_settings(&format!("https://gateway.test:{port}/hook"))).await;
+        let strict = fixture.credentials_under(Egress::new(false).with_lookup(lookup.clone()), Duration::ZERO);
+        let provider = strict.provider_for(&message("phone-https", ProviderKind::Http)).await.expect("a name");
+        match provider.deliver(&message("phone-https", ProviderKind::Http), 1).await {
+            Err(DeliveryError::Permanent(err)) => {
+                assert!(err.contains("gateway.test resolves to 127.0.0.1, a loopback address"), "{err}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same gateway answers when private targets are allowed: the refusal is the rule's.
+        fixture.put_phone("phone-plain", http_settings(&format!("http://gateway.test:{port}/hook"))).await;
+        let local = fixture.credentials_under(Egress::new(true).with_lookup(lookup), Duration::ZERO);
+        let provider = local.provider_for(&message("phone-plain", ProviderKind::Http)).await.expect("allowed");
+        let receipt = provider.deliver(&message("phone-plain", ProviderKind::Http), 1).await.unwrap();
+        assert_eq!(receipt.provider_message_id, "gw-1");
     }
 }

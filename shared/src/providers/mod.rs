@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::message::{MessageRecord, StoredMedia};
+use crate::net::egress::{Egress, refusal_in};
 use crate::ports::MediaStore;
 use crate::telemetry::chain;
 pub use credentials::Credentials;
@@ -61,19 +62,24 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a provider may fetch staged media through its signed link.
 const MEDIA_LINK_TTL: Duration = Duration::from_secs(3600);
 
-/// The HTTP client the real providers share: rustls over the aws-lc-rs provider the AWS SDK uses.
-fn http_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The HTTP client the real providers share: rustls over the aws-lc-rs provider the AWS SDK uses,
+/// connecting only where `egress` allows (which also rules out redirects: an endpoint is
+/// configured exactly, and a redirect would re-send the message somewhere else).
+fn http_client(egress: &Egress) -> reqwest::Result<reqwest::Client> {
+    egress
+        .client_builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
-        // An endpoint is configured exactly; a redirect would re-send the message somewhere else.
-        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("outbox/", env!("CARGO_PKG_VERSION")))
         .build()
 }
 
-/// A request that never got an answer: retried, unless it could not even be built.
+/// A request that never got an answer: retried, unless it could not even be built or its target
+/// is one the egress rules refuse (that stays so until the phone is changed).
 fn request_error(provider: &str, err: reqwest::Error) -> DeliveryError {
+    if let Some(refused) = refusal_in(&err) {
+        return DeliveryError::Permanent(format!("{provider}: the endpoint may not be reached: {refused}"));
+    }
     if err.is_timeout() {
         return DeliveryError::Transient(format!(
             "{provider}: the request timed out ({} s to connect, {} s in all)",
