@@ -1,23 +1,87 @@
-//! `outbox-admin`: orgs, API keys, phones and dead-letter replay, against the local stack or a deployment.
+//! `outbox-admin`: orgs, API keys, phones and dead-letter replay, against the local stack or a
+//! deployment. This file wires the command families (one module each) to the stack.
 
-mod cli;
+mod dlq;
+mod keys;
+mod orgs;
+mod output;
+mod phones;
+mod stack;
 
+use std::error::Error;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use outbox::ports::{Clock, SystemClock};
 use tracing_subscriber::EnvFilter;
+
+/// Manage Outbox orgs, API keys, phones and dead letters.
+///
+/// With no configuration it talks to the local stack that `make run` started (AWS_ENDPOINT_URL,
+/// default http://127.0.0.1:4566; OUTBOX_LOCAL_PREFIX, default outbox-local). With OUTBOX_TABLE set it
+/// uses the deployment that the Lambdas' variables (OUTBOX_TABLE, OUTBOX_QUEUE_URL, ...) name.
+#[derive(Parser)]
+#[command(name = "outbox-admin", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create orgs.
+    #[command(subcommand)]
+    Org(orgs::OrgCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Add, list and remove sending phones.
+    #[command(subcommand)]
+    Phone(phones::PhoneCommand),
+    /// Replay dead-lettered messages.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // stdout carries the results (the last line is what scripts capture), so logs go to stderr, quietly.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-    let cli = cli::Cli::parse();
-    match cli::execute(cli.command).await {
+    let cli = Cli::parse();
+    match execute(cli.command).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn execute(command: Command) -> Result<ExitCode, Box<dyn Error>> {
+    // Flags are checked before any AWS call.
+    if let Command::Phone(phones::PhoneCommand::Add(add)) = &command {
+        add.provider_input()?;
+    }
+    let services = stack::connect().await?;
+    let now = SystemClock.now();
+    match command {
+        Command::Org(command) => orgs::run(command, &services, now).await?,
+        Command::Key(command) => keys::run(command, &services, now).await?,
+        Command::Phone(command) => phones::run(command, &services, now).await?,
+        Command::Dlq(command) => return Ok(dlq::run(command, &services, now).await?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }
