@@ -1,7 +1,7 @@
 //! API keys: generated, registered (hash only), listed and revoked.
 
 use super::orgs::require_org;
-use super::{AdminError, invalid};
+use super::{AdminError, Field, invalid};
 use crate::domain::ids::OrgId;
 use crate::domain::tenant::{ApiKeyRecord, NewApiKey};
 use crate::domain::time::Timestamp;
@@ -21,7 +21,8 @@ pub async fn create_key(
 pub async fn register_key(tenants: &dyn TenantStore, key: NewApiKey) -> Result<NewApiKey, AdminError> {
     if key.record.rate_limit == Some(0) {
         return Err(invalid(
-            "a key's rate limit is requests per minute and at least 1; leave it unset for the deployment default",
+            Field::RateLimit,
+            "is requests per minute and at least 1; leave it unset for the deployment default",
         ));
     }
     require_org(tenants, &key.record.org_id).await?;
@@ -41,7 +42,8 @@ pub async fn revoke_key(
     key_id: &str,
     now: Timestamp,
 ) -> Result<ApiKeyRecord, AdminError> {
-    tenants.revoke_api_key(org, key_id, now).await?.ok_or_else(|| {
-        AdminError::NotFound(format!("org {org} has no key {key_id}; the org's key list shows its key ids"))
-    })
+    tenants
+        .revoke_api_key(org, key_id, now)
+        .await?
+        .ok_or_else(|| AdminError::KeyNotFound { org: org.clone(), key_id: key_id.to_string() })
 }

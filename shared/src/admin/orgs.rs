@@ -1,6 +1,6 @@
 //! Orgs: created with a fresh id, or ensured under a fixed one (the local seed's).
 
-use super::{AdminError, invalid};
+use super::{AdminError, Field, invalid};
 use crate::domain::ids::OrgId;
 use crate::domain::limits::MAX_ORG_NAME_CHARS;
 use crate::domain::tenant::Org;
@@ -18,7 +18,10 @@ pub async fn create_org(tenants: &dyn TenantStore, name: &str, now: Timestamp) -
 pub async fn ensure_org(tenants: &dyn TenantStore, org: &OrgId, name: &str, now: Timestamp) -> Result<(), AdminError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_ORG_NAME_CHARS {
-        return Err(invalid(format!("an org name is 1 to {MAX_ORG_NAME_CHARS} characters, e.g. \"Acme Support\"")));
+        return Err(invalid(
+            Field::OrgName,
+            format!("must be 1 to {MAX_ORG_NAME_CHARS} characters, e.g. \"Acme Support\""),
+        ));
     }
     if tenants.get_org(org).await?.is_none() {
         tenants.put_org(org, name, now).await?;
@@ -28,8 +31,5 @@ pub async fn ensure_org(tenants: &dyn TenantStore, org: &OrgId, name: &str, now:
 
 /// The org, which must exist before anything is added to it.
 pub(super) async fn require_org(tenants: &dyn TenantStore, org: &OrgId) -> Result<Org, AdminError> {
-    tenants
-        .get_org(org)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("org {org} not found: create the org first, or check the id")))
+    tenants.get_org(org).await?.ok_or_else(|| AdminError::OrgNotFound(org.clone()))
 }

@@ -4,13 +4,13 @@
 use tracing::warn;
 
 use super::orgs::require_org;
-use super::{AdminError, invalid};
+use super::{AdminError, Field, Taken, invalid};
 use crate::domain::chat_id::is_phone_number;
 use crate::domain::ids::{OrgId, PhoneId};
 use crate::domain::limits::{MAX_PHONE_ID_BYTES, PHONE_DIGITS};
 use crate::domain::tenant::{HttpSecrets, Phone, ProviderSettings, WhatsappCloudSecrets};
 use crate::domain::time::Timestamp;
-use crate::domain::validation::parse_web_url;
+use crate::net::egress::Egress;
 use crate::ports::{SecretError, SecretStore, TenantStore};
 use crate::telemetry::chain;
 
@@ -19,8 +19,13 @@ use secrecy::{ExposeSecret, SecretString};
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_GRAPH_VERSION: &str = "v21.0";
 
-/// Schemes a provider URL may have. http:// is still accepted (issue 9 tightens it).
-const PROVIDER_URL_SCHEMES: [&str; 2] = ["https", "http"];
+/// A phone as given to `add_phone`: its number, its phone_id (generated when `None`) and provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPhone {
+    pub number: String,
+    pub phone_id: Option<PhoneId>,
+    pub provider: ProviderInput,
+}
 
 /// A phone's provider as given to `add_phone`, secrets included; they are split off into the secret store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,53 +67,59 @@ impl ProviderInput {
     fn validate(&self) -> Result<(), AdminError> {
         match self {
             ProviderInput::Sandbox => Ok(()),
-            ProviderInput::WhatsappCloud { phone_number_id, graph_url, graph_version, secrets } => {
+            ProviderInput::WhatsappCloud { phone_number_id, graph_version, secrets, .. } => {
                 if phone_number_id.is_empty() || !phone_number_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
                     return Err(invalid(
-                        "the phone number ID must be the one Meta's WhatsApp Manager shows (letters and digits)",
+                        Field::PhoneNumberId,
+                        "must be the one Meta's WhatsApp Manager shows (letters and digits)",
                     ));
                 }
-                validate_url("Graph API URL", graph_url)?;
                 let version = graph_version.strip_prefix('v').and_then(|v| v.split_once('.'));
                 let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
                 if !version.is_some_and(|(major, minor)| numeric(major) && numeric(minor)) {
-                    return Err(invalid(format!(
-                        "the Graph API version {graph_version:?} must look like {DEFAULT_GRAPH_VERSION} (v, major, dot, minor)"
-                    )));
+                    return Err(invalid(
+                        Field::GraphVersion,
+                        format!("{graph_version:?} must look like {DEFAULT_GRAPH_VERSION} (v, major, dot, minor)"),
+                    ));
                 }
-                require_secret("access token", &secrets.access_token)?;
-                require_secret("app secret", &secrets.app_secret)?;
-                require_secret("verify token", &secrets.verify_token)
+                require_secret(Field::AccessToken, &secrets.access_token)?;
+                require_secret(Field::AppSecret, &secrets.app_secret)?;
+                require_secret(Field::VerifyToken, &secrets.verify_token)
             }
-            ProviderInput::Http { url, secrets } => {
-                validate_url("endpoint URL", url)?;
-                require_secret("signing secret", &secrets.signing_secret)
-            }
+            ProviderInput::Http { secrets, .. } => require_secret(Field::SigningSecret, &secrets.signing_secret),
         }
+    }
+
+    /// The URL the provider's requests go to, which the egress rules must allow (resolved now;
+    /// the delivery's client checks the addresses again on every connect).
+    async fn check_target(&self, egress: &Egress) -> Result<(), AdminError> {
+        let (field, url) = match self {
+            ProviderInput::Sandbox => return Ok(()),
+            ProviderInput::WhatsappCloud { graph_url, .. } => (Field::GraphUrl, graph_url),
+            ProviderInput::Http { url, .. } => (Field::EndpointUrl, url),
+        };
+        egress.vet(url).await.map_err(|refused| AdminError::Target { field, refused })?;
+        Ok(())
     }
 }
 
-fn require_secret(what: &str, value: &SecretString) -> Result<(), AdminError> {
+fn require_secret(field: Field, value: &SecretString) -> Result<(), AdminError> {
     if value.expose_secret().trim().is_empty() {
-        return Err(invalid(format!("the {what} must not be empty")));
+        return Err(invalid(field, "must not be empty"));
     }
     Ok(())
 }
 
-fn validate_url(what: &str, url: &str) -> Result<(), AdminError> {
-    match parse_web_url(url, &PROVIDER_URL_SCHEMES) {
-        Some(_) => Ok(()),
-        None => Err(invalid(format!("the {what} {url:?} must be an http(s) URL, e.g. https://example.com/outbox"))),
-    }
-}
-
 fn validate_number(number: &str) -> Result<(), AdminError> {
     if !is_phone_number(number) {
-        return Err(invalid(format!(
-            "the number {number:?} must be {} to {} digits, country code first, without + or spaces (e.g. 15550100000)",
-            PHONE_DIGITS.start(),
-            PHONE_DIGITS.end()
-        )));
+        return Err(invalid(
+            Field::Number,
+            format!(
+                "{number:?} must be {} to {} digits, country code first, without + or spaces (e.g. 15550100000)",
+                PHONE_DIGITS.start(),
+                PHONE_DIGITS.end()
+            ),
+        ));
     }
     Ok(())
 }
@@ -119,11 +130,14 @@ fn validate_phone_id(phone_id: &PhoneId) -> Result<(), AdminError> {
         || phone_id.as_str().len() > MAX_PHONE_ID_BYTES
         || !suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(invalid(format!(
-            "the phone_id {phone_id:?} must be `phone-` then lowercase letters, digits or dashes \
-             (at most {MAX_PHONE_ID_BYTES} characters), or left out to generate one",
-            phone_id = phone_id.as_str()
-        )));
+        return Err(invalid(
+            Field::PhoneId,
+            format!(
+                "{phone_id:?} must be `phone-` then lowercase letters, digits or dashes \
+                 (at most {MAX_PHONE_ID_BYTES} characters), or left out to generate one",
+                phone_id = phone_id.as_str()
+            ),
+        ));
     }
     Ok(())
 }
@@ -133,22 +147,25 @@ pub fn secret_name(org: &OrgId, phone_id: &PhoneId) -> String {
     format!("outbox/{org}/{phone_id}")
 }
 
-/// Adds a phone to an org; its credentials go to the secret store, the table keeps only their reference.
-/// Adding the identical phone again (same number, phone_id, settings and secrets) changes nothing.
+/// Adds a phone to an org; its credentials go to the secret store, the table keeps only their
+/// reference, and its provider URL must be one `egress` allows. Adding the identical phone again
+/// (same number, phone_id, settings and secrets) changes nothing.
 pub async fn add_phone(
     tenants: &dyn TenantStore,
     secrets: &dyn SecretStore,
+    egress: &Egress,
     org: &OrgId,
-    number: &str,
-    phone_id: Option<PhoneId>,
-    provider: ProviderInput,
+    phone: NewPhone,
     now: Timestamp,
 ) -> Result<Phone, AdminError> {
+    let NewPhone { number, phone_id, provider } = phone;
+    let number = number.as_str();
     validate_number(number)?;
     if let Some(phone_id) = &phone_id {
         validate_phone_id(phone_id)?;
     }
     provider.validate()?;
+    provider.check_target(egress).await?;
     require_org(tenants, org).await?;
     let phones = tenants.list_phones(org).await?;
     if let Some(existing) = phones.iter().find(|p| p.number == number || Some(&p.phone_id) == phone_id.as_ref()) {
@@ -157,14 +174,16 @@ pub async fn add_phone(
             return Ok(existing.clone());
         }
         let taken = if existing.number == number {
-            format!("number {number}")
+            Taken::Number(number.to_string())
         } else {
-            format!("phone_id {}", existing.phone_id)
+            Taken::PhoneId(existing.phone_id.clone())
         };
-        return Err(AdminError::Conflict(format!(
-            "org {org} already has {taken} (phone {} / {}): remove that phone first, or choose another",
-            existing.phone_id, existing.number
-        )));
+        return Err(AdminError::PhoneTaken {
+            org: org.clone(),
+            taken,
+            holder: existing.phone_id.clone(),
+            holder_number: existing.number.clone(),
+        });
     }
 
     let phone_id = phone_id.unwrap_or_else(PhoneId::generate);
@@ -219,11 +238,10 @@ pub async fn remove_phone(
     number_or_phone_id: &str,
 ) -> Result<Phone, AdminError> {
     let phones = list_phones(tenants, org).await?;
-    let phone = phones.into_iter().find(|p| p.answers_to(number_or_phone_id)).ok_or_else(|| {
-        AdminError::NotFound(format!(
-            "org {org} has no phone {number_or_phone_id}; the org's phone list shows its numbers and phone_ids"
-        ))
-    })?;
+    let phone = phones
+        .into_iter()
+        .find(|p| p.answers_to(number_or_phone_id))
+        .ok_or_else(|| AdminError::PhoneNotFound { org: org.clone(), phone: number_or_phone_id.to_string() })?;
     // The secret first: if deleting the phone then fails, running the command again finishes the job.
     if let Some(reference) = phone.provider.secret_ref() {
         secrets.delete(reference).await?;

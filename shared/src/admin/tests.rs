@@ -1,5 +1,6 @@
 //! The admin use cases over in-memory stores.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use secrecy::ExposeSecret;
@@ -12,6 +13,7 @@ use crate::domain::job::Job;
 use crate::domain::message::{AttemptOutcome, MessageRecord, Status};
 use crate::domain::tenant::{HttpSecrets, KeyHash, ProviderSettings, WhatsappCloudSecrets};
 use crate::domain::time::Timestamp;
+use crate::net::egress::{Blocked, Egress, EgressError, FixedLookup};
 use crate::ports::{AttemptResult, SecretStore, StatusStore, TenantStore};
 
 fn at(raw: &str) -> Timestamp {
@@ -26,6 +28,7 @@ async fn org(tenants: &MemoryStore) -> OrgId {
     create_org(tenants, "Acme", now()).await.expect("org")
 }
 
+/// Adds a phone under the deployed rules: public https provider URLs only.
 async fn add(
     tenants: &MemoryStore,
     secrets: &MemorySecrets,
@@ -34,7 +37,30 @@ async fn add(
     phone_id: Option<&str>,
     provider: ProviderInput,
 ) -> Result<crate::domain::tenant::Phone, AdminError> {
-    add_phone(tenants, secrets, org, number, phone_id.map(PhoneId::from), provider, now()).await
+    add_under(&public_only(), tenants, secrets, org, number, phone_id, provider).await
+}
+
+async fn add_under(
+    egress: &Egress,
+    tenants: &MemoryStore,
+    secrets: &MemorySecrets,
+    org: &OrgId,
+    number: &str,
+    phone_id: Option<&str>,
+    provider: ProviderInput,
+) -> Result<crate::domain::tenant::Phone, AdminError> {
+    let phone = NewPhone { number: number.into(), phone_id: phone_id.map(PhoneId::from), provider };
+    add_phone(tenants, secrets, egress, org, phone, now()).await
+}
+
+/// The deployed rules over a fixed resolver: `x.test` is public, `intranet.test` private.
+fn public_only() -> Egress {
+    let lookup = FixedLookup::new([
+        ("x.test", vec!["93.184.215.14".parse().unwrap()]),
+        ("graph.facebook.com", vec!["157.240.0.35".parse().unwrap()]),
+        ("intranet.test", vec!["10.20.30.40".parse().unwrap()]),
+    ]);
+    Egress::new(false).with_lookup(Arc::new(lookup))
 }
 
 fn whatsapp(token: &str) -> ProviderInput {
@@ -79,12 +105,15 @@ async fn keys_and_phones_need_an_existing_org() {
         add(&tenants, &MemorySecrets::default(), &nobody, "15550100001", None, ProviderInput::Sandbox).await.err(),
     ] {
         let err = err.expect("an error");
-        assert!(matches!(err, AdminError::NotFound(_)), "{err:?}");
-        assert!(err.to_string().contains("org org-nobody not found"), "{err}");
+        assert!(matches!(&err, AdminError::OrgNotFound(org) if *org == nobody), "{err:?}");
+        assert_eq!(err.to_string(), "org org-nobody not found");
     }
     let org = org(&tenants).await;
-    assert!(matches!(create_key(&tenants, &org, Some(0), now()).await, Err(AdminError::Invalid(_))));
-    assert!(matches!(create_org(&tenants, "  ", now()).await, Err(AdminError::Invalid(_))));
+    let err = create_key(&tenants, &org, Some(0), now()).await.expect_err("a zero limit");
+    assert!(matches!(err, AdminError::Invalid { field: Field::RateLimit, .. }), "{err:?}");
+    let err = create_org(&tenants, "  ", now()).await.expect_err("a blank name");
+    assert!(matches!(err, AdminError::Invalid { field: Field::OrgName, .. }), "{err:?}");
+    assert!(err.to_string().starts_with("the org name must be 1 to"), "{err}");
 }
 
 #[tokio::test]
@@ -93,8 +122,10 @@ async fn revoking_needs_the_orgs_own_key_and_keeps_the_first_time() {
     let (org, other) = (org(&tenants).await, org(&tenants).await);
     let key = create_key(&tenants, &org, None, now()).await.unwrap();
     let key_id = key.record.key_id.as_str();
-    assert!(matches!(revoke_key(&tenants, &other, key_id, now()).await, Err(AdminError::NotFound(_))));
-    assert!(matches!(revoke_key(&tenants, &org, "key-unknown", now()).await, Err(AdminError::NotFound(_))));
+    let err = revoke_key(&tenants, &other, key_id, now()).await.expect_err("another org's key");
+    assert!(matches!(&err, AdminError::KeyNotFound { org, key_id: id } if *org == other && id == key_id), "{err:?}");
+    let err = revoke_key(&tenants, &org, "key-unknown", now()).await.expect_err("no such key");
+    assert!(matches!(err, AdminError::KeyNotFound { .. }), "{err:?}");
     assert_eq!(revoke_key(&tenants, &org, key_id, now()).await.unwrap().revoked_at, Some(now()));
     let again = revoke_key(&tenants, &org, key_id, at("2026-02-01T00:00:00.000Z")).await.unwrap();
     assert_eq!(again.revoked_at, Some(now()));
@@ -133,15 +164,23 @@ async fn numbers_and_phone_ids_are_unique_within_an_org_but_the_identical_phone_
     let first = add(org.clone(), "15550100001", Some("phone-a"), whatsapp("t1")).await.unwrap();
     assert_eq!(add(org.clone(), "15550100001", Some("phone-a"), whatsapp("t1")).await.unwrap(), first);
     assert_eq!(add(org.clone(), "15550100001", None, whatsapp("t1")).await.unwrap(), first);
-    for (number, id, provider) in [
-        ("15550100001", None, ProviderInput::Sandbox),
-        ("15550100001", Some("phone-a"), whatsapp("t2")),
-        ("15550100001", Some("phone-b"), whatsapp("t1")),
-        ("15550100009", Some("phone-a"), whatsapp("t1")),
+    let by_number = Taken::Number("15550100001".into());
+    for (number, id, provider, taken) in [
+        ("15550100001", None, ProviderInput::Sandbox, by_number.clone()),
+        ("15550100001", Some("phone-a"), whatsapp("t2"), by_number.clone()),
+        ("15550100001", Some("phone-b"), whatsapp("t1"), by_number),
+        ("15550100009", Some("phone-a"), whatsapp("t1"), Taken::PhoneId("phone-a".into())),
     ] {
         let err = add(org.clone(), number, id, provider).await.expect_err("a conflict");
-        assert!(matches!(err, AdminError::Conflict(_)), "{err:?}");
-        assert!(err.to_string().contains("remove that phone first"), "{err}");
+        match &err {
+            AdminError::PhoneTaken { org: at, taken: found, holder, holder_number } => {
+                assert_eq!(
+                    (at, found, holder.as_str(), holder_number.as_str()),
+                    (&org, &taken, "phone-a", "15550100001")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
     add(other.clone(), "15550100001", Some("phone-a"), ProviderInput::Sandbox).await.expect("another org's");
     assert_eq!(list_phones(&tenants, &org).await.unwrap(), vec![first]);
@@ -158,28 +197,32 @@ async fn phone_input_is_validated_before_anything_is_stored() {
         other => other,
     };
     let cases = [
-        ("1555", None, ProviderInput::Sandbox),
-        ("1555010000012345", None, ProviderInput::Sandbox),
-        ("+15550100001", None, ProviderInput::Sandbox),
-        ("15550100001", Some("local"), ProviderInput::Sandbox),
-        ("15550100001", Some("phone-"), ProviderInput::Sandbox),
-        ("15550100001", Some("phone-ABC"), ProviderInput::Sandbox),
-        ("15550100001", None, http("ftp://x.test")),
-        ("15550100001", None, http("https://")),
-        ("15550100001", None, http("https://x.test/a b")),
-        ("15550100001", None, version("21.0")),
-        ("15550100001", None, version("v21")),
-        ("15550100001", None, version("vX.0")),
+        ("1555", None, ProviderInput::Sandbox, Field::Number),
+        ("1555010000012345", None, ProviderInput::Sandbox, Field::Number),
+        ("+15550100001", None, ProviderInput::Sandbox, Field::Number),
+        ("15550100001", Some("local"), ProviderInput::Sandbox, Field::PhoneId),
+        ("15550100001", Some("phone-"), ProviderInput::Sandbox, Field::PhoneId),
+        ("15550100001", Some("phone-ABC"), ProviderInput::Sandbox, Field::PhoneId),
+        ("15550100001", None, version("21.0"), Field::GraphVersion),
+        ("15550100001", None, version("v21"), Field::GraphVersion),
+        ("15550100001", None, version("vX.0"), Field::GraphVersion),
         (
             "15550100001",
             None,
             ProviderInput::Http { url: "https://x.test".into(), secrets: HttpSecrets { signing_secret: " ".into() } },
+            Field::SigningSecret,
         ),
     ];
-    for (number, id, provider) in cases {
+    for (number, id, provider, field) in cases {
         let label = format!("{number} {id:?} {provider:?}");
         let err = add(&tenants, &secrets, &org, number, id, provider).await;
-        assert!(matches!(err, Err(AdminError::Invalid(_))), "{label}: {err:?}");
+        assert!(matches!(err, Err(AdminError::Invalid { field: found, .. }) if found == field), "{label}: {err:?}");
+    }
+    for url in ["ftp://x.test", "https://", "https://x.test/a b"] {
+        let err = add(&tenants, &secrets, &org, "15550100001", None, http(url)).await;
+        let refused =
+            matches!(err, Err(AdminError::Target { field: Field::EndpointUrl, refused: EgressError::NotAUrl }));
+        assert!(refused, "{url}: {err:?}");
     }
     assert!(tenants.list_phones(&org).await.unwrap().is_empty());
     assert!(secrets.secrets.lock().unwrap().is_empty());
@@ -194,13 +237,69 @@ async fn removing_a_phone_by_number_or_id_deletes_its_secret() {
     let (tenants, secrets) = (MemoryStore::default(), MemorySecrets::default());
     let org = org(&tenants).await;
     let a = add(&tenants, &secrets, &org, "15550100001", None, whatsapp("t")).await.unwrap();
-    let b = add(&tenants, &secrets, &org, "15550100002", None, http("http://127.0.0.1:9/hook")).await.unwrap();
+    let b = add(&tenants, &secrets, &org, "15550100002", None, http("https://x.test/hook")).await.unwrap();
     assert_eq!(remove_phone(&tenants, &secrets, &org, "15550100001").await.unwrap(), a);
     assert_eq!(remove_phone(&tenants, &secrets, &org, b.phone_id.as_str()).await.unwrap(), b);
     assert!(secrets.secrets.lock().unwrap().is_empty());
     assert!(list_phones(&tenants, &org).await.unwrap().is_empty());
     let err = remove_phone(&tenants, &secrets, &org, "15550100001").await.expect_err("gone");
-    assert!(matches!(err, AdminError::NotFound(_)), "{err:?}");
+    assert!(matches!(&err, AdminError::PhoneNotFound { phone, .. } if phone == "15550100001"), "{err:?}");
+}
+
+#[tokio::test]
+async fn provider_urls_must_be_https_and_reach_public_addresses_only() {
+    let (tenants, secrets) = (MemoryStore::default(), MemorySecrets::default());
+    let org = org(&tenants).await;
+    let graph = |url: &str| match whatsapp("t") {
+        ProviderInput::WhatsappCloud { phone_number_id, graph_version, secrets, .. } => {
+            ProviderInput::WhatsappCloud { phone_number_id, graph_url: url.into(), graph_version, secrets }
+        }
+        other => other,
+    };
+    let refused = [
+        (http("http://x.test/hook"), None),
+        (http("https://127.0.0.1:9/hook"), Some(Blocked::Loopback)),
+        (http("https://10.0.0.8/hook"), Some(Blocked::Private)),
+        (http("https://169.254.169.254/latest/meta-data/"), Some(Blocked::Metadata)),
+        (http("https://[fd00:ec2::254]/"), Some(Blocked::Metadata)),
+        (http("https://[fe80::1%25eth0]/hook"), None),
+        (http("https://[fe80::1]/hook"), Some(Blocked::LinkLocal)),
+        (http("https://[::ffff:127.0.0.1]/hook"), Some(Blocked::Loopback)),
+        (http("https://intranet.test/hook"), Some(Blocked::Private)),
+        (graph("https://[::ffff:169.254.169.254]"), Some(Blocked::Metadata)),
+    ];
+    for (provider, class) in refused {
+        let label = format!("{provider:?}");
+        let err = add(&tenants, &secrets, &org, "15550100001", None, provider).await.expect_err(&label);
+        match (&err, class) {
+            (AdminError::Target { refused: EgressError::Forbidden { class: found, .. }, .. }, Some(class)) => {
+                assert_eq!(*found, class, "{label}")
+            }
+            (AdminError::Target { refused: EgressError::NotHttps { .. } | EgressError::NotAUrl, .. }, None) => {}
+            _ => panic!("{label}: {err:?}"),
+        }
+    }
+    // `localhost` through the system's resolver (/etc/hosts), as in a deployment.
+    let err =
+        add_under(&Egress::new(false), &tenants, &secrets, &org, "15550100001", None, http("https://localhost/h"))
+            .await
+            .expect_err("localhost");
+    assert!(matches!(err, AdminError::Target { refused: EgressError::Forbidden { .. }, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the endpoint URL is refused: localhost resolves to ") && text.contains("loopback"),
+        "{text}"
+    );
+    let err = add(&tenants, &secrets, &org, "15550100001", None, graph("https://nowhere.test")).await.unwrap_err();
+    assert!(matches!(err, AdminError::Target { field: Field::GraphUrl, refused: EgressError::Unresolvable { .. } }));
+    assert!(tenants.list_phones(&org).await.unwrap().is_empty());
+    assert!(secrets.secrets.lock().unwrap().is_empty());
+
+    // A stack that allows private targets (the local one) takes them, http included.
+    let local = Egress::new(true);
+    for (number, url) in [("15550100001", "http://127.0.0.1:9/hook"), ("15550100002", "http://gateway.internal/h")] {
+        add_under(&local, &tenants, &secrets, &org, number, None, http(url)).await.expect(url);
+    }
 }
 
 /// A message that failed three times and was dead-lettered at `when`, through the store's own

@@ -16,9 +16,10 @@ use crate::Config;
 use crate::adapters::aws::AwsClients;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::secrets_manager::SecretsManager;
-use crate::admin::{self, AdminError, ProviderInput};
+use crate::admin::{self, AdminError, NewPhone, ProviderInput};
 use crate::domain::ids::{OrgId, PhoneId};
 use crate::domain::tenant::NewApiKey;
+use crate::net::egress::Egress;
 use crate::ports::{Clock, StoreError, SystemClock};
 use crate::providers::Providers;
 use event_source::EventSource;
@@ -50,7 +51,10 @@ impl LocalSettings {
         LocalSettings {
             endpoint: env_or("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
             prefix: env_or("OUTBOX_LOCAL_PREFIX", "outbox-local"),
-            overrides: std::env::vars().filter(|(k, _)| k.starts_with("OUTBOX_")).collect(),
+            // OUTBOX_ADMIN_* are outbox-admin's secrets, not configuration: they are not copied around.
+            overrides: std::env::vars()
+                .filter(|(k, _)| k.starts_with("OUTBOX_") && !k.starts_with("OUTBOX_ADMIN_"))
+                .collect(),
         }
     }
 }
@@ -126,8 +130,12 @@ pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), AdminError> {
     admin::ensure_org(&tenants, &org, "Local development", now).await?;
     let key = NewApiKey::from_secret(LOCAL_API_KEY.into(), org.clone(), None, now);
     admin::register_key(&tenants, key).await?;
-    let phone_id = Some(PhoneId::from(LOCAL_PHONE_ID));
-    admin::add_phone(&tenants, &secrets, &org, LOCAL_PHONE_NUMBER, phone_id, ProviderInput::Sandbox, now).await?;
+    let phone = NewPhone {
+        number: LOCAL_PHONE_NUMBER.into(),
+        phone_id: Some(PhoneId::from(LOCAL_PHONE_ID)),
+        provider: ProviderInput::Sandbox,
+    };
+    admin::add_phone(&tenants, &secrets, &Egress::new(config.allow_private_targets), &org, phone, now).await?;
     Ok(())
 }
 

@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use outbox_tests::outbox::adapters::secrets_manager::SecretsManager;
 use outbox_tests::outbox::adapters::sqs::SqsQueue;
-use outbox_tests::outbox::admin::{self, AdminError, ProviderInput, ReplaySelection};
+use outbox_tests::outbox::admin::{self, AdminError, NewPhone, ProviderInput, ReplaySelection};
 use outbox_tests::outbox::domain::ids::{OrgId, PhoneId, QueueId};
 use outbox_tests::outbox::domain::job::Job;
 use outbox_tests::outbox::domain::message::{AttemptOutcome, MessageRecord, Status};
 use outbox_tests::outbox::domain::tenant::WhatsappCloudSecrets;
 use outbox_tests::outbox::local::LOCAL_ORG;
+use outbox_tests::outbox::net::egress::Egress;
 use outbox_tests::outbox::ports::{
     AttemptResult, Clock, SecretError, SecretStore, StatusStore, SystemClock, TenantStore,
 };
@@ -47,15 +48,29 @@ impl Run {
 
 /// Runs `outbox-admin` against the stack's resources, configured as on a laptop.
 async fn outbox_admin(stack: &Stack, args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(admin_binary())
+    outbox_admin_with(stack, args, &[], "").await
+}
+
+/// `outbox_admin` with more environment variables and `stdin` as its standard input.
+async fn outbox_admin_with(stack: &Stack, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(admin_binary())
         .args(args)
         .env("AWS_ENDPOINT_URL", moto_endpoint())
         .env("OUTBOX_LOCAL_PREFIX", &stack.prefix)
         .env_remove("OUTBOX_TABLE")
         .env_remove("RUST_LOG")
-        .output()
-        .await
+        .env_remove("OUTBOX_ALLOW_PRIVATE_TARGETS")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run outbox-admin");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input.write_all(stdin.as_bytes()).await.expect("write stdin");
+    drop(input);
+    let output = child.wait_with_output().await.expect("outbox-admin output");
     Run {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -104,7 +119,8 @@ async fn a_key_made_with_the_cli_sends_until_it_is_revoked() {
 
     // Another org's key id is not found, and says where to look.
     let other = outbox_admin(&stack, &["key", "revoke", "--org", LOCAL_ORG, "--key-id", key_id]).await;
-    assert!(!other.success && other.stderr.contains("the org's key list shows its key ids"), "{}", other.stderr);
+    let hint = format!("`outbox-admin key list --org {LOCAL_ORG}` shows its key ids");
+    assert!(!other.success && other.stderr.contains(&hint), "{}", other.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,7 +136,8 @@ async fn an_unknown_org_is_an_error_that_says_what_to_do() {
         assert!(!run.success, "{args:?} succeeded:\n{}", run.stdout);
         assert!(run.stdout.is_empty(), "{args:?} printed {}", run.stdout);
         assert!(
-            run.stderr.contains("org org-nope not found") && run.stderr.contains("create the org first"),
+            run.stderr.contains("org org-nope not found")
+                && run.stderr.contains("`outbox-admin org create --name NAME`"),
             "{}",
             run.stderr
         );
@@ -133,6 +150,20 @@ async fn an_unknown_org_is_an_error_that_says_what_to_do() {
         "{}",
         run.stderr
     );
+    // A flag of another provider is refused, in the form it was given.
+    let args = ["phone", "add", "sandbox", "--org", LOCAL_ORG, "--number", "15550100077", "--url", "https://x.test"];
+    let run = outbox_admin(&stack, &args).await;
+    assert!(!run.success && run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("--url is not a flag of `phone add sandbox`; it belongs to `phone add http`"),
+        "{}",
+        run.stderr
+    );
+    // Input the admin flow refuses names the flag at fault.
+    let run = outbox_admin(&stack, &["phone", "add", "sandbox", "--org", LOCAL_ORG, "--number", "+1555"]).await;
+    assert!(!run.success && run.stderr.contains("error: --number \"+1555\" must be 5 to 15 digits"), "{}", run.stderr);
+    let run = outbox_admin(&stack, &["key", "create", "--org", LOCAL_ORG, "--rate-limit", "0"]).await;
+    assert!(!run.success && run.stderr.contains("error: --rate-limit is requests per minute"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -140,6 +171,7 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
     let stack = Stack::start_with(without_consumers()).await;
     let (tenants, secrets) = (stack.store(), SecretsManager::new(stack.aws.secrets.clone()));
     let now = SystemClock.now();
+    let egress = Egress::new(stack.config.allow_private_targets);
     let org = admin::create_org(&tenants, "Credentials Ltd", now).await.unwrap();
     let whatsapp = ProviderInput::WhatsappCloud {
         phone_number_id: "106540352242922".into(),
@@ -151,7 +183,8 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
             verify_token: "verify-token-zz3".into(),
         },
     };
-    let wa = admin::add_phone(&tenants, &secrets, &org, "15550100081", None, whatsapp.clone(), now).await.unwrap();
+    let phone = NewPhone { number: "15550100081".into(), phone_id: None, provider: whatsapp };
+    let wa = admin::add_phone(&tenants, &secrets, &egress, &org, phone.clone(), now).await.unwrap();
     let hook_args = [
         "phone",
         "add",
@@ -195,11 +228,13 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
     }
 
     // The identical phone again changes nothing; the same number on other terms is refused.
-    let again = admin::add_phone(&tenants, &secrets, &org, "15550100081", None, whatsapp, now).await.unwrap();
+    let again = admin::add_phone(&tenants, &secrets, &egress, &org, phone, now).await.unwrap();
     assert_eq!(again, wa);
     let taken = ["phone", "add", "--org", org.as_str(), "--number", "15550100081", "--provider", "sandbox"];
     let run = outbox_admin(&stack, &taken).await;
+    let remove = format!("`outbox-admin phone remove --org {org} --phone {}` first", wa.phone_id);
     assert!(!run.success && run.stderr.contains("already has number 15550100081"), "{}", run.stderr);
+    assert!(run.stderr.contains(&remove) && run.stderr.contains("or choose another --number"), "{}", run.stderr);
 
     let removed = outbox_admin(&stack, &["phone", "remove", "--org", org.as_str(), "--phone", "15550100081"]).await;
     assert!(removed.ok().stdout.contains("deleted its credentials"));
@@ -209,7 +244,103 @@ async fn provider_credentials_live_in_secrets_manager_not_in_the_table_nor_in_li
     assert!(matches!(secrets.get(hook.provider.secret_ref().unwrap()).await, Err(SecretError::NotFound(_))));
     assert!(admin::list_phones(&tenants, &org).await.unwrap().is_empty());
     let err = admin::remove_phone(&tenants, &secrets, &org, "phone-hook").await.expect_err("already removed");
-    assert!(matches!(err, AdminError::NotFound(_)), "{err:?}");
+    assert!(matches!(err, AdminError::PhoneNotFound { .. }), "{err:?}");
+    let run = outbox_admin(&stack, &["phone", "remove", "--org", org.as_str(), "--phone", "phone-hook"]).await;
+    let hint = format!("`outbox-admin phone list --org {org}` shows its numbers and phone_ids");
+    assert!(!run.success && run.stderr.contains(&hint), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_come_from_argv_the_environment_or_stdin_and_both_phone_add_forms_work() {
+    let stack = Stack::start_with(without_consumers()).await;
+    let (tenants, secrets) = (stack.store(), SecretsManager::new(stack.aws.secrets.clone()));
+    let org = admin::create_org(&tenants, "Secret Sources", SystemClock.now()).await.unwrap();
+    let stored = |phone_id: &'static str| {
+        let (tenants, secrets, org) = (&tenants, &secrets, &org);
+        async move {
+            let phone = tenants.get_phone(org, &PhoneId::from(phone_id)).await.unwrap().expect("added");
+            let secret = secrets.get(phone.provider.secret_ref().expect("a reference")).await.unwrap();
+            serde_json::from_str::<serde_json::Value>(&secret).unwrap()
+        }
+    };
+
+    // The contract's form, every secret on argv.
+    let cloud = |phone_id: &'static str, number: &'static str| {
+        vec!["phone", "add", "--org", org.as_str(), "--number", number, "--phone-id", phone_id]
+    };
+    let mut argv = cloud("phone-argv", "15550100091");
+    argv.extend(["--provider", "whatsapp-cloud", "--phone-number-id", "1065", "--access-token", "tok-argv"]);
+    argv.extend(["--app-secret", "app-argv", "--verify-token", "verify-argv"]);
+    assert_eq!(outbox_admin(&stack, &argv).await.ok().last_line(), "phone-argv");
+    let secret = stored("phone-argv").await;
+    assert_eq!((&secret["access_token"], &secret["verify_token"]), (&json!("tok-argv"), &json!("verify-argv")));
+
+    // The subcommand form, the secrets from the environment and from stdin: none on the command line.
+    let mut argv = vec!["phone", "add", "whatsapp-cloud"];
+    argv.extend(&cloud("phone-env", "15550100092")[2..]);
+    argv.extend(["--phone-number-id", "1066", "--verify-token", "-"]);
+    let env = [("OUTBOX_ADMIN_ACCESS_TOKEN", "tok-env"), ("OUTBOX_ADMIN_APP_SECRET", "app-env")];
+    let run = outbox_admin_with(&stack, &argv, &env, "verify-stdin\n").await.ok();
+    assert_eq!(run.last_line(), "phone-env");
+    let secret = stored("phone-env").await;
+    assert_eq!(secret, json!({"access_token": "tok-env", "app_secret": "app-env", "verify_token": "verify-stdin"}));
+    for leaked in ["tok-env", "app-env", "verify-stdin"] {
+        assert!(!run.stdout.contains(leaked) && !run.stderr.contains(leaked), "{leaked} printed");
+    }
+
+    let http = ["phone", "add", "--org", org.as_str(), "--number", "15550100093", "--phone-id", "phone-gw"];
+    let argv =
+        [&http[..], &["--provider=http", "--url", "https://93.184.215.14/outbox", "--signing-secret", "-"]].concat();
+    assert_eq!(outbox_admin_with(&stack, &argv, &[], "sign-stdin\n").await.ok().last_line(), "phone-gw");
+    assert_eq!(stored("phone-gw").await, json!({"signing_secret": "sign-stdin"}));
+    let argv = [&http[..], &["--provider", "http", "--url", "https://x.test", "--signing-secret", "-"]].concat();
+    let run = outbox_admin_with(&stack, &argv, &[], "").await;
+    assert!(!run.success && run.stderr.contains("--signing-secret is `-`, but stdin ended"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn phone_add_takes_only_public_https_provider_urls_unless_private_targets_are_allowed() {
+    let stack = Stack::start_with(without_consumers()).await;
+    let org = admin::create_org(&stack.store(), "Egress Checks", SystemClock.now()).await.unwrap();
+    let add = |number: &'static str, url: &'static str| {
+        let org = org.to_string();
+        vec![
+            "phone".to_string(),
+            "add".into(),
+            "http".into(),
+            "--org".into(),
+            org,
+            "--number".into(),
+            number.into(),
+            "--url".into(),
+            url.into(),
+            "--signing-secret".into(),
+            "s3cret".into(),
+        ]
+    };
+    let deployed = [("OUTBOX_ALLOW_PRIVATE_TARGETS", "false")];
+    for (url, said) in [
+        ("http://93.184.215.14/outbox", "--url: http:// is not allowed, only https://"),
+        ("https://127.0.0.1:9/hook", "--url: 127.0.0.1 is a loopback address"),
+        ("https://10.1.2.3/hook", "--url: 10.1.2.3 is a private address"),
+        ("https://169.254.169.254/latest/meta-data/", "--url: 169.254.169.254 is a cloud metadata address"),
+        ("https://[fd00:ec2::254]/latest", "--url: fd00:ec2::254 is a cloud metadata address"),
+        ("https://[fe80::1]/hook", "--url: fe80::1 is a link-local address"),
+        ("https://[::ffff:127.0.0.1]/hook", "--url: ::ffff:127.0.0.1 is a loopback address"),
+        ("https://localhost:9/hook", "--url: localhost resolves to "),
+    ] {
+        let args = add("15550100095", url);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = outbox_admin_with(&stack, &args, &deployed, "").await;
+        assert!(!run.success && run.stderr.contains(said), "{url}: {}", run.stderr);
+        assert!(run.stderr.contains("OUTBOX_ALLOW_PRIVATE_TARGETS=true"), "{}", run.stderr);
+    }
+    assert!(admin::list_phones(&stack.store(), &org).await.unwrap().is_empty());
+    // The local stack's default allows a gateway on this machine.
+    let args = add("15550100096", "http://127.0.0.1:9/hook");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = outbox_admin(&stack, &args).await.ok();
+    assert!(run.last_line().starts_with("phone-"), "{}", run.stdout);
 }
 
 /// Drives a sent message through three transient failures and the dead-letter mark, by hand.

@@ -15,7 +15,7 @@ use outbox_tests::outbox::domain::time::Timestamp;
 use outbox_tests::outbox::local::{LOCAL_API_KEY, LOCAL_ORG};
 use outbox_tests::outbox::ports::{SecretStore, TenantStore};
 use outbox_tests::outbox::providers::http::signature;
-use outbox_tests::{Stack, json_of};
+use outbox_tests::{Stack, StackOptions, json_of};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -283,4 +283,30 @@ async fn the_http_provider_posts_a_signed_message_and_records_the_endpoints_id()
             json!({"type": "image", "url": "https://cdn.example.com/a.png", "filename": "a.png", "mimetype": "image/png"})
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outside_the_local_stack_a_provider_name_that_resolves_to_loopback_is_never_connected_to() {
+    // A phone whose endpoint is a name: it may have resolved publicly when it was added, and
+    // resolve to this machine now. The delivery's own resolver checks it at connect time.
+    let endpoint = Loopback::start(vec![(200, json!({"message_id": "never"}))]).await;
+    let options =
+        StackOptions { overrides: vec![("OUTBOX_ALLOW_PRIVATE_TARGETS", "false".into())], ..Default::default() };
+    let stack = Stack::start_with(options).await;
+    let port = endpoint.url.rsplit(':').next().unwrap().to_string();
+    let phone_id = add_phone(&stack, json!({"signing_secret": SIGNING_SECRET}), |secret_ref| ProviderSettings::Http {
+        url: format!("https://localhost:{port}/outbox/messages"),
+        secret_ref,
+    })
+    .await;
+    let queue_id =
+        send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "to a rebound name"})).await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "failed").await;
+    assert_eq!(
+        (status["attempts"].as_u64(), status["attempt_log"][0]["outcome"].as_str()),
+        (Some(1), Some("permanent_error"))
+    );
+    let description = status["status_description"].as_str().unwrap();
+    assert!(description.contains("localhost resolves to") && description.contains("loopback"), "{description}");
+    assert!(endpoint.seen().is_empty(), "the endpoint was reached");
 }

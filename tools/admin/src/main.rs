@@ -2,18 +2,23 @@
 //! deployment. This file wires the command families (one module each) to the stack.
 
 mod dlq;
+mod errors;
 mod keys;
 mod orgs;
 mod output;
 mod phones;
+mod secrets;
 mod stack;
 
-use std::error::Error;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use outbox::ports::{Clock, SystemClock};
 use tracing_subscriber::EnvFilter;
+
+use errors::Failure;
+use secrets::SecretReader;
+use stack::connect;
 
 /// Manage Outbox orgs, API keys, phones and dead letters.
 ///
@@ -48,7 +53,17 @@ async fn main() -> ExitCode {
     // stdout carries the results (the last line is what scripts capture), so logs go to stderr, quietly.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-    let cli = Cli::parse();
+    let (argv, invocation) = phones::add::provider_flag_as_subcommand(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => match invocation.as_ref().and_then(|invocation| phones::add::explain(&err, invocation)) {
+            Some(explained) => {
+                eprintln!("error: {explained}");
+                return ExitCode::from(2);
+            }
+            None => err.exit(),
+        },
+    };
     match execute(cli.command).await {
         Ok(code) => code,
         Err(err) => {
@@ -58,18 +73,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn execute(command: Command) -> Result<ExitCode, Box<dyn Error>> {
-    // Flags are checked before any AWS call.
-    if let Command::Phone(phones::PhoneCommand::Add(add)) = &command {
-        add.provider_input()?;
-    }
-    let services = stack::connect().await?;
+async fn execute(command: Command) -> Result<ExitCode, Failure> {
     let now = SystemClock.now();
     match command {
-        Command::Org(command) => orgs::run(command, &services, now).await?,
-        Command::Key(command) => keys::run(command, &services, now).await?,
-        Command::Phone(command) => phones::run(command, &services, now).await?,
-        Command::Dlq(command) => return Ok(dlq::run(command, &services, now).await?),
+        Command::Org(command) => orgs::run(command, &connect().await?, now).await?,
+        Command::Key(command) => keys::run(command, &connect().await?, now).await?,
+        Command::Phone(command) => {
+            // Flags and stdin secrets are settled before any AWS call: a mistake there costs nothing.
+            let request = phones::prepare(command, &mut SecretReader::stdin())?;
+            phones::run(request, &connect().await?, now).await?
+        }
+        Command::Dlq(command) => return Ok(dlq::run(command, &connect().await?, now).await?),
     }
     Ok(ExitCode::SUCCESS)
 }
