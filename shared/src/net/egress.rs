@@ -236,10 +236,6 @@ impl Egress {
         Egress { lookup, ..self }
     }
 
-    pub fn allows_private_targets(&self) -> bool {
-        self.allow_private
-    }
-
     /// What can be checked without DNS: the URL's shape, its scheme, and a host that is an IP
     /// literal (in any form the URL standard reads as one, e.g. `http://2130706433/`). Call it
     /// before each request: a literal never reaches the resolver that `client_builder` installs.
