@@ -65,9 +65,11 @@ pub fn advice(err: &AdminError) -> String {
             let why = match refused {
                 EgressError::NotAUrl => "",
                 EgressError::Unresolvable { .. } => "; check the host name",
-                EgressError::NotHttps { .. } | EgressError::Forbidden { .. } => {
-                    "; provider URLs must be https on public addresses (a stack with \
-                     OUTBOX_ALLOW_PRIVATE_TARGETS=true, like the local one, also takes http and private ones)"
+                EgressError::NotHttps { .. } => {
+                    "; http is taken only by a stack with OUTBOX_ALLOW_PRIVATE_TARGETS=true, like the local one"
+                }
+                EgressError::Forbidden { .. } => {
+                    "; such addresses are taken only by a stack with OUTBOX_ALLOW_PRIVATE_TARGETS=true, like the local one"
                 }
             };
             format!("{}: {}{why}", flag(*field), chain(refused))
