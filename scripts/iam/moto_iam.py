@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlparse
 
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.core.exceptions import _RESTError
+from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.iam import access_control
 from moto.iam.access_control import IAMRequest, IAMRequestBase, S3IAMRequest
 from moto.s3.exceptions import S3AccessDeniedError
@@ -79,17 +79,22 @@ class _Recorder:
             json.dump(rows, out, indent=1)
 
 
-class _AwsAccessDenied(_RESTError):
+def _denial_message(user_arn: str, action: str, resource: str) -> str:
     """AWS's wording: who, what, and on which resource."""
+    return (
+        f"User: {user_arn} is not authorized to perform: {action} on resource: {resource} "
+        f"because no identity-based policy allows the {action} action"
+    )
 
+
+class _XmlAccessDenied(_RESTError):
     code = 403
 
-    def __init__(self, user_arn: str, action: str, resource: str) -> None:
-        super().__init__(
-            "AccessDenied",
-            f"User: {user_arn} is not authorized to perform: {action} on resource: {resource} "
-            f"because no identity-based policy allows the {action} action",
-        )
+
+class _JsonAccessDenied(JsonRESTError):
+    """JSON-protocol clients (DynamoDB, Secrets Manager, SQS's JSON) read the code from this body."""
+
+    code = 403
 
 
 def _params(handler: Any) -> dict[str, Any]:
@@ -217,7 +222,10 @@ def install(denials_path: str, allowed_path: str) -> Callable[[], None]:
         recorder.permitted(identity, self._action, resource)
 
     def raise_access_denied(self: IAMRequest) -> None:
-        raise _AwsAccessDenied(self._access_key.arn, self._action, getattr(self, "_outbox_resource", "*"))
+        message = _denial_message(self._access_key.arn, self._action, getattr(self, "_outbox_resource", "*"))
+        if "json" in str(self._headers.get("Content-Type", "")):
+            raise _JsonAccessDenied("AccessDeniedException", message)
+        raise _XmlAccessDenied("AccessDenied", message)
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         planner = _PLANNERS.get(getattr(self, "service_name", "") or "")
