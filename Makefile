@@ -3,10 +3,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test fuzz soak bench lint build build-lambda invoke deploy outputs admin-env destroy venv
+.PHONY: help run test iam iam-mutations fuzz soak bench lint build build-lambda invoke deploy outputs admin-env destroy venv
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 venv: ## Install the Python tools (moto, cfn-lint, aws-sam-cli, cargo-lambda with zig, schemathesis) into .venv
 	@bash scripts/venv.sh
@@ -14,8 +14,14 @@ venv: ## Install the Python tools (moto, cfn-lint, aws-sam-cli, cargo-lambda wit
 run: ## The local stack on http://127.0.0.1:8080/v1 (moto on 127.0.0.1:4566 unless AWS_ENDPOINT_URL is set)
 	@bash scripts/run-local.sh
 
-test: ## Every test: unit, handler, integration against moto, black-box, fuzz, soak, sam build, invoke, template lint
+test: ## Every test: unit, handler, integration against moto, black-box, IAM-enforced suite, fuzz, soak, sam build, invoke, template lint
 	@bash scripts/test.sh
+
+iam: ## The black-box suite against moto with template.yaml's IAM enforced, one process per function under its role
+	@bash scripts/iam.sh
+
+iam-mutations: ## make iam once per action the template allows, with that action removed: each must fail with its AccessDenied
+	@bash scripts/iam.sh --mutations all
 
 fuzz: ## schemathesis against openapi.yaml on a throwaway local stack (FUZZ_MAX_EXAMPLES, FUZZ_SEED)
 	@bash scripts/fuzz.sh

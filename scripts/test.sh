@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything, from a clean clone. Installs what it needs (the Python tools into .venv),
-# builds, runs the Rust tests (unit, handler, integration against moto, black-box), fuzzes the API against
+# builds, runs the Rust tests (unit, handler, integration against moto, black-box), runs the black-box
+# suite under the template's IAM (and three permission removals it must catch), fuzzes the API against
 # openapi.yaml with schemathesis, runs the 1,000-message chaos soak, builds the Lambda zips with sam build
 # (x86_64, nothing deployed), invokes each function's binary on the shipped events, and lints the template.
 set -euo pipefail
@@ -23,6 +24,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+step "iam (the suite under template.yaml's roles, moto enforcing IAM; three removals it must catch)"
+bash scripts/iam.sh --mutations quick
 
 step "fuzz (schemathesis against openapi.yaml)"
 bash scripts/fuzz.sh
