@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::domain::job::MAX_SQS_DELAY_SECS;
 use crate::providers::sandbox::Faults;
 
 /// Everything the Lambdas and the local runner need to know about their deployment.
@@ -33,6 +34,9 @@ pub struct Config {
     /// `OUTBOX_ALLOW_PRIVATE_TARGETS`: provider URLs may be http and reach private and loopback
     /// addresses (the local stack and its loopback fakes); off unless set, and never in AWS.
     pub allow_private_targets: bool,
+    /// The longest SQS delay a job is sent with (SQS allows 15 minutes); a job due later hops
+    /// through the queue. Shorter locally, so that a schedule's hops happen within seconds.
+    pub max_delay: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,13 @@ impl Config {
                 reason: format!("{v:?} is neither a whole number nor \"off\""),
             })?),
         };
+        let max_delay = number("OUTBOX_MAX_DELAY_SECS", MAX_SQS_DELAY_SECS as u64)?;
+        if !(1..=MAX_SQS_DELAY_SECS as u64).contains(&max_delay) {
+            return Err(ConfigError::Invalid {
+                name: "OUTBOX_MAX_DELAY_SECS",
+                reason: format!("{max_delay} is not between 1 and {MAX_SQS_DELAY_SECS} (SQS's longest delay)"),
+            });
+        }
         let sandbox_faults = match get("OUTBOX_SANDBOX_FAULTS").filter(|v| !v.is_empty() && v != "off") {
             None => None,
             Some(spec) => {
@@ -105,6 +116,7 @@ impl Config {
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
             sandbox_faults,
             allow_private_targets,
+            max_delay: Duration::from_secs(max_delay),
         })
     }
 }
@@ -132,6 +144,19 @@ mod tests {
         assert_eq!(config.rate_limit_per_minute, Some(600));
         assert_eq!(config.sandbox_faults, None);
         assert!(!config.allow_private_targets);
+        assert_eq!(config.max_delay, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn the_longest_delay_is_at_most_sqss_and_never_zero() {
+        let mut pairs = BASE.to_vec();
+        pairs.push(("OUTBOX_MAX_DELAY_SECS", "2"));
+        assert_eq!(Config::from_lookup(lookup(&pairs)).unwrap().max_delay, Duration::from_secs(2));
+        for bad in ["0", "901", "soon"] {
+            pairs[4] = ("OUTBOX_MAX_DELAY_SECS", bad);
+            let err = Config::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(err.to_string().contains("OUTBOX_MAX_DELAY_SECS"), "{bad}: {err}");
+        }
     }
 
     #[test]

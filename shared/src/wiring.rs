@@ -36,7 +36,9 @@ pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
     let store = Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table));
     let enqueuer = Enqueuer {
         store: store.clone(),
-        queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
+        queue: Arc::new(
+            SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url).with_max_delay(config.max_delay),
+        ),
         media: Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
         clock: system_clock(),
         retention: config.retention,
@@ -75,7 +77,9 @@ pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Deli
     );
     Delivery {
         store,
-        queue: Arc::new(SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url)),
+        queue: Arc::new(
+            SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url).with_max_delay(config.max_delay),
+        ),
         providers: providers.with_credentials(credentials),
         clock,
         retry: RetryPolicy { base: config.retry_base },

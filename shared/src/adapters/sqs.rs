@@ -9,7 +9,7 @@ use futures_util::{StreamExt, stream};
 use tracing::warn;
 
 use crate::domain::ids::QueueId;
-use crate::domain::job::Job;
+use crate::domain::job::{Job, MAX_SQS_DELAY_SECS};
 use crate::domain::time::Timestamp;
 use crate::ports::{JobQueue, QueueError};
 use crate::telemetry::chain;
@@ -27,11 +27,19 @@ pub struct SqsQueue {
     client: Client,
     queue_url: String,
     dlq_url: String,
+    /// The longest `DelaySeconds` a job is sent with (`Config::max_delay`).
+    max_delay: Duration,
 }
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>, dlq_url: impl Into<String>) -> SqsQueue {
-        SqsQueue { client, queue_url: queue_url.into(), dlq_url: dlq_url.into() }
+        let max_delay = Duration::from_secs(MAX_SQS_DELAY_SECS as u64);
+        SqsQueue { client, queue_url: queue_url.into(), dlq_url: dlq_url.into(), max_delay }
+    }
+
+    /// Sends jobs with at most `max_delay` (instead of SQS's 15 minutes).
+    pub fn with_max_delay(self, max_delay: Duration) -> SqsQueue {
+        SqsQueue { max_delay, ..self }
     }
 }
 
@@ -49,7 +57,7 @@ impl SqsQueue {
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(job.encode())
-                    .delay_seconds(job.delay(now).as_secs() as i32)
+                    .delay_seconds(job.delay(now, self.max_delay).as_secs() as i32)
                     .build()
                     .ok()
             })
@@ -72,7 +80,7 @@ impl SqsQueue {
 #[async_trait]
 impl JobQueue for SqsQueue {
     async fn enqueue(&self, job: &Job, now: Timestamp) -> Result<(), QueueError> {
-        let delay = job.delay(now.epoch_secs()).as_secs() as i32;
+        let delay = job.delay(now.epoch_secs(), self.max_delay).as_secs() as i32;
         self.client
             .send_message()
             .queue_url(&self.queue_url)

@@ -42,10 +42,12 @@ impl Job {
         }
     }
 
-    /// How long SQS should hold the job before handing it out: until it is due, at most 15
-    /// minutes (SQS's largest `DelaySeconds`); a job due later is passed on again when it arrives.
-    pub fn delay(&self, now: i64) -> std::time::Duration {
-        let wait = self.due_at.map_or(0, |due| (due - now).clamp(0, MAX_SQS_DELAY_SECS));
+    /// How long SQS should hold the job before handing it out: until it is due, at most `max`
+    /// (and never more than SQS's largest `DelaySeconds`, 15 minutes); a job due later is passed
+    /// on again when it arrives.
+    pub fn delay(&self, now: i64, max: std::time::Duration) -> std::time::Duration {
+        let longest = (max.as_secs() as i64).min(MAX_SQS_DELAY_SECS);
+        let wait = self.due_at.map_or(0, |due| (due - now).clamp(0, longest));
         std::time::Duration::from_secs(wait as u64)
     }
 
@@ -94,14 +96,19 @@ mod tests {
 
     #[test]
     fn a_due_job_is_delayed_until_due_at_most_15_minutes_at_a_time() {
-        assert_eq!(job(None).delay(100), std::time::Duration::ZERO);
+        let sqs = std::time::Duration::from_secs(MAX_SQS_DELAY_SECS as u64);
+        assert_eq!(job(None).delay(100, sqs), std::time::Duration::ZERO);
         // 1970-01-01T00:16:39.001Z is due at second 1000, rounded up.
         let job = job(Some("1970-01-01T00:16:39.001Z"));
         assert_eq!(job.due_at, Some(1_000));
         assert!(job.is_early(999) && !job.is_early(1_000));
-        assert_eq!(job.delay(990).as_secs(), 10);
-        assert_eq!(job.delay(0).as_secs(), 900);
-        assert_eq!(job.delay(2_000).as_secs(), 0);
+        assert_eq!(job.delay(990, sqs).as_secs(), 10);
+        assert_eq!(job.delay(0, sqs).as_secs(), 900);
+        assert_eq!(job.delay(2_000, sqs).as_secs(), 0);
+        // A shorter cap (the local runner's) and one beyond SQS's.
+        assert_eq!(job.delay(0, std::time::Duration::from_secs(2)).as_secs(), 2);
+        assert_eq!(job.delay(990, std::time::Duration::from_secs(2)).as_secs(), 2);
+        assert_eq!(job.delay(0, std::time::Duration::from_secs(3600)).as_secs(), 900);
         assert!(Job::decode(&job.encode()).unwrap().due_at == Some(1_000));
     }
 

@@ -43,7 +43,7 @@ pub async fn connect() -> Result<Services, Failure> {
     Ok(Services {
         store: DynamoStore::new(aws.dynamodb.clone(), &config.table),
         secrets: SecretsManager::new(aws.secrets.clone()),
-        queue: SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url),
+        queue: SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url).with_max_delay(config.max_delay),
         egress: Egress::new(config.allow_private_targets),
     })
 }
