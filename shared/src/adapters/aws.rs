@@ -1,5 +1,6 @@
 //! Building the AWS SDK clients, once per process.
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 
@@ -20,15 +21,19 @@ impl AwsClients {
         Self::from_sdk_config(&sdk, endpoint_url.is_some())
     }
 
-    /// An AWS emulator (moto, LocalStack) at `endpoint`: fixed test credentials and region.
+    /// An AWS emulator (moto, LocalStack) at `endpoint`, region us-east-1. Credentials come from
+    /// `AWS_ACCESS_KEY_ID` (and its secret and session token) when it is set, so that each local
+    /// process can run under its own identity as with IAM enforced (`make iam`); otherwise fixed
+    /// test ones, which an emulator without IAM accepts.
     pub async fn emulator(endpoint: &str) -> AwsClients {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "outbox-emulator"))
-            .load()
-            .await;
-        Self::from_sdk_config(&sdk, true)
+        let loader =
+            aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).region(Region::new("us-east-1"));
+        let loader = if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|id| !id.is_empty()) {
+            loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        } else {
+            loader.credentials_provider(Credentials::new("test", "test", None, None, "outbox-emulator"))
+        };
+        Self::from_sdk_config(&loader.load().await, true)
     }
 
     fn from_sdk_config(sdk: &aws_config::SdkConfig, path_style: bool) -> AwsClients {

@@ -154,8 +154,9 @@ pub async fn serve_api(
         .await
 }
 
-/// Runs the delivery and dead-letter consumers until `shutdown` turns true; batches in flight finish.
-pub async fn run_consumers(
+/// Runs the delivery consumer (the jobs queue's event source) until `shutdown` turns true; a
+/// batch in flight finishes.
+pub async fn run_delivery(
     config: &Config,
     aws: &AwsClients,
     providers: Providers,
@@ -163,12 +164,40 @@ pub async fn run_consumers(
     shutdown: watch::Receiver<bool>,
 ) {
     let delivery = crate::wiring::delivery(config, aws, providers);
-    let dead_letters = crate::wiring::dead_letters(config, aws);
     let jobs = EventSource { sqs: aws.sqs.clone(), queue_url: config.queue_url.clone(), wait: poll_wait };
+    info!(queue = %config.queue_url, "delivery polling");
+    jobs.run(|event| crate::deliver::handle_batch(&delivery, event), shutdown).await;
+}
+
+/// Runs the dead-letter consumer (the DLQ's event source) until `shutdown` turns true.
+pub async fn run_dead_letters(config: &Config, aws: &AwsClients, poll_wait: Duration, shutdown: watch::Receiver<bool>) {
+    let dead_letters = crate::wiring::dead_letters(config, aws);
     let dlq = EventSource { sqs: aws.sqs.clone(), queue_url: config.dlq_url.clone(), wait: poll_wait };
-    info!(queue = %config.queue_url, dlq = %config.dlq_url, "consumers polling");
-    tokio::join!(
-        jobs.run(|event| crate::deliver::handle_batch(&delivery, event), shutdown.clone()),
-        dlq.run(|event| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown),
-    );
+    info!(dlq = %config.dlq_url, "dead-letter consumer polling");
+    dlq.run(|event| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
+}
+
+/// The configuration of one function's process on resources that already exist, as a Lambda
+/// gets it: the resources from the environment (`OUTBOX_TABLE`, …), the local defaults for what
+/// it leaves out. Nothing is created or seeded.
+pub fn function_config(settings: &LocalSettings) -> Result<Config, crate::config::ConfigError> {
+    Config::from_lookup(|name| {
+        if name == "AWS_ENDPOINT_URL" {
+            return Some(settings.endpoint.clone());
+        }
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| LOCAL_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    })
+}
+
+/// The variables that name the resources, as `function_config` and `outbox-admin` read them.
+pub fn resource_variables(config: &Config) -> [(&'static str, &str); 4] {
+    [
+        ("OUTBOX_TABLE", &config.table),
+        ("OUTBOX_QUEUE_URL", &config.queue_url),
+        ("OUTBOX_DLQ_URL", &config.dlq_url),
+        ("OUTBOX_MEDIA_BUCKET", &config.media_bucket),
+    ]
 }

@@ -1,9 +1,13 @@
 //! `outbox-local`: the whole stack on a laptop against an AWS emulator (moto by default).
 //! `make run` starts the emulator and then this, in the foreground; Ctrl-C stops everything.
+//! One function per process (`api`, `delivery`, `dead-letter`) is how `make iam` runs each under
+//! its own identity: with `OUTBOX_TABLE` set, a process uses the resources the environment names,
+//! with the credentials it finds there, and creates nothing, as a Lambda would.
 
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use outbox::adapters::aws::AwsClients;
 use outbox::local::{self, LOCAL_API_KEY, LOCAL_PHONE_ID, LOCAL_PHONE_NUMBER, LocalSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -20,12 +24,31 @@ struct Cli {
 enum Command {
     /// The API and both consumers in one process (the default).
     All,
-    /// Only the HTTP API.
+    /// Only the HTTP API (the API function).
     Api,
-    /// Only the delivery and dead-letter consumers.
+    /// Only the delivery consumer of the jobs queue (the delivery function).
+    Delivery,
+    /// Only the consumer of the dead-letter queue (the dead-letter function).
+    DeadLetter,
+    /// The delivery and dead-letter consumers in one process.
     Consumers,
-    /// Create the resources and seed the local org, then exit.
+    /// Create the resources and seed the local org, print the variables that name the resources
+    /// (`OUTBOX_TABLE=…`), then exit.
     Provision,
+}
+
+impl Command {
+    fn serves_api(self) -> bool {
+        matches!(self, Command::All | Command::Api)
+    }
+
+    fn delivers(self) -> bool {
+        matches!(self, Command::All | Command::Consumers | Command::Delivery)
+    }
+
+    fn consumes_dead_letters(self) -> bool {
+        matches!(self, Command::All | Command::Consumers | Command::DeadLetter)
+    }
 }
 
 /// How long to wait for the emulator to answer at start-up.
@@ -46,20 +69,30 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let settings = LocalSettings::from_env();
-    let started = Instant::now();
-    let (config, aws) = loop {
-        match local::prepare(&settings).await {
-            Ok(ready) => break ready,
-            Err(err) if started.elapsed() < EMULATOR_WAIT => {
-                warn!("waiting for the AWS emulator at {}: {}", settings.endpoint, outbox::telemetry::chain(&err));
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    let (config, aws) = if command != Command::Provision && std::env::var_os("OUTBOX_TABLE").is_some() {
+        let config = local::function_config(&settings)?;
+        info!(table = %config.table, queue = %config.queue_url, "using the resources the environment names");
+        (config, AwsClients::emulator(&settings.endpoint).await)
+    } else {
+        let started = Instant::now();
+        let ready = loop {
+            match local::prepare(&settings).await {
+                Ok(ready) => break ready,
+                Err(err) if started.elapsed() < EMULATOR_WAIT => {
+                    warn!("waiting for the AWS emulator at {}: {}", settings.endpoint, outbox::telemetry::chain(&err));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(err) => return Err(err.into()),
             }
-            Err(err) => return Err(err.into()),
-        }
+        };
+        local::seed(&ready.0, &ready.1).await?;
+        ready
     };
-    local::seed(&config, &aws).await?;
     info!(table = %config.table, queue = %config.queue_url, bucket = %config.media_bucket, "resources ready");
     if command == Command::Provision {
+        for (name, value) in local::resource_variables(&config) {
+            println!("{name}={value}");
+        }
         return Ok(());
     }
 
@@ -73,7 +106,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     });
 
     let api = async {
-        if matches!(command, Command::All | Command::Api) {
+        if command.serves_api() {
             let port = local::env_or("PORT", "8080");
             let listener = TcpListener::bind(format!("127.0.0.1:{port}")).await?;
             info!(
@@ -84,11 +117,21 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, std::io::Error>(())
     };
     let consumers = async {
-        if matches!(command, Command::All | Command::Consumers) {
-            local::run_consumers(&config, &aws, providers.clone(), Duration::from_secs(2), shutdown.clone()).await;
-        }
+        let poll_wait = Duration::from_secs(2);
+        tokio::join!(
+            async {
+                if command.delivers() {
+                    local::run_delivery(&config, &aws, providers.clone(), poll_wait, shutdown.clone()).await;
+                }
+            },
+            async {
+                if command.consumes_dead_letters() {
+                    local::run_dead_letters(&config, &aws, poll_wait, shutdown.clone()).await;
+                }
+            },
+        )
     };
-    let (served, ()) = tokio::join!(api, consumers);
+    let (served, ((), ())) = tokio::join!(api, consumers);
     served?;
     info!("stopped");
     Ok(())
