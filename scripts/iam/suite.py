@@ -299,6 +299,29 @@ def idempotent_send(ctx: Context) -> None:
     ctx.state["idempotent"] = first
 
 
+def unaccepted_send_frees_its_key(ctx: Context) -> None:
+    """A send answered 503 (here: the media bucket is gone) releases its Idempotency-Key's claim
+    (DeleteItem), so that the client's retry runs afresh instead of waiting for an answer."""
+    key = ctx.state["key"]
+    s3 = ctx.deployer("s3")
+    bucket = ctx.local_env["OUTBOX_MEDIA_BUCKET"]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
+    media = {"type": "image", "filename": "dot.png", "mimetype": "image/png", "filedata": base64.b64encode(PNG).decode()}
+    body = {"chat_id": "919537851849", "message": "retry me", "media": media}
+    headers = {"x-phone": "phone-main", "Idempotency-Key": "iam-order-3"}
+    try:
+        ctx.expect(ctx.call("POST", "/v1/message/send", key, body, headers), 503, "a send while S3 is unavailable")
+    finally:
+        s3.create_bucket(Bucket=bucket)
+    retried = ctx.call("POST", "/v1/message/send", key, body, headers)
+    ctx.expect(retried, 200, "the retry once S3 is back")
+    if "idempotent-replayed" in retried.headers:
+        raise SuiteFailure("the retry after a 503 was answered from the failed request's claim")
+
+
 def tracking_routes(ctx: Context) -> None:
     key = ctx.state["key"]
     message = ctx.state["idempotent"]
@@ -445,6 +468,7 @@ SCENARIOS: list[Callable[[Context], None]] = [
     text_through_the_http_provider,
     base64_media,
     idempotent_send,
+    unaccepted_send_frees_its_key,
     tracking_routes,
     broadcast,
     scheduled_past_the_longest_delay,
