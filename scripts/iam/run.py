@@ -180,6 +180,14 @@ def main(argv: list[str]) -> int:
             print(f"iam: {identity.logical_id} ({who}): {sources}")
         moto.enforce()
 
+        for function in funcs:
+            command = function.binary.removeprefix("outbox-")
+            probe = subprocess.run([str(binaries / "outbox-local"), command, "--help"], capture_output=True, timeout=60)
+            if probe.returncode != 0:
+                raise suite.Stop(
+                    f"{function.logical_id} (binary {function.binary}) has no `outbox-local {command}`: "
+                    "add that subcommand, so that the function runs locally under its own role"
+                )
         receiver = suite.Receiver()
         api_port = free_port()
         for function in funcs:
@@ -216,6 +224,12 @@ def main(argv: list[str]) -> int:
             failure = "routes of openapi.yaml no scenario requested: " + ", ".join(missing)
     except (suite.Stop, suite.SuiteFailure, render.RenderError) as err:
         failure = str(err)
+        if watch is not None and not isinstance(err, suite.Stop):
+            # What the suite saw go wrong is often the effect of a denial: name the cause first.
+            try:
+                watch.poll()
+            except suite.Stop as cause:
+                failure = f"{cause}\n  (then: {err})"
     except Exception:  # a bug of the harness itself: show all of it
         failure = traceback.format_exc()
     finally:
