@@ -22,13 +22,14 @@ impl AwsClients {
     }
 
     /// An AWS emulator (moto, LocalStack) at `endpoint`, region us-east-1. Credentials come from
-    /// `AWS_ACCESS_KEY_ID` (and its secret and session token) when it is set, so that each local
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) when set, so that each local
     /// process can run under its own identity as with IAM enforced (`make iam`); otherwise fixed
     /// test ones, which an emulator without IAM accepts.
     pub async fn emulator(endpoint: &str) -> AwsClients {
         let loader =
             aws_config::defaults(BehaviorVersion::latest()).endpoint_url(endpoint).region(Region::new("us-east-1"));
-        let loader = if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|id| !id.is_empty()) {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        let loader = if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
             loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
         } else {
             loader.credentials_provider(Credentials::new("test", "test", None, None, "outbox-emulator"))
