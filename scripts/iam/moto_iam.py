@@ -177,6 +177,19 @@ def _presigned(handler: Any) -> dict[str, str] | None:
     return query if "X-Amz-Credential" in query else None
 
 
+def _iam_request(handler: Any, cls: type, path: str, headers: Any, action: str) -> Any:
+    """moto's check of one request for `action`, as its own `_authenticate_and_authorize_action` builds it."""
+    return cls(
+        account_id=handler.current_account,
+        method=handler.method,
+        path=path,
+        data=handler.data,
+        body=handler.raw_body,
+        headers=headers,
+        action=action,
+    )
+
+
 def _authorize_presigned(handler: Any, query: dict[str, str], path: str, resource: str) -> None:
     signed_at = datetime.strptime(query.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     if (datetime.now(timezone.utc) - signed_at).total_seconds() > int(query.get("X-Amz-Expires", "0")):
@@ -188,16 +201,7 @@ def _authorize_presigned(handler: Any, query: dict[str, str], path: str, resourc
     )
     if "X-Amz-Security-Token" in query:
         headers["X-Amz-Security-Token"] = query["X-Amz-Security-Token"]
-    request = S3IAMRequest(
-        account_id=handler.current_account,
-        method=handler.method,
-        path=path,
-        data=handler.data,
-        body=handler.raw_body,
-        headers=headers,
-        action=handler._get_action(),
-    )
-    request.check_action_permitted(resource)
+    _iam_request(handler, S3IAMRequest, path, headers, handler._get_action()).check_action_permitted(resource)
 
 
 def install(denials_path: str, allowed_path: str) -> Callable[[], None]:
@@ -243,15 +247,7 @@ def install(denials_path: str, allowed_path: str) -> Callable[[], None]:
         # The same steps as moto's, once per (action, resource) the request needs.
         checks = planner(self, self._get_action()) or [(self._get_action(), resource)]
         for action, arn in checks:
-            request = iam_request_cls(
-                account_id=self.current_account,
-                method=self.method,
-                path=path,
-                data=self.data,
-                body=self.raw_body,
-                headers=self.headers,
-                action=action,
-            )
+            request = _iam_request(self, iam_request_cls, path, self.headers, action)
             request.check_signature()
             request.check_action_permitted(arn)
 
