@@ -106,7 +106,9 @@ def wait_healthy(base: str, watch: Watch, timeout: float = 90) -> None:
 
 def admin_runner(moto: stack.Moto, binaries: Path, operator: stack.Principal, local_env: dict[str, str], log_dir: Path):
     """outbox-admin under the operator's credentials, pointed at the stack like a deployment."""
-    env = {**stack.base_env(moto), **operator.credentials.env(), **local_env, "RUST_LOG": "warn"}
+    # The suite's http phone is a gateway on loopback, which only a local stack may name.
+    local = {"OUTBOX_ALLOW_PRIVATE_TARGETS": "true"}
+    env = {**stack.base_env(moto), **operator.credentials.env(), **local_env, **local, "RUST_LOG": "warn"}
     log = log_dir / "outbox-admin.log"
 
     def admin(*args: str) -> str:
