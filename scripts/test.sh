@@ -12,8 +12,9 @@ step() { printf '\n== %s (%ds)\n' "$1" $((SECONDS - start)); }
 step "python tools"
 bash scripts/venv.sh
 
-step "format"
+step "format, and no module cycles in shared/src"
 cargo fmt --all --check
+python3 scripts/module-cycles.py
 
 step "build"
 # The black-box test runs the outbox-local binary, so every binary is built first.
