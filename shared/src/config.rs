@@ -47,7 +47,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY_BYTES: usize = crate::domain::limits::MAX_REQUEST_BYTES;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
 impl Config {

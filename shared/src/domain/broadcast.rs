@@ -87,6 +87,7 @@ impl BroadcastRequest {
             reply_to: self.reply_to,
             options: self.options,
             scheduled_at: self.scheduled_at,
+            ..RawContent::default()
         };
         let content = Content::validate(raw, now)?;
         let delay = match self.delay {

@@ -1,10 +1,13 @@
-//! `ChatId`: a WhatsApp chat address that is known to be well formed and normalised.
+//! `ChatId`: a WhatsApp chat address that is known to be well formed and normalised, read from
+//! any dialect's form of it (Periskope's `chat_id`, `/v1/send`'s `to`, Beeper's `chatID`).
 
 use super::limits::PHONE_DIGITS;
 use super::validation::ValidationError;
 
 const USER_SUFFIX: &str = "@c.us";
 const GROUP_SUFFIX: &str = "@g.us";
+/// How Beeper's WhatsApp bridge names a 1-1 chat: `!whatsapp_<digits>:<server>`.
+const BEEPER_WHATSAPP_PREFIX: &str = "!whatsapp_";
 
 /// `<digits>@c.us` for a 1-1 chat or `<local>@g.us` for a group; never anything else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -19,6 +22,41 @@ impl ChatId {
         }
         let digits = raw.strip_suffix(USER_SUFFIX).unwrap_or(raw);
         is_phone_number(digits).then(|| ChatId(format!("{digits}{USER_SUFFIX}"))).ok_or_else(invalid)
+    }
+
+    /// `/v1/send`'s `to`: a chat id as Periskope takes it, or a number in the seed's `+<digits>` form.
+    pub fn parse_recipient(raw: &str, field: &str) -> Result<ChatId, ValidationError> {
+        let digits = raw.strip_prefix('+').filter(|digits| is_phone_number(digits));
+        ChatId::parse(digits.unwrap_or(raw)).map_err(|_| {
+            ValidationError::bad_request(
+                "invalid_chat_id",
+                Some(field),
+                format!(
+                    "{field} must be a phone number with country code (+919537851844 or 919537851844), \
+                     <digits>@c.us, or a group id ending in @g.us"
+                ),
+            )
+        })
+    }
+
+    /// Beeper's `chatID`: a chat id as Periskope takes it, or the id Beeper's WhatsApp bridge
+    /// gives a chat, `!whatsapp_<digits>:<server>`, read as those digits.
+    pub fn parse_beeper(raw: &str, field: &str) -> Result<ChatId, ValidationError> {
+        let bridged = raw
+            .strip_prefix(BEEPER_WHATSAPP_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            .filter(|(_, server)| !server.is_empty() && !server.chars().any(|c| c.is_whitespace() || c.is_control()))
+            .map(|(digits, _)| digits);
+        ChatId::parse(bridged.unwrap_or(raw)).map_err(|_| {
+            ValidationError::bad_request(
+                "invalid_chat_id",
+                Some(field),
+                format!(
+                    "{field} must be a phone number with country code (919537851844), <digits>@c.us, a group id \
+                     ending in @g.us, or a Beeper WhatsApp chat id !whatsapp_<digits>:<server>"
+                ),
+            )
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -137,6 +175,44 @@ mod tests {
                 "{raw}"
             );
             assert!(err.message.contains("@c.us") && err.message.contains("@g.us"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn the_other_dialects_forms_read_as_the_same_chat() {
+        let recipients = [
+            ("+1234567890", "1234567890@c.us"),
+            ("1234567890", "1234567890@c.us"),
+            ("1234567890@c.us", "1234567890@c.us"),
+            ("120363025246125486@g.us", "120363025246125486@g.us"),
+        ];
+        for (raw, chat) in recipients {
+            assert_eq!(ChatId::parse_recipient(raw, "to").expect(raw).as_str(), chat);
+        }
+        for bad in ["+", "++1234567890", "+1234567890@c.us", "+abc", "1234 567890"] {
+            let err = ChatId::parse_recipient(bad, "to").expect_err(bad);
+            assert_eq!((err.code, err.field.as_deref()), ("invalid_chat_id", Some("to")), "{bad}");
+        }
+        let beeper = [
+            ("!whatsapp_15550101002:ba_EvYDBBsZbRQAy3UOSWqG0LuTVkc.local-whatsapp.localhost", "15550101002@c.us"),
+            ("!whatsapp_15550101002:beeper.com", "15550101002@c.us"),
+            ("15550101002@c.us", "15550101002@c.us"),
+            ("15550101002", "15550101002@c.us"),
+            ("120363025246125486@g.us", "120363025246125486@g.us"),
+        ];
+        for (raw, chat) in beeper {
+            assert_eq!(ChatId::parse_beeper(raw, "chatID").expect(raw).as_str(), chat);
+        }
+        for bad in [
+            "!whatsapp_15550101002",
+            "!whatsapp_:server",
+            "!whatsapp_abc:server",
+            "!signal_1555010:s",
+            "!whatsapp_15550101002: x",
+        ] {
+            let err = ChatId::parse_beeper(bad, "chatID").expect_err(bad);
+            assert_eq!((err.code, err.field.as_deref()), ("invalid_chat_id", Some("chatID")), "{bad}");
+            assert!(err.message.contains("!whatsapp_<digits>:<server>"), "{}", err.message);
         }
     }
 

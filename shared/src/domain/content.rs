@@ -1,22 +1,32 @@
-//! What is sent, validated without a chat id: text, media, poll, reply_to, options and schedule.
-//! A send and a broadcast both validate their content here, in the contract's order.
+//! What is sent, validated without a chat id: text, media, poll, reply_to, options, link preview
+//! and schedule. Every dialect's send and a broadcast validate their content here, in the
+//! contract's order.
 
-use super::limits::{MAX_REPLY_TO_CHARS, MAX_SCHEDULE_AHEAD, MAX_SCHEDULE_AHEAD_DAYS, MAX_TEXT_CHARS};
-use super::media::Media;
+use std::collections::BTreeMap;
+
+use super::limits::{
+    MAX_PREVIEW_FIELDS, MAX_PREVIEW_KEY_CHARS, MAX_PREVIEW_VALUE_CHARS, MAX_REPLY_TO_CHARS, MAX_SCHEDULE_AHEAD,
+    MAX_SCHEDULE_AHEAD_DAYS, MAX_TEXT_CHARS,
+};
+use super::media::{Attachment, Media};
+use super::message::StoredMedia;
 use super::poll::Poll;
 use super::time::Timestamp;
 use super::validation::ValidationError;
 use super::wire::RawContent;
 
-/// Content that passed every rule. `M` is the media as validated (`Media`, with its bytes), or as
-/// staged for a record (`StoredMedia`, a URL or an S3 key) once `with_media` has swapped it.
+/// Content that passed every rule. `M` is the media as validated (an `Attachment`: the media with
+/// its bytes, or the upload that holds it), or as staged for a record (`StoredMedia`, a URL or an
+/// S3 key) once `with_media` has swapped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Content<M = Media> {
+pub struct Content<M = Attachment> {
     pub text: Option<String>,
     pub media: Option<M>,
     pub poll: Option<Poll>,
     pub reply_to: Option<String>,
     pub hide_url_preview: bool,
+    /// Custom link-preview fields (`/v1/send`'s `preview`); empty keeps the default preview.
+    pub link_preview: BTreeMap<String, String>,
     /// Not delivered before this; `None` means as soon as possible.
     pub scheduled_at: Option<Timestamp>,
 }
@@ -30,6 +40,7 @@ impl<M> Content<M> {
             poll: self.poll,
             reply_to: self.reply_to,
             hide_url_preview: self.hide_url_preview,
+            link_preview: self.link_preview,
             scheduled_at: self.scheduled_at,
         }
     }
@@ -39,7 +50,7 @@ impl Content {
     /// Applies the rules in the contract's order (after the chat id); the first broken rule is the error.
     pub fn validate(raw: RawContent, now: Timestamp) -> Result<Content, ValidationError> {
         let text = raw.message.filter(|m| !m.is_empty());
-        if text.is_none() && raw.media.is_none() && raw.poll.is_none() {
+        if text.is_none() && raw.media.is_none() && raw.attachment.is_none() && raw.poll.is_none() {
             return Err(ValidationError::bad_request(
                 "empty_message",
                 None,
@@ -49,7 +60,10 @@ impl Content {
         if let Some(text) = &text {
             check_text_length(text)?;
         }
-        let media = raw.media.map(Media::parse).transpose()?;
+        let media = match raw.attachment {
+            Some(attachment) => Some(attachment),
+            None => raw.media.map(Media::parse).transpose()?,
+        };
         let poll = raw.poll.map(Poll::parse).transpose()?;
         if let Some(reply_to) = &raw.reply_to {
             ValidationError::check_length(reply_to, "reply_to", MAX_REPLY_TO_CHARS)?;
@@ -63,10 +77,13 @@ impl Content {
             ));
         }
         let hide_url_preview = raw.options.and_then(|o| o.hide_url_preview).unwrap_or(false);
+        let link_preview = check_link_preview(raw.link_preview.unwrap_or_default())?;
         let scheduled_at = parse_schedule(raw.scheduled_at.as_deref(), now)?;
-        Ok(Content { text, media, poll, reply_to: raw.reply_to, hide_url_preview, scheduled_at })
+        Ok(Content { text, media, poll, reply_to: raw.reply_to, hide_url_preview, link_preview, scheduled_at })
     }
+}
 
+impl Content<StoredMedia> {
     /// The kind as Periskope names it: the media's kind, `poll` or `text`.
     pub fn message_type(&self) -> &'static str {
         match (&self.media, &self.poll) {
@@ -95,6 +112,30 @@ pub fn parse_schedule(raw: Option<&str>, now: Timestamp) -> Result<Option<Timest
         ));
     }
     Ok((at > now).then_some(at))
+}
+
+/// At most `MAX_PREVIEW_FIELDS` fields with short, non-blank keys and bounded values.
+fn check_link_preview(fields: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ValidationError> {
+    if fields.len() > MAX_PREVIEW_FIELDS {
+        return Err(ValidationError::bad_request(
+            "invalid_preview",
+            Some("preview"),
+            format!("preview has {} fields; at most {MAX_PREVIEW_FIELDS} are kept", fields.len()),
+        ));
+    }
+    for (key, value) in &fields {
+        let field = format!("preview.{key}");
+        if key.trim().is_empty() {
+            return Err(ValidationError::bad_request(
+                "invalid_preview",
+                Some("preview"),
+                "preview's field names must not be blank",
+            ));
+        }
+        ValidationError::check_length(key, &field, MAX_PREVIEW_KEY_CHARS)?;
+        ValidationError::check_length(value, &field, MAX_PREVIEW_VALUE_CHARS)?;
+    }
+    Ok(fields)
 }
 
 /// A text or caption of at most `MAX_TEXT_CHARS` characters.
@@ -140,6 +181,25 @@ mod tests {
         let err = Content::validate(RawContent::default(), now).unwrap_err();
         assert_eq!(err.code, "empty_message");
         let text = RawContent { message: Some("hi".into()), ..RawContent::default() };
-        assert_eq!(Content::validate(text, now).unwrap().message_type(), "text");
+        assert_eq!(Content::validate(text, now).unwrap().with_media::<StoredMedia>(None).message_type(), "text");
+    }
+
+    #[test]
+    fn link_preview_fields_are_few_short_and_named() {
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let with = |fields: &[(&str, String)]| RawContent {
+            message: Some("https://example.com".into()),
+            link_preview: Some(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()),
+            ..RawContent::default()
+        };
+        let ok = Content::validate(with(&[("title", "Example".into())]), now).unwrap();
+        assert_eq!(ok.link_preview.get("title").map(String::as_str), Some("Example"));
+        let many: Vec<(String, String)> = (0..=MAX_PREVIEW_FIELDS).map(|i| (format!("k{i}"), "v".into())).collect();
+        let many: Vec<(&str, String)> = many.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        assert_eq!(Content::validate(with(&many), now).unwrap_err().field.as_deref(), Some("preview"));
+        let long = Content::validate(with(&[("image", "x".repeat(MAX_PREVIEW_VALUE_CHARS + 1))]), now).unwrap_err();
+        assert_eq!((long.code, long.field.as_deref()), ("too_long", Some("preview.image")));
+        let blank = Content::validate(with(&[(" ", "v".into())]), now).unwrap_err();
+        assert_eq!(blank.code, "invalid_preview");
     }
 }

@@ -1,5 +1,5 @@
 //! The ids Outbox hands out and looks records up by, as types: an org's, a message's two
-//! (`QueueId`, `UniqueId`), a phone's and a broadcast's. Each serialises as its plain string, so
+//! (`QueueId`, `UniqueId`), a phone's, a broadcast's and an upload's. Each serialises as its plain string, so
 //! stored items and jobs do not change; each is generated here and nowhere else.
 
 use std::fmt;
@@ -86,6 +86,11 @@ id_type!(
     BroadcastId
 );
 
+id_type!(
+    /// A staged file's id (`upload-…`): `upload_id` in the Periskope dialect, `uploadID` in Beeper's.
+    UploadId
+);
+
 fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -126,6 +131,12 @@ impl PhoneId {
 impl BroadcastId {
     pub fn generate() -> BroadcastId {
         BroadcastId(uuid())
+    }
+}
+
+impl UploadId {
+    pub fn generate() -> UploadId {
+        UploadId(format!("upload-{}", uuid::Uuid::new_v4().simple()))
     }
 }
 

@@ -1,5 +1,6 @@
-//! Every limit Outbox enforces on what it is sent, defined once: validators, error messages and
-//! tests import them from here.
+//! Every limit Outbox enforces on what it is sent, defined once for every dialect (Periskope's,
+//! `/v1/send`, Beeper's) and every way in (inline, uploads): validators, error messages, the
+//! README's limits table and tests import them from here.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -9,11 +10,36 @@ const MIB: usize = 1024 * 1024;
 /// WhatsApp's limit on a text message or caption, in characters.
 pub const MAX_TEXT_CHARS: usize = 4096;
 
-/// WhatsApp Cloud API upload limits, so a job we accept is one the provider can take.
+/// WhatsApp Cloud API upload limits, so a job we accept is one the provider can take. A gif is
+/// a video and a voice note an audio file; a sticker's limit is WhatsApp's for animated ones.
 pub const MAX_IMAGE_BYTES: usize = 5 * MIB;
 pub const MAX_VIDEO_BYTES: usize = 16 * MIB;
 pub const MAX_AUDIO_BYTES: usize = 16 * MIB;
 pub const MAX_DOCUMENT_BYTES: usize = 100 * MIB;
+pub const MAX_STICKER_BYTES: usize = 500 * 1024;
+
+/// The largest request body Lambda takes synchronously (6 MB); `OUTBOX_MAX_BODY_BYTES` defaults to it.
+pub const MAX_REQUEST_BYTES: usize = 6 * MIB;
+/// The largest file that fits inline as base64 in such a body (4 symbols per 3 bytes), before the
+/// JSON around it: about 4.5 MiB. Anything larger goes through a presigned upload.
+pub const MAX_INLINE_FILE_BYTES: usize = MAX_REQUEST_BYTES / 4 * 3;
+
+/// How long an `upload_id` / `uploadID` may be used in a send after its upload started. The
+/// object itself is kept like staged media (the bucket's lifecycle rule), so a message that used
+/// it can still be delivered later.
+pub const UPLOAD_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a presigned upload URL accepts its PUT.
+pub const PRESIGNED_PUT_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// The text parts of a multipart upload (`fileName`, `mimeType`) are short; a bound keeps a
+/// client from filling memory through them.
+pub const MAX_MULTIPART_TEXT_BYTES: usize = 1024;
+/// Parts of one multipart upload, known or not, before it is refused.
+pub const MAX_MULTIPART_PARTS: usize = 8;
+
+/// `/v1/send`'s `preview`: custom link-preview fields, few and short, so a record stays small.
+pub const MAX_PREVIEW_FIELDS: usize = 10;
+pub const MAX_PREVIEW_KEY_CHARS: usize = 64;
+pub const MAX_PREVIEW_VALUE_CHARS: usize = 2048;
 
 /// Bounds on the free-text media fields, so that a record stays far below DynamoDB's 400 KB.
 pub const MAX_FILENAME_CHARS: usize = 255;

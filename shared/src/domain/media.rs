@@ -1,13 +1,17 @@
-//! Media attachments: the four kinds, their size limits, and turning a raw `media` object into a `Media`.
+//! Media attachments: the kinds WhatsApp sends, what each dialect's names map to, their size
+//! limits, and turning a raw `media` object into an `Attachment` (the media itself, or an upload
+//! it names). The kinds and their mapping live here only, so a per-provider capability table can
+//! take them as they are.
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
+use super::ids::{UploadId, is_plausible_id};
 use super::limits::{
-    MAX_AUDIO_BYTES, MAX_DOCUMENT_BYTES, MAX_FILENAME_CHARS, MAX_IMAGE_BYTES, MAX_MIMETYPE_CHARS, MAX_URL_CHARS,
-    MAX_VIDEO_BYTES,
+    MAX_AUDIO_BYTES, MAX_DOCUMENT_BYTES, MAX_FILENAME_CHARS, MAX_IMAGE_BYTES, MAX_MIMETYPE_CHARS, MAX_STICKER_BYTES,
+    MAX_URL_CHARS, MAX_VIDEO_BYTES,
 };
 use super::validation::{ValidationError, parse_web_url};
 use super::wire::RawMedia;
@@ -20,17 +24,39 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// What is sent: one of WhatsApp's media messages, a gif being a video played as a gif and a
+/// voice note an audio file shown as a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Image,
     Video,
+    Gif,
     Audio,
+    VoiceNote,
     Document,
+    Sticker,
 }
 
 impl MediaKind {
+    /// Every kind, for tables and tests.
+    pub const ALL: [MediaKind; 7] = [
+        MediaKind::Image,
+        MediaKind::Video,
+        MediaKind::Gif,
+        MediaKind::Audio,
+        MediaKind::VoiceNote,
+        MediaKind::Document,
+        MediaKind::Sticker,
+    ];
+
+    /// `media.type` of the Periskope dialect and of a presigned upload: the four kinds the contract names.
     pub fn parse(raw: &str) -> Result<MediaKind, ValidationError> {
+        Self::parse_at(raw, "media.type")
+    }
+
+    /// As `parse`, for a field of another name.
+    pub fn parse_at(raw: &str, field: &str) -> Result<MediaKind, ValidationError> {
         match raw {
             "image" => Ok(MediaKind::Image),
             "video" => Ok(MediaKind::Video),
@@ -38,9 +64,38 @@ impl MediaKind {
             "document" => Ok(MediaKind::Document),
             _ => Err(ValidationError::bad_request(
                 "invalid_media_type",
-                Some("media.type"),
-                "media.type must be one of image, video, audio or document",
+                Some(field),
+                format!("{field} must be one of image, video, audio or document"),
             )),
+        }
+    }
+
+    /// Beeper's `attachment.type` hints, and what WhatsApp sends for each.
+    pub fn from_beeper_hint(raw: &str, field: &str) -> Result<MediaKind, ValidationError> {
+        match raw {
+            "image" => Ok(MediaKind::Image),
+            "video" => Ok(MediaKind::Video),
+            "audio" => Ok(MediaKind::Audio),
+            "file" => Ok(MediaKind::Document),
+            "gif" => Ok(MediaKind::Gif),
+            "voice-note" => Ok(MediaKind::VoiceNote),
+            "sticker" => Ok(MediaKind::Sticker),
+            _ => Err(ValidationError::bad_request(
+                "invalid_media_type",
+                Some(field),
+                format!("{field} must be one of image, video, audio, file, gif, voice-note or sticker, or left out"),
+            )),
+        }
+    }
+
+    /// The kind a file of this MIME type is sent as when nobody said: by its top-level type,
+    /// anything else as a document.
+    pub fn infer(mimetype: &str) -> MediaKind {
+        match mimetype.split('/').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+            "image" => MediaKind::Image,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            _ => MediaKind::Document,
         }
     }
 
@@ -48,8 +103,22 @@ impl MediaKind {
         match self {
             MediaKind::Image => "image",
             MediaKind::Video => "video",
+            MediaKind::Gif => "gif",
             MediaKind::Audio => "audio",
+            MediaKind::VoiceNote => "voice_note",
             MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
+        }
+    }
+
+    /// WhatsApp's message type for it (the Cloud API's `type`).
+    pub fn whatsapp_type(&self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video | MediaKind::Gif => "video",
+            MediaKind::Audio | MediaKind::VoiceNote => "audio",
+            MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
         }
     }
 
@@ -57,11 +126,97 @@ impl MediaKind {
     pub fn max_bytes(&self) -> usize {
         match self {
             MediaKind::Image => MAX_IMAGE_BYTES,
-            MediaKind::Video => MAX_VIDEO_BYTES,
-            MediaKind::Audio => MAX_AUDIO_BYTES,
+            MediaKind::Video | MediaKind::Gif => MAX_VIDEO_BYTES,
+            MediaKind::Audio | MediaKind::VoiceNote => MAX_AUDIO_BYTES,
             MediaKind::Document => MAX_DOCUMENT_BYTES,
+            MediaKind::Sticker => MAX_STICKER_BYTES,
         }
     }
+
+    /// Whether a file of `mimetype` can be sent as this kind: images, videos and audio by their
+    /// top-level type, stickers only as WebP (WhatsApp's sticker format), documents as anything.
+    pub fn accepts_mimetype(&self, mimetype: &str) -> bool {
+        let essence = mimetype.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let top = essence.split('/').next().unwrap_or_default();
+        match self {
+            MediaKind::Image => top == "image",
+            MediaKind::Video | MediaKind::Gif => top == "video",
+            MediaKind::Audio | MediaKind::VoiceNote => top == "audio",
+            MediaKind::Sticker => essence == "image/webp",
+            MediaKind::Document => true,
+        }
+    }
+
+    /// A human size of the limit, for error messages ("5 MiB", "500 KiB").
+    pub fn limit_text(&self) -> String {
+        let limit = self.max_bytes();
+        if limit % MIB == 0 { format!("{} MiB", limit / MIB) } else { format!("{} KiB", limit / 1024) }
+    }
+}
+
+/// The MIME type of a file by the extension of its name, for the common media formats.
+pub fn guess_mimetype(filename: &str) -> Option<&'static str> {
+    let (_, extension) = filename.rsplit_once('.')?;
+    Some(match extension.to_ascii_lowercase().as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "3gp" => "video/3gpp",
+        "mov" => "video/quicktime",
+        "mp3" => "audio/mpeg",
+        "ogg" | "opus" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        "aac" => "audio/aac",
+        "amr" => "audio/amr",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "ppt" => "application/vnd.ms-powerpoint",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "zip" => "application/zip",
+        _ => return None,
+    })
+}
+
+/// The error for a file of `size` bytes over `kind`'s limit, naming the ways to send a large file.
+pub fn too_large_for(kind: MediaKind, size: u64, field: &str, what: &str) -> ValidationError {
+    ValidationError::payload_too_large(
+        "media_too_large",
+        Some(field),
+        format!(
+            "{what} is {size} bytes, over the {limit} bytes ({text}) allowed for {kind}; large files go through \
+             POST /v1/media/uploads (a presigned upload, up to 100 MiB for documents) or an https media.url",
+            limit = kind.max_bytes(),
+            text = kind.limit_text(),
+            kind = kind.as_str(),
+        ),
+    )
+}
+
+/// What a request attaches: the media itself, or an upload that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attachment {
+    Media(Media),
+    Upload(UploadRef),
+}
+
+/// Media named by its upload (`media.upload_id`, `attachment.uploadID`). The send flow resolves
+/// it: the kind, file name and MIME type not given here are the upload's, and the object's real
+/// size is checked against the kind's limit then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRef {
+    pub upload_id: UploadId,
+    pub kind: Option<MediaKind>,
+    pub filename: Option<String>,
+    pub mimetype: Option<String>,
+    /// The request's field that named the upload, for errors.
+    pub field: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,34 +236,72 @@ pub struct Media {
 }
 
 impl Media {
-    /// Checks type, filename, mimetype, then the one source, in that order.
-    pub fn parse(raw: RawMedia) -> Result<Media, ValidationError> {
+    /// Checks type, filename, mimetype, then the one source, in that order. A `upload_id` instead
+    /// of a source names an upload; then `filename` and `mimetype` may be left out.
+    pub fn parse(raw: RawMedia) -> Result<Attachment, ValidationError> {
         let kind = MediaKind::parse(&required(raw.r#type, "media.type")?)?;
-        let filename = required(raw.filename, "media.filename")?;
-        ValidationError::check_length(&filename, "media.filename", MAX_FILENAME_CHARS)?;
-        let mimetype = required(raw.mimetype, "media.mimetype")?;
-        ValidationError::check_length(&mimetype, "media.mimetype", MAX_MIMETYPE_CHARS)?;
-        if !is_mimetype(&mimetype) {
-            return Err(ValidationError::bad_request(
-                "invalid_mimetype",
-                Some("media.mimetype"),
-                "media.mimetype must look like type/subtype, e.g. image/jpeg or application/pdf",
-            ));
+        if let Some(upload_id) = non_empty(raw.upload_id) {
+            if non_empty(raw.url).is_some() || non_empty(raw.filedata).is_some() {
+                return Err(ValidationError::bad_request(
+                    "invalid_media_source",
+                    Some("media"),
+                    "give exactly one of media.url, media.filedata or media.upload_id",
+                ));
+            }
+            let filename = non_blank(raw.filename).map(|f| check_filename(f, "media.filename")).transpose()?;
+            let mimetype = non_blank(raw.mimetype).map(|m| check_mimetype(m, "media.mimetype")).transpose()?;
+            return Ok(Attachment::Upload(UploadRef {
+                upload_id: parse_upload_id(&upload_id),
+                kind: Some(kind),
+                filename,
+                mimetype,
+                field: "media.upload_id",
+            }));
         }
+        let filename = check_filename(required(raw.filename, "media.filename")?, "media.filename")?;
+        let mimetype = check_mimetype(required(raw.mimetype, "media.mimetype")?, "media.mimetype")?;
         // An empty string is treated as absent, like an empty `message`.
         let source = match (non_empty(raw.url), non_empty(raw.filedata)) {
-            (Some(url), None) => MediaSource::Url(parse_url(url)?),
+            (Some(url), None) => MediaSource::Url(parse_url(url, "media.url")?),
             (None, Some(filedata)) => MediaSource::Inline(decode_filedata(&filedata, kind)?),
             _ => {
                 return Err(ValidationError::bad_request(
                     "invalid_media_source",
                     Some("media"),
-                    "give exactly one of media.url or media.filedata",
+                    "give exactly one of media.url, media.filedata or media.upload_id",
                 ));
             }
         };
-        Ok(Media { kind, source, filename, mimetype })
+        Ok(Attachment::Media(Media { kind, source, filename, mimetype }))
     }
+}
+
+/// An upload id as given; one no upload could have is kept as is and simply not found.
+pub fn parse_upload_id(raw: &str) -> UploadId {
+    UploadId::from(if is_plausible_id(raw) { raw } else { "" })
+}
+
+/// A file name of at most `MAX_FILENAME_CHARS` characters.
+pub fn check_filename(filename: String, field: &str) -> Result<String, ValidationError> {
+    ValidationError::check_length(&filename, field, MAX_FILENAME_CHARS)?;
+    Ok(filename)
+}
+
+/// A `type/subtype` MIME type of at most `MAX_MIMETYPE_CHARS` characters.
+pub fn check_mimetype(mimetype: String, field: &str) -> Result<String, ValidationError> {
+    ValidationError::check_length(&mimetype, field, MAX_MIMETYPE_CHARS)?;
+    if !is_mimetype(&mimetype) {
+        return Err(ValidationError::bad_request(
+            "invalid_mimetype",
+            Some(field),
+            format!("{field} must look like type/subtype, e.g. image/jpeg or application/pdf"),
+        ));
+    }
+    Ok(mimetype)
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -121,48 +314,54 @@ fn required(value: Option<String>, field: &str) -> Result<String, ValidationErro
 
 /// `type/subtype` of RFC 6838 name characters; parameters after ';' (as in
 /// `audio/ogg; codecs=opus`, which WhatsApp voice notes use) are allowed and passed through.
-fn is_mimetype(raw: &str) -> bool {
+pub fn is_mimetype(raw: &str) -> bool {
     let essence = raw.split(';').next().unwrap_or_default();
     let is_name = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
     !raw.chars().any(char::is_control) && essence.split_once('/').is_some_and(|(t, sub)| is_name(t) && is_name(sub))
 }
 
 /// An https URL with a host, kept exactly as given: it is passed through, never fetched here.
-fn parse_url(url: String) -> Result<String, ValidationError> {
-    ValidationError::check_length(&url, "media.url", MAX_URL_CHARS)?;
+pub fn parse_url(url: String, field: &str) -> Result<String, ValidationError> {
+    ValidationError::check_length(&url, field, MAX_URL_CHARS)?;
     match parse_web_url(&url, &["https"]) {
         Some(_) => Ok(url),
         None => Err(ValidationError::bad_request(
             "invalid_media_url",
-            Some("media.url"),
-            "media.url must be an https:// URL with a host and no spaces, e.g. https://example.com/photo.jpg",
+            Some(field),
+            format!("{field} must be an https:// URL with a host and no spaces, e.g. https://example.com/photo.jpg"),
         )),
     }
 }
 
 /// Decodes `filedata`, rejecting an over-limit payload before allocating the decoded copy.
 fn decode_filedata(filedata: &str, kind: MediaKind) -> Result<Vec<u8>, ValidationError> {
+    decode_base64(filedata, "media.filedata", Some(kind))
+}
+
+/// Decodes the base64 in `field` (optionally a `data:<mime>;base64,` URL); with a `kind`, a file
+/// over its limit is refused before the decoded copy is allocated.
+pub fn decode_base64(data: &str, field: &str, kind: Option<MediaKind>) -> Result<Vec<u8>, ValidationError> {
     let invalid = |why: &str| {
         ValidationError::bad_request(
             "invalid_base64",
-            Some("media.filedata"),
+            Some(field),
             format!(
-                "media.filedata {why}; send the file's bytes as standard base64 (A-Z, a-z, 0-9, +, /), \
+                "{field} {why}; send the file's bytes as standard base64 (A-Z, a-z, 0-9, +, /), \
                  optionally as data:<mime>;base64,<data>"
             ),
         )
     };
-    let payload = match filedata.strip_prefix("data:") {
+    let payload = match data.strip_prefix("data:") {
         Some(data_url) => match data_url.split_once(";base64,") {
             Some((mime, payload)) if !mime.contains(',') => payload,
             _ => return Err(invalid("is a data: URL without ;base64,")),
         },
-        None => filedata,
+        None => data,
     };
     // Exact decoded length of valid base64: 3 bytes per 4 symbols, padding and whitespace excluded.
     let symbols = payload.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b'=').count();
     let size = symbols * 3 / 4;
-    if size > kind.max_bytes() {
+    if let Some(kind) = kind.filter(|kind| size > kind.max_bytes()) {
         return Err(too_large(size, kind));
     }
     let compact: Cow<str> = if payload.bytes().any(|b| b.is_ascii_whitespace()) {
@@ -178,17 +377,7 @@ fn decode_filedata(filedata: &str, kind: MediaKind) -> Result<Vec<u8>, Validatio
 }
 
 fn too_large(size: usize, kind: MediaKind) -> ValidationError {
-    ValidationError::payload_too_large(
-        "media_too_large",
-        Some("media.filedata"),
-        format!(
-            "media.filedata decodes to {size} bytes, over the {limit} bytes ({mib} MiB) allowed for {kind}; \
-             upload large files with POST /v1/assets/upload or pass an https media.url instead",
-            limit = kind.max_bytes(),
-            mib = kind.max_bytes() / MIB,
-            kind = kind.as_str(),
-        ),
-    )
+    too_large_for(kind, size as u64, "media.filedata", "media.filedata decodes to a file that")
 }
 
 #[cfg(test)]
@@ -203,8 +392,17 @@ mod tests {
             r#type: Some(kind.into()),
             url: None,
             filedata: None,
+            upload_id: None,
             filename: Some("photo.jpg".into()),
             mimetype: Some("image/jpeg".into()),
+        }
+    }
+
+    /// Media given in full (a URL or inline bytes); an upload reference is a test failure.
+    fn parse_media(raw: RawMedia) -> Result<Media, ValidationError> {
+        match Media::parse(raw)? {
+            Attachment::Media(media) => Ok(media),
+            Attachment::Upload(upload) => panic!("expected media, got {upload:?}"),
         }
     }
 
@@ -236,22 +434,120 @@ mod tests {
 
     #[test]
     fn limits_follow_the_cloud_api() {
-        assert_eq!(MediaKind::Image.max_bytes(), 5 * 1024 * 1024);
-        assert_eq!(MediaKind::Video.max_bytes(), 16 * 1024 * 1024);
-        assert_eq!(MediaKind::Audio.max_bytes(), 16 * 1024 * 1024);
-        assert_eq!(MediaKind::Document.max_bytes(), 100 * 1024 * 1024);
+        let expected = [
+            (MediaKind::Image, 5 * MIB, "5 MiB"),
+            (MediaKind::Video, 16 * MIB, "16 MiB"),
+            (MediaKind::Gif, 16 * MIB, "16 MiB"),
+            (MediaKind::Audio, 16 * MIB, "16 MiB"),
+            (MediaKind::VoiceNote, 16 * MIB, "16 MiB"),
+            (MediaKind::Document, 100 * MIB, "100 MiB"),
+            (MediaKind::Sticker, 500 * 1024, "500 KiB"),
+        ];
+        for (kind, bytes, text) in expected {
+            assert_eq!((kind.max_bytes(), kind.limit_text().as_str()), (bytes, text), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn every_dialects_names_map_to_one_kind_and_whatsapp_type() {
+        let beeper = [
+            ("image", MediaKind::Image, "image"),
+            ("video", MediaKind::Video, "video"),
+            ("audio", MediaKind::Audio, "audio"),
+            ("file", MediaKind::Document, "document"),
+            ("gif", MediaKind::Gif, "video"),
+            ("voice-note", MediaKind::VoiceNote, "audio"),
+            ("sticker", MediaKind::Sticker, "sticker"),
+        ];
+        for (hint, kind, whatsapp) in beeper {
+            assert_eq!(MediaKind::from_beeper_hint(hint, "attachment.type"), Ok(kind), "{hint}");
+            assert_eq!(kind.whatsapp_type(), whatsapp, "{hint}");
+        }
+        let err = MediaKind::from_beeper_hint("document", "attachment.type").unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), ("invalid_media_type", Some("attachment.type")));
+        for (mime, kind) in [
+            ("image/png", MediaKind::Image),
+            ("IMAGE/webp", MediaKind::Image),
+            ("video/mp4", MediaKind::Video),
+            ("audio/ogg; codecs=opus", MediaKind::Audio),
+            ("application/pdf", MediaKind::Document),
+            ("text/plain", MediaKind::Document),
+        ] {
+            assert_eq!(MediaKind::infer(mime), kind, "{mime}");
+        }
+        for kind in MediaKind::ALL {
+            let json = serde_json::to_string(&kind).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<MediaKind>(&json).expect("deserialise"), kind);
+        }
+    }
+
+    #[test]
+    fn mimetypes_are_guessed_from_common_extensions_only() {
+        for (name, mime) in
+            [("a.JPG", Some("image/jpeg")), ("talk.ogg", Some("audio/ogg")), ("r.pdf", Some("application/pdf"))]
+        {
+            assert_eq!(guess_mimetype(name), mime, "{name}");
+        }
+        for name in ["file", "a.unknown", ".", "noext."] {
+            assert_eq!(guess_mimetype(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_kind_takes_only_files_it_can_send() {
+        let cases = [
+            (MediaKind::Image, "image/jpeg", true),
+            (MediaKind::Image, "application/pdf", false),
+            (MediaKind::Gif, "video/mp4", true),
+            (MediaKind::VoiceNote, "audio/ogg; codecs=opus", true),
+            (MediaKind::VoiceNote, "video/ogg", false),
+            (MediaKind::Sticker, "image/webp", true),
+            (MediaKind::Sticker, "image/png", false),
+            (MediaKind::Document, "application/zip", true),
+        ];
+        for (kind, mime, ok) in cases {
+            assert_eq!(kind.accepts_mimetype(mime), ok, "{kind:?} {mime}");
+        }
+    }
+
+    #[test]
+    fn an_upload_id_stands_for_the_source_and_names_default_to_the_upload() {
+        let upload = RawMedia {
+            r#type: Some("video".into()),
+            upload_id: Some("upload-1".into()),
+            filename: None,
+            mimetype: None,
+            ..raw("video")
+        };
+        assert_eq!(
+            Media::parse(upload.clone()).expect("valid"),
+            Attachment::Upload(UploadRef {
+                upload_id: UploadId::from("upload-1"),
+                kind: Some(MediaKind::Video),
+                filename: None,
+                mimetype: None,
+                field: "media.upload_id",
+            })
+        );
+        let both = RawMedia { url: Some("https://e.com/a".into()), ..upload.clone() };
+        assert_rejects(both, "invalid_media_source", "media");
+        let bad_mime = RawMedia { mimetype: Some("video".into()), ..upload.clone() };
+        assert_rejects(bad_mime, "invalid_mimetype", "media.mimetype");
+        let untyped = RawMedia { r#type: None, ..upload };
+        assert_rejects(untyped, "missing_field", "media.type");
     }
 
     #[test]
     fn https_url_is_accepted_as_given() {
-        let media = Media::parse(with_url("https://cdn.example.com/a.jpg?x=1")).expect("valid");
+        let media = parse_media(with_url("https://cdn.example.com/a.jpg?x=1")).expect("valid");
         assert_eq!(media.source, MediaSource::Url("https://cdn.example.com/a.jpg?x=1".into()));
         assert_eq!(
             (media.kind, media.filename.as_str(), media.mimetype.as_str()),
             (MediaKind::Image, "photo.jpg", "image/jpeg")
         );
         for ok in ["HTTPS://example.com", "https://user@example.com:8443/a", "https://[::1]:443/a"] {
-            assert!(Media::parse(with_url(ok)).is_ok(), "{ok}");
+            assert!(parse_media(with_url(ok)).is_ok(), "{ok}");
         }
     }
 
@@ -278,7 +574,7 @@ mod tests {
         let both =
             RawMedia { url: Some("https://example.com/a.jpg".into()), filedata: Some("aGk=".into()), ..raw("image") };
         let err = assert_rejects(both, "invalid_media_source", "media");
-        assert_eq!(err.message, "give exactly one of media.url or media.filedata");
+        assert_eq!(err.message, "give exactly one of media.url, media.filedata or media.upload_id");
         assert_rejects(raw("image"), "invalid_media_source", "media");
         let empties = RawMedia { url: Some(String::new()), filedata: Some(String::new()), ..raw("image") };
         assert_rejects(empties, "invalid_media_source", "media");
@@ -287,7 +583,7 @@ mod tests {
     #[test]
     fn empty_string_source_counts_as_absent() {
         let media = RawMedia { url: Some(String::new()), filedata: Some("aGk=".into()), ..raw("image") };
-        assert_eq!(Media::parse(media).expect("valid").source, MediaSource::Inline(b"hi".to_vec()));
+        assert_eq!(parse_media(media).expect("valid").source, MediaSource::Inline(b"hi".to_vec()));
     }
 
     #[test]
@@ -346,7 +642,7 @@ mod tests {
             "data:image/jpeg;base64,aGVsbG8=",
             "data:text/plain;charset=utf-8;base64,aGVs\nbG8",
         ] {
-            let media = Media::parse(with_data(data)).expect(data);
+            let media = parse_media(with_data(data)).expect(data);
             assert_eq!(media.source, MediaSource::Inline(b"hello".to_vec()), "{data}");
         }
     }
@@ -373,12 +669,12 @@ mod tests {
     #[test]
     fn image_of_exactly_5_mib_is_accepted_and_one_byte_more_is_too_large() {
         let limit = MediaKind::Image.max_bytes();
-        let media = Media::parse(with_data(&STANDARD.encode(vec![7u8; limit]))).expect("at the limit");
+        let media = parse_media(with_data(&STANDARD.encode(vec![7u8; limit]))).expect("at the limit");
         assert_eq!(media.source, MediaSource::Inline(vec![7u8; limit]));
         let err =
             assert_rejects(with_data(&STANDARD.encode(vec![7u8; limit + 1])), "media_too_large", "media.filedata");
         assert_eq!(err.kind, ValidationErrorKind::PayloadTooLarge);
-        for part in ["5242881 bytes", "5242880 bytes", "5 MiB", "image", "POST /v1/assets/upload", "media.url"] {
+        for part in ["5242881 bytes", "5242880 bytes", "5 MiB", "image", "POST /v1/media/uploads", "media.url"] {
             assert!(err.message.contains(part), "{part} missing from {}", err.message);
         }
     }
@@ -393,7 +689,7 @@ mod tests {
     #[test]
     fn limits_depend_on_the_kind() {
         let six_mib = STANDARD.encode(vec![0u8; 6 * MIB]);
-        assert!(Media::parse(RawMedia { filedata: Some(six_mib.clone()), ..raw("video") }).is_ok());
+        assert!(parse_media(RawMedia { filedata: Some(six_mib.clone()), ..raw("video") }).is_ok());
         assert_rejects(RawMedia { filedata: Some(six_mib), ..raw("image") }, "media_too_large", "media.filedata");
     }
 
@@ -414,7 +710,7 @@ mod tests {
                 let lines: Vec<&[u8]> = bytes.chunks(76).collect();
                 data = String::from_utf8(lines.join(&b"\r\n"[..])).expect("base64 is ASCII");
             }
-            let media = Media::parse(with_data(&data)).expect("valid base64");
+            let media = parse_media(with_data(&data)).expect("valid base64");
             prop_assert_eq!(media.source, MediaSource::Inline(bytes));
         }
     }

@@ -1,5 +1,7 @@
 //! The message record: one per accepted send, the single source of truth for its status.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::chat_id::ChatId;
@@ -133,6 +135,9 @@ pub struct MessageRecord {
     pub reply_to: Option<String>,
     #[serde(default)]
     pub hide_url_preview: bool,
+    /// Custom link-preview fields; what each provider does with them is in the README.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub link_preview: BTreeMap<String, String>,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_description: Option<String>,
@@ -225,6 +230,7 @@ pub(crate) fn sending_fixture(phone_id: &str, provider: ProviderKind, text: &str
         poll: None,
         reply_to: None,
         hide_url_preview: false,
+        link_preview: BTreeMap::new(),
         status: Status::Sending,
         status_description: None,
         provider_message_id: None,

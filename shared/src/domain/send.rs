@@ -32,7 +32,7 @@ pub fn parse_send_request(body: &[u8], now: Timestamp) -> Result<ValidatedMessag
 mod tests {
     use super::*;
     use crate::domain::limits::MAX_TEXT_CHARS;
-    use crate::domain::media::{MediaKind, MediaSource};
+    use crate::domain::media::{Attachment, MediaKind, MediaSource};
     use crate::domain::validation::ValidationErrorKind;
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -81,6 +81,7 @@ mod tests {
                     poll: None,
                     reply_to: None,
                     hide_url_preview: false,
+                    link_preview: Default::default(),
                     scheduled_at: None,
                 },
             }
@@ -127,7 +128,8 @@ mod tests {
         let body = json!({"chat_id": "15550000001", "message": "", "media": url_media()});
         let msg = parse(body).expect("valid");
         assert_eq!(msg.content.text, None);
-        assert_eq!(msg.content.media.expect("media").source, MediaSource::Url("https://e.com/a".into()));
+        let Some(Attachment::Media(media)) = msg.content.media else { panic!("media expected") };
+        assert_eq!(media.source, MediaSource::Url("https://e.com/a".into()));
     }
 
     #[test]
@@ -197,7 +199,7 @@ mod tests {
         let pdf = json!({"type": "document", "filedata": "data:application/pdf;base64,JVBE\nRi0=",
                          "filename": "a.pdf", "mimetype": "application/pdf"});
         let msg = parse(media(pdf)).expect("valid");
-        let doc = msg.content.media.expect("media");
+        let Some(Attachment::Media(doc)) = msg.content.media else { panic!("media expected") };
         assert_eq!((doc.kind, doc.source), (MediaKind::Document, MediaSource::Inline(b"%PDF-".to_vec())));
     }
 

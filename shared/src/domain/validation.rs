@@ -46,6 +46,23 @@ impl ValidationError {
         Err(Self::bad_request("too_long", Some(field), format!("{field} is longer than {max} characters")))
     }
 
+    /// The same error for a dialect that calls `from` `to`: the field, and the message that starts with it.
+    pub fn renamed(mut self, from: &str, to: &str) -> Self {
+        if let Some(field) = &self.field {
+            let renamed = match field.strip_prefix(from) {
+                Some(rest) if rest.is_empty() || rest.starts_with(['.', '[']) => Some(format!("{to}{rest}")),
+                _ => None,
+            };
+            if let Some(renamed) = renamed {
+                if let Some(rest) = self.message.strip_prefix(field.as_str()) {
+                    self.message = format!("{renamed}{rest}");
+                }
+                self.field = Some(renamed);
+            }
+        }
+        self
+    }
+
     fn new(kind: ValidationErrorKind, code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
         Self { kind, code, message: message.into(), field: field.map(str::to_owned) }
     }
@@ -92,6 +109,18 @@ mod tests {
         );
         let e = ValidationError::payload_too_large("media_too_large", None, "big");
         assert_eq!((e.kind, e.field), (ValidationErrorKind::PayloadTooLarge, None));
+    }
+
+    #[test]
+    fn a_renamed_field_keeps_its_path_and_message() {
+        let e = ValidationError::bad_request("message_too_long", Some("message"), "message is 5000 characters long")
+            .renamed("message", "text");
+        assert_eq!((e.field.as_deref(), e.message.as_str()), (Some("text"), "text is 5000 characters long"));
+        let e = ValidationError::bad_request("too_long", Some("reply_to"), "reply_to is longer than 512 characters")
+            .renamed("message", "text");
+        assert_eq!(e.field.as_deref(), Some("reply_to"));
+        let e = ValidationError::bad_request("too_long", Some("messages[0]"), "x").renamed("message", "text");
+        assert_eq!(e.field.as_deref(), Some("messages[0]"));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The wire shapes of the request bodies, exactly as Periskope clients send them (every field
-//! optional, unknown fields ignored), and the JSON decoding that names a mistyped field's path.
-//! Nothing here is validated: `send`, `content` and `broadcast` turn these into domain types.
+//! optional, unknown fields ignored), and the JSON decoding that names a mistyped field's path,
+//! which the other dialects' bodies use too. Nothing here is validated: `send`, `content` and
+//! `broadcast` turn these into domain types.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::media::Attachment;
 use super::validation::ValidationError;
 
 /// The raw body of POST /v1/message/send (field names exactly as in seed 000).
@@ -38,24 +40,31 @@ pub struct BroadcastRequest {
     pub variables: Option<Vec<RawVariables>>,
 }
 
-/// What is sent, the part a send and a broadcast have in common.
+/// What is sent, the part every dialect's send and a broadcast have in common.
 #[derive(Debug, Clone, Default)]
 pub struct RawContent {
     pub message: Option<String>,
     pub media: Option<RawMedia>,
+    /// Media a dialect has already turned into an attachment (Beeper's `attachment`); when set,
+    /// `media` is not read.
+    pub attachment: Option<Attachment>,
     pub poll: Option<RawPoll>,
     pub reply_to: Option<String>,
     pub options: Option<RawOptions>,
+    /// Custom link-preview fields (`/v1/send`'s `preview`).
+    pub link_preview: Option<BTreeMap<String, String>>,
     pub scheduled_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(expecting = "an object with type, filename, mimetype and url or filedata")]
+#[serde(expecting = "an object with type, filename, mimetype and url, filedata or upload_id")]
 pub struct RawMedia {
     #[serde(rename = "type")]
     pub r#type: Option<String>,
     pub url: Option<String>,
     pub filedata: Option<String>,
+    /// An Outbox extension: a file staged with `POST /v1/media/uploads` or `/v1/assets/upload`.
+    pub upload_id: Option<String>,
     pub filename: Option<String>,
     pub mimetype: Option<String>,
 }
@@ -107,6 +116,7 @@ impl SendRequest {
             reply_to: self.reply_to,
             options: self.options,
             scheduled_at: self.scheduled_at,
+            ..RawContent::default()
         };
         (self.chat_id, content)
     }
@@ -120,20 +130,25 @@ impl BroadcastRequest {
 
 /// Decodes a JSON body into `T`, naming the field path of any value of the wrong type.
 pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    decode_json_like(body, EXAMPLE_BODY)
+}
+
+/// As `decode_json`, with `example` as the body an `invalid_json` error suggests.
+pub fn decode_json_like<T: serde::de::DeserializeOwned>(body: &[u8], example: &str) -> Result<T, ValidationError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let request = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        json_error(e.into_inner(), (path != ".").then_some(path))
+        json_error(e.into_inner(), (path != ".").then_some(path), example)
     })?;
     // Trailing bytes after the object make the body invalid JSON, not a valid prefix.
-    de.end().map_err(|e| json_error(e, None))?;
+    de.end().map_err(|e| json_error(e, None, example))?;
     Ok(request)
 }
 
 const EXAMPLE_BODY: &str = r#"{"chat_id": "919537851844", "message": "Hello"}"#;
 
 /// Bad syntax or a non-object body is `invalid_json`; a wrongly typed field is `invalid_type`.
-fn json_error(e: serde_json::Error, field: Option<String>) -> ValidationError {
+fn json_error(e: serde_json::Error, field: Option<String>, example: &str) -> ValidationError {
     // serde_json appends the position; keep it only for syntax errors, where it helps find the typo.
     let position = format!(" at line {} column {}", e.line(), e.column());
     let full = e.to_string();
@@ -149,12 +164,12 @@ fn json_error(e: serde_json::Error, field: Option<String>) -> ValidationError {
         (serde_json::error::Category::Data, None) => ValidationError::bad_request(
             "invalid_json",
             None,
-            format!("the body must be a JSON object like {EXAMPLE_BODY} ({detail})"),
+            format!("the body must be a JSON object like {example} ({detail})"),
         ),
         _ => ValidationError::bad_request(
             "invalid_json",
             None,
-            format!("the body is not valid JSON ({full}); send a JSON object like {EXAMPLE_BODY}"),
+            format!("the body is not valid JSON ({full}); send a JSON object like {example}"),
         ),
     }
 }
