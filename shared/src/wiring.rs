@@ -22,7 +22,7 @@ use crate::net::egress::Egress;
 use crate::ports::{Clock, SystemClock};
 use crate::providers::sandbox::FaultySandbox;
 use crate::providers::{Credentials, Providers};
-use crate::send::{Enqueuer, QueueDepth};
+use crate::send::{Enqueuer, QueueDepth, Uploads};
 
 /// `queue_position` may be this stale.
 const QUEUE_DEPTH_MAX_AGE: Duration = Duration::from_secs(1);
@@ -34,15 +34,18 @@ fn system_clock() -> Arc<dyn Clock> {
 
 pub fn app_state(config: &Config, aws: &AwsClients) -> AppState {
     let store = Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table));
+    let media = Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket));
+    let clock = system_clock();
     let enqueuer = Enqueuer {
         store: store.clone(),
         queue: Arc::new(
             SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url).with_max_delay(config.max_delay),
         ),
-        media: Arc::new(S3MediaStore::new(aws.s3.clone(), &config.media_bucket)),
-        clock: system_clock(),
+        media: media.clone(),
+        clock: clock.clone(),
         retention: config.retention,
         depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
+        uploads: Uploads { store: store.clone(), media, clock },
     };
     let ports = ApiPorts {
         store: store.clone(),
@@ -128,6 +131,7 @@ pub fn in_memory_api(settings: ApiSettings) -> InMemoryApi {
         clock: clock.clone(),
         retention: Duration::from_secs(3600),
         depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
+        uploads: Uploads { store: store.clone(), media: media.clone(), clock: clock.clone() },
     };
     let ports = ApiPorts {
         store: store.clone(),

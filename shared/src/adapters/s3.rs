@@ -1,4 +1,5 @@
-//! S3: staged media bytes, so that jobs carry references and never content.
+//! S3: staged media bytes, so that jobs carry references and never content; presigned links
+//! for providers to fetch them and for clients to upload large files straight to the bucket.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
-use crate::ports::{MediaError, MediaStore};
+use crate::ports::{MediaError, MediaStore, ObjectInfo, PresignedPut};
 
 #[derive(Clone, Debug)]
 pub struct S3MediaStore {
@@ -38,6 +39,17 @@ impl MediaStore for S3MediaStore {
         Ok(())
     }
 
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, MediaError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(ObjectInfo {
+                size: head.content_length.and_then(|length| u64::try_from(length).ok()).unwrap_or(0),
+                content_type: head.content_type,
+            })),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(MediaError::new("an S3 HeadObject failed", err)),
+        }
+    }
+
     /// Signed locally with the process's credentials: no request to S3, valid until `ttl` or
     /// until those credentials expire, whichever comes first.
     async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<String, MediaError> {
@@ -52,5 +64,36 @@ impl MediaStore for S3MediaStore {
             .await
             .map_err(|err| MediaError::new("an S3 link could not be signed", err))?;
         Ok(request.uri().to_string())
+    }
+
+    /// Signed locally like `presigned_url`. Content-Type and Content-Length are signed headers,
+    /// so S3 refuses a PUT of another type or size; the bucket's default encryption applies.
+    async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> Result<PresignedPut, MediaError> {
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|err| MediaError::new("a presigned upload's lifetime", err))?;
+        let length = i64::try_from(content_length).map_err(|err| MediaError::new("an upload's size", err))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(length)
+            .presigned(config)
+            .await
+            .map_err(|err| MediaError::new("an S3 upload link could not be signed", err))?;
+        // `host` is the URL's own; every other signed header is one the client must send.
+        let headers = request
+            .headers()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Ok(PresignedPut { url: request.uri().to_string(), headers })
     }
 }

@@ -115,13 +115,24 @@ impl AppState {
     /// The phone named by `x-phone` (number or phone_id), looked up in the caller's org only.
     /// Without the header, the org's only phone.
     pub async fn resolve_phone(&self, caller: &Caller, headers: &HeaderMap) -> Result<Phone, ApiError> {
-        let phones = self.phones.get_or_load(caller.org_id.clone(), self.tenants.list_phones(&caller.org_id)).await?;
         // A header that is not text names no phone: the same 404 as an unknown one.
         let selector = headers.get("x-phone").map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
-        if let Some(selector) = selector.as_deref().filter(|v| !v.is_empty()) {
+        self.find_phone(caller, selector.as_deref().filter(|v| !v.is_empty()), "x-phone").await
+    }
+
+    /// The caller's org's phones, from the instance's short-lived cache.
+    pub async fn phones_of(&self, caller: &Caller) -> Result<Vec<Phone>, ApiError> {
+        Ok(self.phones.get_or_load(caller.org_id.clone(), self.tenants.list_phones(&caller.org_id)).await?)
+    }
+
+    /// The phone `selector` names (number or phone_id) in the caller's org only; without one,
+    /// the org's only phone. `source` says where the selector came from (`x-phone`, `session`).
+    pub async fn find_phone(&self, caller: &Caller, selector: Option<&str>, source: &str) -> Result<Phone, ApiError> {
+        let phones = self.phones_of(caller).await?;
+        if let Some(selector) = selector {
             return phones.into_iter().find(|phone| phone.answers_to(selector)).ok_or_else(|| {
                 ApiError::NotFound(format!(
-                    "phone {selector:?} not found; x-phone takes one of your org's numbers or phone_ids"
+                    "phone {selector:?} not found; {source} takes one of your org's numbers or phone_ids"
                 ))
             });
         }

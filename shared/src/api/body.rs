@@ -30,7 +30,7 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
         Ok(())
     } else {
-        Err(ApiError::NotJson(value.to_string()))
+        Err(ApiError::UnsupportedMediaType { expected: "application/json", got: value.to_string() })
     }
 }
 

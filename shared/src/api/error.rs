@@ -9,7 +9,7 @@ use tracing::error;
 use super::idempotency::{IdempotencyError, IdempotencyKey};
 use crate::domain::validation::{ValidationError, ValidationErrorKind};
 use crate::ports::StoreError;
-use crate::send::EnqueueError;
+use crate::send::{EnqueueError, UploadError};
 use crate::telemetry::chain;
 
 /// Everything an API route can answer besides success.
@@ -25,8 +25,9 @@ pub enum ApiError {
     PhoneRequired(String),
     #[error("the request body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
-    #[error("Content-Type must be application/json, got {0:?}")]
-    NotJson(String),
+    /// A body of another type than the route reads (`expected`, e.g. application/json).
+    #[error("Content-Type must be {expected}, got {got:?}")]
+    UnsupportedMediaType { expected: &'static str, got: String },
     #[error("{message}")]
     MethodNotAllowed { message: String },
     #[error("rate limit reached for this API key; retry in {retry_after} s")]
@@ -61,7 +62,9 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::PhoneRequired(_) => (StatusCode::BAD_REQUEST, "phone_required", Some("x-phone".into())),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None),
-            ApiError::NotJson(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
+            ApiError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None)
+            }
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", None),
             ApiError::RateLimited { retry_after } => {
@@ -84,7 +87,8 @@ impl IntoResponse for ApiError {
         };
         let message = match status {
             StatusCode::PAYLOAD_TOO_LARGE if code == "body_too_large" => format!(
-                "{message}; send large media as an https media.url, or upload it with POST /v1/assets/upload and reference it"
+                "{message}; send large media as an https media.url, or upload it with POST /v1/media/uploads \
+                 (a presigned PUT straight to storage) and send its upload_id"
             ),
             StatusCode::SERVICE_UNAVAILABLE => {
                 format!("{message}; the message was not accepted, retry the request")
@@ -112,11 +116,28 @@ impl From<StoreError> for ApiError {
 
 impl From<EnqueueError> for ApiError {
     fn from(err: EnqueueError) -> Self {
+        if let EnqueueError::Upload(err) = err {
+            return err.into();
+        }
         error!(error = %chain(&err), "could not accept a message");
         ApiError::Unavailable(match err {
-            EnqueueError::Media(_) => "media storage is temporarily unavailable".into(),
+            EnqueueError::Media(_) | EnqueueError::Upload(_) => "media storage is temporarily unavailable".into(),
             EnqueueError::Store(_) => "message storage is temporarily unavailable".into(),
             EnqueueError::Queue(_) => "the delivery queue is temporarily unavailable".into(),
         })
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(err: UploadError) -> Self {
+        match err {
+            UploadError::NotFound { .. } => ApiError::NotFound(err.to_string()),
+            UploadError::Invalid(err) => ApiError::Validation(err),
+            UploadError::Store(err) => err.into(),
+            UploadError::Media(err) => {
+                error!(error = %chain(&err), "media storage failure");
+                ApiError::Unavailable("media storage is temporarily unavailable".into())
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ mod routes;
 mod state;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, delete, get, post};
@@ -23,7 +24,7 @@ pub use idempotency::{IdempotencyError, IdempotencyKey};
 pub use rate_limit::{RateLimiter, RateStatus};
 pub use state::{ApiPorts, ApiSettings, AppState};
 
-use routes::{health, message, queue};
+use routes::{assets, chats, health, media, message, queue, send};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,23 @@ pub fn routes() -> Vec<(Method, &'static str, Access, MethodRouter<AppState>)> {
         (Method::GET, "/v1/queue/jobs", Access::ApiKey, get(queue::jobs::jobs)),
         (Method::DELETE, "/v1/queue/purge", Access::ApiKey, delete(queue::purge::purge)),
         (Method::GET, "/v1/queue/broadcast", Access::ApiKey, get(queue::broadcast::status)),
+        (Method::POST, "/v1/send", Access::ApiKey, post(send::send)),
+        (Method::POST, "/v1/chats/{chatID}/messages", Access::ApiKey, post(chats::messages::send)),
+        (
+            Method::GET,
+            "/v1/chats/{chatID}/messages/{messageID}",
+            Access::ApiKey,
+            get(chats::messages::message::message),
+        ),
+        // The handler bounds the multipart body itself (`OUTBOX_MAX_BODY_BYTES`), not axum's 2 MB default.
+        (
+            Method::POST,
+            "/v1/assets/upload",
+            Access::ApiKey,
+            post(assets::upload::upload).layer(DefaultBodyLimit::disable()),
+        ),
+        (Method::POST, "/v1/assets/upload/base64", Access::ApiKey, post(assets::upload::base64::upload)),
+        (Method::POST, "/v1/media/uploads", Access::ApiKey, post(media::uploads::create)),
     ]
 }
 

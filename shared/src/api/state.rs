@@ -8,7 +8,7 @@ use crate::cache::TtlCache;
 use crate::domain::ids::OrgId;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
 use crate::ports::{Clock, IdempotencyStore, RateCounter, StatusStore, TenantStore, Tracking};
-use crate::send::{Broadcaster, Enqueuer, Purger};
+use crate::send::{Broadcaster, Enqueuer, Purger, Uploads};
 
 /// Keys and phone lists kept per warm instance; bounded so a flood of keys cannot grow it.
 const CACHE_CAPACITY: u64 = 10_000;
@@ -41,6 +41,7 @@ pub struct AppState {
     pub enqueuer: Enqueuer,
     pub broadcaster: Broadcaster,
     pub purger: Purger,
+    pub uploads: Uploads,
     pub tracking: Arc<dyn Tracking>,
     pub limiter: RateLimiter,
     pub clock: Arc<dyn Clock>,
@@ -59,6 +60,7 @@ impl AppState {
             idempotency: ports.idempotency,
             broadcaster: Broadcaster { enqueuer: enqueuer.clone(), tracking: ports.tracking.clone() },
             purger: Purger { tracking: ports.tracking.clone(), clock: clock.clone() },
+            uploads: enqueuer.uploads.clone(),
             tracking: ports.tracking,
             enqueuer,
             limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),

@@ -11,16 +11,18 @@ mod secrets;
 mod status;
 mod tenants;
 mod tracking;
+mod uploads;
 
 pub use clock::{Clock, SystemClock};
 pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
-pub use media::MediaStore;
+pub use media::{MediaStore, ObjectInfo, PresignedPut};
 pub use queue::JobQueue;
 pub use rate_limit::RateCounter;
 pub use secrets::{SecretError, SecretStore};
 pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
 pub use tenants::TenantStore;
 pub use tracking::{BroadcastRecord, EnqueueState, Tracking};
+pub use uploads::UploadStore;
 
 /// An error from outside (an SDK's, a codec's), kept as the source of ours so logs show the chain.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync>;

@@ -1,6 +1,7 @@
 //! The `http` provider: each message POSTed as JSON to the user's own endpoint, signed with
 //! HMAC-SHA256 so the endpoint can tell it came from this deployment.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -42,11 +43,15 @@ struct Payload<'a> {
     poll: Option<PollPayload<'a>>,
     reply_to: Option<&'a str>,
     hide_url_preview: bool,
+    /// Custom link-preview fields (`/v1/send`'s `preview`), passed on as given.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    link_preview: &'a BTreeMap<String, String>,
     attempt: u32,
 }
 
 #[derive(Serialize)]
 struct MediaPayload<'a> {
+    /// Outbox's kind (`gif`, `voice_note` and `sticker` included), so the gateway can present it.
     #[serde(rename = "type")]
     kind: &'a str,
     /// The sender's URL, or a time-limited signed link to the staged copy.
@@ -129,6 +134,7 @@ impl HttpEndpoint {
             poll: message.poll.as_ref().map(PollPayload::from),
             reply_to: message.reply_to.as_deref(),
             hide_url_preview: message.hide_url_preview,
+            link_preview: &message.link_preview,
             attempt,
         };
         let body = serde_json::to_vec(&payload)
@@ -211,6 +217,7 @@ mod tests {
             poll: Some(PollPayload::from(&poll)),
             reply_to: None,
             hide_url_preview: true,
+            link_preview: &BTreeMap::new(),
             attempt: 2,
         };
         assert_eq!(
@@ -223,6 +230,9 @@ mod tests {
                 "reply_to": null, "hide_url_preview": true, "attempt": 2
             })
         );
+        let preview = BTreeMap::from([("title".to_string(), "Outbox".to_string())]);
+        let with_preview = Payload { link_preview: &preview, media: None, poll: None, ..payload };
+        assert_eq!(serde_json::to_value(&with_preview).unwrap()["link_preview"], json!({"title": "Outbox"}));
     }
 
     #[test]

@@ -77,10 +77,14 @@ fn recipient(message: &MessageRecord) -> Result<&str, DeliveryError> {
     if message.poll.is_some() {
         return unsupported("polls are not supported by the WhatsApp Cloud API; send the question as text");
     }
-    if message.media.as_ref().is_some_and(|m| m.kind == MediaKind::Audio) && message.text.is_some() {
-        return unsupported(
-            "audio messages cannot carry text on the WhatsApp Cloud API; send the text as its own message",
-        );
+    if let Some(media) = &message.media {
+        let uncaptioned = matches!(media.kind.whatsapp_type(), "audio" | "sticker");
+        if uncaptioned && message.text.is_some() {
+            return unsupported(&format!(
+                "{} messages cannot carry text on the WhatsApp Cloud API; send the text as its own message",
+                media.kind.whatsapp_type()
+            ));
+        }
     }
     match message.chat_id.digits() {
         Some(digits) => Ok(digits),
@@ -92,18 +96,23 @@ fn recipient(message: &MessageRecord) -> Result<&str, DeliveryError> {
 }
 
 /// The Graph request body: text with its link preview setting, or media by link with the text
-/// as caption (and the filename for documents), plus `context` for a reply.
+/// as caption (and the filename for documents, `voice` for a voice note), plus `context` for a
+/// reply. A gif goes as a video: the Cloud API has no gif playback. Custom link-preview fields
+/// have no place in the Cloud API either: the default preview is kept.
 fn request_body(message: &MessageRecord, to: &str, link: Option<&str>) -> Value {
     let mut body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
     match message.media.as_ref().zip(link) {
         Some((media, link)) => {
-            let kind = media.kind.as_str();
+            let kind = media.kind.whatsapp_type();
             let mut object = json!({"link": link});
             if let Some(text) = &message.text {
                 object["caption"] = json!(text);
             }
             if media.kind == MediaKind::Document {
                 object["filename"] = json!(media.filename);
+            }
+            if media.kind == MediaKind::VoiceNote {
+                object["voice"] = json!(true);
             }
             body["type"] = json!(kind);
             body[kind] = object;
@@ -267,6 +276,26 @@ mod tests {
         let audio = body_of(&with_media(MediaKind::Audio, None), link);
         assert_eq!(audio["audio"], json!({"link": "https://bucket.s3/signed"}));
         assert!(audio.get("text").is_none());
+    }
+
+    #[test]
+    fn voice_notes_gifs_and_stickers_go_as_the_cloud_apis_types() {
+        let link = Some("https://bucket.s3/signed");
+        let voice = body_of(&with_media(MediaKind::VoiceNote, None), link);
+        assert_eq!(
+            (voice["type"].clone(), voice["audio"].clone()),
+            (json!("audio"), json!({"link": link, "voice": true}))
+        );
+        let gif = body_of(&with_media(MediaKind::Gif, Some("ha")), link);
+        assert_eq!(
+            (gif["type"].clone(), gif["video"].clone()),
+            (json!("video"), json!({"link": link, "caption": "ha"}))
+        );
+        let sticker = body_of(&with_media(MediaKind::Sticker, None), link);
+        assert_eq!((sticker["type"].clone(), sticker["sticker"].clone()), (json!("sticker"), json!({"link": link})));
+        for kind in [MediaKind::Sticker, MediaKind::VoiceNote] {
+            assert!(permanent_reason(&with_media(kind, Some("hi"))).contains("cannot carry text"), "{kind:?}");
+        }
     }
 
     #[test]

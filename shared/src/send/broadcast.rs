@@ -37,15 +37,18 @@ impl Broadcaster {
         let broadcast_id = BroadcastId::generate();
         let ValidatedBroadcast { mut content, recipients, delay } = broadcast;
         let start = content.scheduled_at.unwrap_or(now);
+        // Media first: an upload that cannot be sent leaves no broadcast behind.
+        let media = self.enqueuer.stage_media(org, &format!("broadcast-{broadcast_id}"), content.media.take()).await?;
+        let shared = content.with_media(media);
         let mut record = BroadcastRecord {
             org_id: org.clone(),
             broadcast_id: broadcast_id.clone(),
             phone_id: phone.phone_id.clone(),
-            body: content.text.clone(),
-            message_type: content.message_type().to_string(),
+            body: shared.text.clone(),
+            message_type: shared.message_type().to_string(),
             performed_by: performed_by.to_string(),
             created_at: now,
-            scheduled_at: content.scheduled_at,
+            scheduled_at: shared.scheduled_at,
             delay_ms: delay.as_millis() as u64,
             total_chats: recipients.len() as u32,
             queued_chats: 0,
@@ -53,8 +56,6 @@ impl Broadcaster {
             expires_at: self.enqueuer.expires_at(now),
         };
         self.tracking.put_broadcast(&record).await?;
-        let media = self.enqueuer.stage_media(org, &format!("broadcast-{broadcast_id}"), content.media.take()).await?;
-        let shared = content.with_media(media);
 
         let messages: Vec<MessageRecord> = recipients
             .into_iter()

@@ -1,5 +1,6 @@
-//! Accepting a validated message: stage its media, record it as `queued`, then put its job on the queue.
-//! The broadcast path builds its records with the same `queued_record` and jobs with `Job::for_record`.
+//! Accepting a validated message, whichever dialect it came in: stage its media (or resolve the
+//! upload it names), record it as `queued`, then put its job on the queue. The broadcast path
+//! builds its records with the same `queued_record` and jobs with `Job::for_record`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,15 +8,17 @@ use std::time::Duration;
 use tracing::{Span, error};
 
 use super::queue_depth::QueueDepth;
+use super::uploads::{UploadError, Uploads};
 use crate::domain::chat_id::ChatId;
 use crate::domain::content::Content;
 use crate::domain::ids::{BroadcastId, OrgId, QueueId, UniqueId};
 use crate::domain::job::Job;
-use crate::domain::media::{Media, MediaSource};
+use crate::domain::media::{Attachment, MediaSource};
 use crate::domain::message::{MessageRecord, Status, StoredMedia, Timeline};
 use crate::domain::send::ValidatedMessage;
 use crate::domain::tenant::Phone;
 use crate::domain::time::Timestamp;
+use crate::domain::upload::safe_file_name;
 use crate::ports::{Clock, JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError};
 use crate::telemetry::chain;
 
@@ -27,6 +30,9 @@ pub enum EnqueueError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The upload the media names cannot be sent (missing, not the caller's, too large).
+    #[error(transparent)]
+    Upload(#[from] UploadError),
 }
 
 /// A message the queue has taken.
@@ -35,6 +41,7 @@ pub struct Accepted {
     pub queue_id: QueueId,
     pub unique_id: UniqueId,
     pub queue_position: u64,
+    pub queued_at: Timestamp,
 }
 
 /// The ports and settings the send path needs.
@@ -46,6 +53,8 @@ pub struct Enqueuer {
     pub clock: Arc<dyn Clock>,
     pub retention: Duration,
     pub depth: Arc<QueueDepth>,
+    /// Resolves the uploads that media names.
+    pub uploads: Uploads,
 }
 
 /// What one message record is made of, besides its ids and timestamps: its chat, its content
@@ -85,18 +94,22 @@ impl Enqueuer {
             }
             return Err(err.into());
         }
-        Ok(Accepted { queue_id, unique_id: record.unique_id, queue_position })
+        Ok(Accepted { queue_id, unique_id: record.unique_id, queue_position, queued_at: now })
     }
 
     /// Stores inline media in S3 under `media/{org}/{owner}/…` (owner: a queue_id or a broadcast);
-    /// a URL is kept as it is, never fetched.
+    /// a URL is kept as it is, never fetched; an upload is checked and referenced where it is.
     pub async fn stage_media(
         &self,
         org: &OrgId,
         owner: &str,
-        media: Option<Media>,
-    ) -> Result<Option<StoredMedia>, MediaError> {
-        let Some(media) = media else { return Ok(None) };
+        media: Option<Attachment>,
+    ) -> Result<Option<StoredMedia>, EnqueueError> {
+        let media = match media {
+            None => return Ok(None),
+            Some(Attachment::Upload(reference)) => return Ok(Some(self.uploads.resolve(org, reference).await?)),
+            Some(Attachment::Media(media)) => media,
+        };
         let (url, s3_key, size) = match media.source {
             MediaSource::Url(url) => (Some(url), None, None),
             MediaSource::Inline(bytes) => {
@@ -138,6 +151,7 @@ impl Enqueuer {
             poll: content.poll,
             reply_to: content.reply_to,
             hide_url_preview: content.hide_url_preview,
+            link_preview: content.link_preview,
             status: Status::Queued,
             status_description: None,
             provider_message_id: None,
@@ -160,12 +174,7 @@ impl Enqueuer {
 
 /// `media/{org}/{queue_id}/{filename}`, with the filename reduced to safe characters.
 pub fn media_key(org: &OrgId, queue_id: &str, filename: &str) -> String {
-    let safe: String = filename
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
-        .take(100)
-        .collect();
-    format!("media/{org}/{queue_id}/{safe}")
+    format!("media/{org}/{queue_id}/{}", safe_file_name(filename))
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
-//! The send flow: accepting a message (`enqueue`), a broadcast of many (`broadcast`), the queue
-//! position a send answers with (`queue_depth`), and cancelling queued messages (`purge`).
+//! The send flow: accepting a message from any dialect (`enqueue`), a broadcast of many
+//! (`broadcast`), the queue position a send answers with (`queue_depth`), cancelling queued
+//! messages (`purge`), and staging files that sends name (`uploads`).
 
 pub mod broadcast;
 pub mod enqueue;
 pub mod purge;
 pub mod queue_depth;
+pub mod uploads;
 
 pub use broadcast::Broadcaster;
 pub use enqueue::{Accepted, EnqueueError, Enqueuer};
 pub use purge::{PurgeSelection, Purger};
 pub use queue_depth::QueueDepth;
+pub use uploads::{PresignedUpload, UploadError, Uploads};

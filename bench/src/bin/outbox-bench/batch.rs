@@ -19,7 +19,7 @@ use outbox::local::event_source::receipts_of;
 use outbox::ports::{Clock, SystemClock};
 use outbox::providers::Providers;
 use outbox::providers::sandbox::FaultySandbox;
-use outbox::send::{Enqueuer, QueueDepth};
+use outbox::send::{Enqueuer, QueueDepth, Uploads};
 use outbox_bench::median;
 
 use crate::harness::{BATCH, Bench, jobs_source};
@@ -113,13 +113,15 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
     let store = Arc::new(MemoryStore::default());
     let queue = Arc::new(MemoryQueue::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let media = Arc::new(MemoryMedia::default());
     let enqueuer = Enqueuer {
         store: store.clone(),
         queue: queue.clone(),
-        media: Arc::new(MemoryMedia::default()),
+        media: media.clone(),
         clock: clock.clone(),
         retention: Duration::from_secs(3600),
         depth: Arc::new(QueueDepth::new(Duration::from_secs(1))),
+        uploads: Uploads { store: store.clone(), media, clock: clock.clone() },
     };
     let org = OrgId::from("org-bench".to_string());
     let phone = Phone {

@@ -1,5 +1,5 @@
-//! DynamoDB: one table holds orgs, keys, phones, message records, broadcasts, idempotency keys
-//! and rate-limit windows.
+//! DynamoDB: one table holds orgs, keys, phones, message records, broadcasts, uploads,
+//! idempotency keys and rate-limit windows.
 //!
 //! | item            | pk                        | sk           | indexes                                          |
 //! |-----------------|---------------------------|--------------|--------------------------------------------------|
@@ -8,6 +8,7 @@
 //! | api key         | `KEY#{sha256}`            | `KEY`        | gsi1 `KEYS#{org}` / key_id                       |
 //! | message         | `MSG#{org}#{queue_id}`    | `MSG`        | gsi1 `UID#{org}#{unique_id}`; gsi2 `DLQ` once dead-lettered; gsi3 `BCAST#{org}#{broadcast}` / due; gsi4 `LIVE#{org}#{phone}` / due while queued or sending; gsi5 `DONE#{org}#{phone}` / finished_at once finished |
 //! | broadcast       | `BCAST#{org}#{id}`        | `BCAST`      |                                                  |
+//! | upload          | `UPLOAD#{org}#{id}`       | `UPLOAD`     | (TTL `expires_at`: usable in sends for 24 hours) |
 //! | idempotency key | `IDEM#{org}#{key}`        | `IDEM`       |                                                  |
 //! | rate window     | `RATE#{key_id}#{window}`  | `RATE`       |                                                  |
 //! | poison job      | `POISON#{sqs message id}` | `POISON`     | gsi2 `POISON` / recorded_at                      |
@@ -33,6 +34,7 @@ pub mod indexes;
 mod messages;
 mod tenants;
 mod tracking;
+mod uploads;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 

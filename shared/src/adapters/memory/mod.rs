@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{BroadcastId, OrgId, QueueId};
+use crate::domain::ids::{BroadcastId, OrgId, QueueId, UploadId};
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone};
 use crate::domain::time::Timestamp;
-use crate::ports::{BroadcastRecord, JobQueue, MediaError, MediaStore, QueueError, SecretError, SecretStore};
+use crate::domain::upload::UploadRecord;
+use crate::ports::{
+    BroadcastRecord, JobQueue, MediaError, MediaStore, ObjectInfo, PresignedPut, QueueError, SecretError, SecretStore,
+};
 
 mod clock;
 mod idempotency;
@@ -20,6 +23,7 @@ mod messages;
 mod rate_counter;
 mod tenants;
 mod tracking;
+mod uploads;
 
 pub use clock::ManualClock;
 pub use idempotency::MemoryIdempotency;
@@ -37,6 +41,7 @@ pub struct MemoryStore {
     phones: Mutex<Vec<Phone>>,
     pub poison: Mutex<Vec<(String, String)>>,
     broadcasts: Mutex<HashMap<(OrgId, BroadcastId), BroadcastRecord>>,
+    uploads: Mutex<HashMap<(OrgId, UploadId), UploadRecord>>,
 }
 
 /// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.
@@ -106,9 +111,11 @@ impl SecretStore for MemorySecrets {
     }
 }
 
+/// Objects by key; a presigned PUT is recorded in `presigned_puts`, and a test stores its bytes with `put`.
 #[derive(Default)]
 pub struct MemoryMedia {
     pub objects: Mutex<HashMap<String, (Vec<u8>, String)>>,
+    pub presigned_puts: Mutex<Vec<(String, String, u64)>>,
 }
 
 #[async_trait]
@@ -118,7 +125,31 @@ impl MediaStore for MemoryMedia {
         Ok(())
     }
 
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, MediaError> {
+        Ok(lock(&self.objects).get(key).map(|(bytes, content_type)| ObjectInfo {
+            size: bytes.len() as u64,
+            content_type: Some(content_type.clone()),
+        }))
+    }
+
     async fn presigned_url(&self, key: &str, ttl: Duration) -> Result<String, MediaError> {
         Ok(format!("https://media.invalid/{key}?expires_in={}", ttl.as_secs()))
+    }
+
+    async fn presigned_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> Result<PresignedPut, MediaError> {
+        lock(&self.presigned_puts).push((key.to_string(), content_type.to_string(), content_length));
+        Ok(PresignedPut {
+            url: format!("https://media.invalid/{key}?put&expires_in={}", ttl.as_secs()),
+            headers: vec![
+                ("content-type".to_string(), content_type.to_string()),
+                ("content-length".to_string(), content_length.to_string()),
+            ],
+        })
     }
 }

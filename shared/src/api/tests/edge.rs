@@ -35,7 +35,7 @@ async fn a_body_over_the_limit_is_too_large_and_names_the_upload_endpoint() {
     for request in [declared, streamed] {
         let reply = app.call(request).await;
         let error = assert_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
-        assert!(error["message"].as_str().is_some_and(|m| m.contains("POST /v1/assets/upload")), "{error}");
+        assert!(error["message"].as_str().is_some_and(|m| m.contains("POST /v1/media/uploads")), "{error}");
     }
     assert!(app.jobs().is_empty());
 }
@@ -56,7 +56,7 @@ async fn oversized_media_is_413_and_names_the_upload_endpoint() {
     let reply = app.send(image(json!({"filedata": filedata}))).await;
     let error = assert_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "media_too_large");
     assert_eq!(error["field"], "media.filedata");
-    assert!(error["message"].as_str().is_some_and(|m| m.contains("POST /v1/assets/upload")), "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("POST /v1/media/uploads")), "{error}");
     assert!(app.staged_media().is_empty() && app.jobs().is_empty());
 }
 

@@ -28,7 +28,7 @@ use crate::domain::time::Timestamp;
 use crate::ports::{Clock, StatusStore};
 use crate::providers::sandbox::Sandbox;
 use crate::providers::{DeliveryError, Provider, Providers, Receipt};
-use crate::send::{Enqueuer, QueueDepth};
+use crate::send::{Enqueuer, QueueDepth, Uploads};
 
 const LEASE: Duration = Duration::from_secs(30);
 const NORMAL: &str = "15550000010";
@@ -91,13 +91,15 @@ impl Harness {
             max_attempts: 3,
             lease: LEASE,
         };
+        let media = Arc::new(MemoryMedia::default());
         let enqueuer = Enqueuer {
             store: store.clone(),
             queue: queue.clone(),
-            media: Arc::new(MemoryMedia::default()),
+            media: media.clone(),
             clock: clock.clone(),
             retention: Duration::from_secs(3600),
             depth: Arc::new(QueueDepth::new(Duration::from_secs(60))),
+            uploads: Uploads { store: store.clone(), media, clock: clock.clone() },
         };
         let phone = Phone {
             org_id: OrgId::from("org-a"),
@@ -201,6 +203,7 @@ fn record_in(org: &OrgId, chat: &str, status: Status, now: Timestamp) -> Message
         poll: None,
         reply_to: None,
         hide_url_preview: false,
+        link_preview: Default::default(),
         status,
         status_description: None,
         provider_message_id: None,
