@@ -3,11 +3,13 @@
 
 mod auth;
 mod broadcast;
+mod dialects;
 mod edge;
 mod idempotency;
 mod send;
 mod status;
 mod tracking;
+mod uploads;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
