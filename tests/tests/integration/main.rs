@@ -4,6 +4,7 @@
 mod admin;
 mod blackbox;
 mod delivery;
+mod dialects;
 mod edge;
 mod openapi;
 mod providers;

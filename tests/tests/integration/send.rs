@@ -146,7 +146,7 @@ async fn bad_inputs_get_the_documented_4xx_json() {
     let (code, answer) = outbox_tests::json_of(response).await;
     assert_eq!(code.as_u16(), 413);
     assert_error_shape(&answer);
-    assert!(answer["message"].as_str().unwrap().contains("/v1/assets/upload"), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("/v1/media/uploads"), "{answer}");
 
     // Nothing invalid was queued.
     let arn = EventSource::queue_arn(&stack.jobs_source()).await;
