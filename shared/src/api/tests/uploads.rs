@@ -11,8 +11,11 @@ use crate::ports::MediaStore;
 const BOUNDARY: &str = "outbox-test-boundary";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-a-tiny-png";
 
-/// A multipart/form-data body: `(name, file name, content type, bytes)` per part.
-fn multipart(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> Vec<u8> {
+/// One multipart part: name, file name, content type, bytes.
+type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A multipart/form-data body of `parts`.
+fn multipart(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, file_name, content_type, bytes) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
@@ -111,7 +114,7 @@ async fn bad_multipart_uploads_are_4xx() {
         .upload_multipart(KEY, multipart(&[("file", None, None, b"a"), ("fileName", None, None, &[b'n'; 2000])]))
         .await;
     assert_eq!(assert_error(&long_name, StatusCode::BAD_REQUEST, "too_long")["field"], "fileName");
-    let many: Vec<(&str, Option<&str>, Option<&str>, &[u8])> = (0..9).map(|_| ("x", None, None, &b"y"[..])).collect();
+    let many: Vec<Part> = (0..9).map(|_| ("x", None, None, &b"y"[..])).collect();
     assert_error(&app.upload_multipart(KEY, multipart(&many)).await, StatusCode::BAD_REQUEST, "invalid_multipart");
     let garbage = app.upload_multipart(KEY, b"no boundary here".to_vec()).await;
     assert_error(&garbage, StatusCode::BAD_REQUEST, "invalid_multipart");
