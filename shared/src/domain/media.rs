@@ -184,14 +184,13 @@ pub fn guess_mimetype(filename: &str) -> Option<&'static str> {
     })
 }
 
-/// The error for a file of `size` bytes over `kind`'s limit, naming the ways to send a large file.
+/// The error for a file of `size` bytes over `kind`'s limit; `what` names the file.
 pub fn too_large_for(kind: MediaKind, size: u64, field: &str, what: &str) -> ValidationError {
     ValidationError::payload_too_large(
         "media_too_large",
         Some(field),
         format!(
-            "{what} is {size} bytes, over the {limit} bytes ({text}) allowed for {kind}; large files go through \
-             POST /v1/media/uploads (a presigned upload, up to 100 MiB for documents) or an https media.url",
+            "{what} is {size} bytes, over the {limit} bytes ({text}) allowed for {kind}",
             limit = kind.max_bytes(),
             text = kind.limit_text(),
             kind = kind.as_str(),
@@ -376,8 +375,14 @@ pub fn decode_base64(data: &str, field: &str, kind: Option<MediaKind>) -> Result
     Ok(bytes)
 }
 
+/// Inline media over its limit: the error names the ways to send a large file.
 fn too_large(size: usize, kind: MediaKind) -> ValidationError {
-    too_large_for(kind, size as u64, "media.filedata", "media.filedata decodes to a file that")
+    let mut err = too_large_for(kind, size as u64, "media.filedata", "media.filedata decodes to a file that");
+    err.message.push_str(
+        "; large files go through POST /v1/media/uploads (a presigned upload straight to storage) \
+         or an https media.url",
+    );
+    err
 }
 
 #[cfg(test)]
