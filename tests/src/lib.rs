@@ -173,14 +173,13 @@ impl Stack {
     }
 
     pub async fn send_as(&self, key: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}/v1/message/send", self.base_url))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .expect("send");
+        self.post_as(key, "/v1/message/send", body).await
+    }
+
+    /// A JSON POST of `body` to `path` with `key`.
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let response =
+            self.http.post(format!("{}{path}", self.base_url)).bearer_auth(key).json(&body).send().await.expect("post");
         json_of(response).await
     }
 

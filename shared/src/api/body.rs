@@ -16,8 +16,13 @@ pub async fn creating_request(
     body: Body,
 ) -> Result<(Option<IdempotencyKey>, Bytes), ApiError> {
     let key = headers.get(IdempotencyKey::HEADER).map(|v| IdempotencyKey::parse(v.as_bytes())).transpose()?;
+    Ok((key, json_body(app, headers, body).await?))
+}
+
+/// A JSON body of at most `max_body_bytes`.
+pub async fn json_body(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     require_json(headers)?;
-    Ok((key, read_body(body, headers, app.max_body_bytes).await?))
+    read_body(body, headers, app.max_body_bytes).await
 }
 
 /// JSON bodies only; a missing Content-Type is taken as JSON, as most clients intend.

@@ -12,19 +12,6 @@ use serde_json::{Value, json};
 
 const BOUNDARY: &str = "outbox-it-boundary";
 
-/// A JSON POST with `key`, answered as (status, JSON).
-async fn post(stack: &Stack, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let response = stack
-        .http
-        .post(format!("{}{path}", stack.base_url))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("a response");
-    json_of(response).await
-}
-
 async fn multipart_upload(stack: &Stack, file_name: &str, content_type: &str, bytes: &[u8]) -> (StatusCode, Value) {
     let mut body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
@@ -48,25 +35,21 @@ async fn multipart_upload(stack: &Stack, file_name: &str, content_type: &str, by
 #[tokio::test(flavor = "multi_thread")]
 async fn generic_sends_are_delivered_and_the_failing_sandbox_number_fails_after_3_attempts() {
     let stack = Stack::start().await;
-    let (code, sent) = post(
-        &stack,
-        LOCAL_API_KEY,
-        "/v1/send",
-        json!({"session": "15550100000", "to": "+919537851844", "text": "Hello from ChatSend"}),
-    )
-    .await;
+    let (code, sent) = stack
+        .post_as(
+            LOCAL_API_KEY,
+            "/v1/send",
+            json!({"session": "15550100000", "to": "+919537851844", "text": "Hello from ChatSend"}),
+        )
+        .await;
     assert_eq!(code, StatusCode::OK, "{sent}");
     assert_eq!(
         (&sent["type"], &sent["status"], &sent["sender"]),
         (&json!("text"), &json!("queued"), &json!("+15550100000"))
     );
-    let (code, failing) = post(
-        &stack,
-        LOCAL_API_KEY,
-        "/v1/send",
-        json!({"session": "phone-local", "to": "15550000001", "text": "never"}),
-    )
-    .await;
+    let (code, failing) = stack
+        .post_as(LOCAL_API_KEY, "/v1/send", json!({"session": "phone-local", "to": "15550000001", "text": "never"}))
+        .await;
     assert_eq!(code, StatusCode::OK, "{failing}");
 
     let id = sent["id"].as_str().expect("an id");
@@ -88,13 +71,13 @@ async fn a_beeper_send_with_a_multipart_upload_is_delivered_and_resolves_in_beep
     assert_eq!(code, StatusCode::OK, "{upload}");
     let upload_id = upload["uploadID"].as_str().expect("an uploadID");
     let chat = "!whatsapp_919537851844:beeper.local";
-    let (code, sent) = post(
-        &stack,
-        LOCAL_API_KEY,
-        &format!("/v1/chats/{chat}/messages"),
-        json!({"text": "**Look** at _this_", "attachment": {"uploadID": upload_id}}),
-    )
-    .await;
+    let (code, sent) = stack
+        .post_as(
+            LOCAL_API_KEY,
+            &format!("/v1/chats/{chat}/messages"),
+            json!({"text": "**Look** at _this_", "attachment": {"uploadID": upload_id}}),
+        )
+        .await;
     assert_eq!(code, StatusCode::OK, "{sent}");
     assert_eq!(sent["chatID"], chat);
     let pending = sent["pendingMessageID"].as_str().expect("a pending id");
@@ -129,8 +112,9 @@ async fn a_base64_upload_is_sent_by_its_upload_id_in_the_periskope_dialect() {
     let stack = Stack::start().await;
     let pdf = b"%PDF-1.7 integration";
     let content = base64::engine::general_purpose::STANDARD.encode(pdf);
-    let (code, upload) =
-        post(&stack, LOCAL_API_KEY, "/v1/assets/upload/base64", json!({"content": content, "fileName": "r.pdf"})).await;
+    let (code, upload) = stack
+        .post_as(LOCAL_API_KEY, "/v1/assets/upload/base64", json!({"content": content, "fileName": "r.pdf"}))
+        .await;
     assert_eq!(code, StatusCode::OK, "{upload}");
     assert_eq!((&upload["mimeType"], &upload["fileSize"]), (&json!("application/pdf"), &json!(pdf.len())));
     let (code, accepted) = stack
@@ -151,13 +135,13 @@ async fn a_base64_upload_is_sent_by_its_upload_id_in_the_periskope_dialect() {
 async fn a_presigned_upload_over_6_mb_is_put_to_s3_and_sent() {
     let stack = Stack::start().await;
     let video: Vec<u8> = (0..7 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    let (code, presigned) = post(
-        &stack,
-        LOCAL_API_KEY,
-        "/v1/media/uploads",
-        json!({"filename": "talk.mp4", "mimetype": "video/mp4", "size": video.len(), "type": "video"}),
-    )
-    .await;
+    let (code, presigned) = stack
+        .post_as(
+            LOCAL_API_KEY,
+            "/v1/media/uploads",
+            json!({"filename": "talk.mp4", "mimetype": "video/mp4", "size": video.len(), "type": "video"}),
+        )
+        .await;
     assert_eq!(code, StatusCode::OK, "{presigned}");
     assert_eq!(presigned["method"], "PUT");
     let url = presigned["url"].as_str().expect("a url");
@@ -190,13 +174,13 @@ async fn a_presigned_upload_over_6_mb_is_put_to_s3_and_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_presigned_put_of_another_type_cannot_be_sent() {
     let stack = Stack::start().await;
-    let (_, presigned) = post(
-        &stack,
-        LOCAL_API_KEY,
-        "/v1/media/uploads",
-        json!({"filename": "a.png", "mimetype": "image/png", "size": 8, "type": "image"}),
-    )
-    .await;
+    let (_, presigned) = stack
+        .post_as(
+            LOCAL_API_KEY,
+            "/v1/media/uploads",
+            json!({"filename": "a.png", "mimetype": "image/png", "size": 8, "type": "image"}),
+        )
+        .await;
     let url = presigned["url"].as_str().expect("a url");
     // The signature binds Content-Type; whether or not the emulator checks it, the send does.
     let response = stack
@@ -221,37 +205,37 @@ async fn a_presigned_put_of_another_type_cannot_be_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oversize_wrong_type_and_another_orgs_uploads_are_refused() {
     let stack = Stack::start().await;
-    let (code, over) = post(
-        &stack,
-        LOCAL_API_KEY,
-        "/v1/media/uploads",
-        json!({"filename": "big.mp4", "mimetype": "video/mp4", "size": 17 * 1024 * 1024, "type": "video"}),
-    )
-    .await;
+    let (code, over) = stack
+        .post_as(
+            LOCAL_API_KEY,
+            "/v1/media/uploads",
+            json!({"filename": "big.mp4", "mimetype": "video/mp4", "size": 17 * 1024 * 1024, "type": "video"}),
+        )
+        .await;
     assert_eq!((code, &over["code"]), (StatusCode::PAYLOAD_TOO_LARGE, &json!("media_too_large")), "{over}");
     assert_error_shape(&over);
-    let (code, wrong) = post(
-        &stack,
-        LOCAL_API_KEY,
-        "/v1/media/uploads",
-        json!({"filename": "a.exe", "mimetype": "application/x-msdownload", "size": 10, "type": "video"}),
-    )
-    .await;
+    let (code, wrong) = stack
+        .post_as(
+            LOCAL_API_KEY,
+            "/v1/media/uploads",
+            json!({"filename": "a.exe", "mimetype": "application/x-msdownload", "size": 10, "type": "video"}),
+        )
+        .await;
     assert_eq!((code, &wrong["code"]), (StatusCode::BAD_REQUEST, &json!("mimetype_mismatch")), "{wrong}");
 
     let (_, upload) = multipart_upload(&stack, "dot.png", "image/png", b"\x89PNG\r\n\x1a\nxx").await;
     let upload_id = upload["uploadID"].as_str().expect("an uploadID");
     let (_, other_key, _) = stack.add_org("15550300000").await;
-    let (code, periskope) = post(
-        &stack,
-        &other_key,
-        "/v1/message/send",
-        json!({"chat_id": "919537851844", "media": {"type": "image", "upload_id": upload_id}}),
-    )
-    .await;
+    let (code, periskope) = stack
+        .post_as(
+            &other_key,
+            "/v1/message/send",
+            json!({"chat_id": "919537851844", "media": {"type": "image", "upload_id": upload_id}}),
+        )
+        .await;
     assert_eq!((code, &periskope["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{periskope}");
-    let (code, beeper) =
-        post(&stack, &other_key, "/v1/chats/919537851844/messages", json!({"attachment": {"uploadID": upload_id}}))
-            .await;
+    let (code, beeper) = stack
+        .post_as(&other_key, "/v1/chats/919537851844/messages", json!({"attachment": {"uploadID": upload_id}}))
+        .await;
     assert_eq!((code, &beeper["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{beeper}");
 }

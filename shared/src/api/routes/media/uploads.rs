@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 
-use crate::api::body::{read_body, require_json};
+use crate::api::body::json_body;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::upload::PresignRequest;
 
@@ -18,8 +18,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    require_json(&headers)?;
-    let bytes = read_body(body, &headers, app.max_body_bytes).await?;
+    let bytes = json_body(&app, &headers, body).await?;
     let presign = PresignRequest::from_json(&bytes)?.validate()?;
     let made = app.uploads.presign(&caller.org_id, presign).await?;
     let headers: Map<String, Value> =

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 
 use super::super::uploaded;
-use crate::api::body::{read_body, require_json};
+use crate::api::body::json_body;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::media::decode_base64;
 use crate::domain::upload::{Base64Upload, name_file};
@@ -19,8 +19,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    require_json(&headers)?;
-    let bytes = read_body(body, &headers, app.max_body_bytes).await?;
+    let bytes = json_body(&app, &headers, body).await?;
     let request = Base64Upload::from_json(&bytes)?;
     let content =
         request.content.filter(|c| !c.trim().is_empty()).ok_or_else(|| ValidationError::missing_field("content"))?;
