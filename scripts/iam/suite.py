@@ -133,14 +133,18 @@ class Context:
         key: str | None = None,
         body: Any = None,
         headers: dict[str, str] | None = None,
+        raw: tuple[bytes, str] | None = None,
     ) -> Response:
+        """`body` goes as JSON; `raw` is (bytes, content type) for any other body."""
         self.check()
-        data = None if body is None else json.dumps(body).encode()
+        data, content_type = raw if raw is not None else (None, None)
+        if body is not None:
+            data, content_type = json.dumps(body).encode(), "application/json"
         request = urllib.request.Request(self.base + path, data=data, method=method)
         if key:
             request.add_header("Authorization", f"Bearer {key}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        if content_type is not None:
+            request.add_header("Content-Type", content_type)
         for name, value in (headers or {}).items():
             request.add_header(name, value)
         self._cover(method, path)
@@ -281,6 +285,94 @@ def base64_media(ctx: Context) -> None:
     got = ctx.receiver.for_queue_id(accepted["queue_id"]) or {}
     if got.get("media") != (200, PNG):
         raise SuiteFailure(f"the endpoint could not fetch the staged media: {str(got.get('media'))[:300]}")
+
+
+def sent_with_fetched_media(ctx: Context, key: str, message_id: str, queue_id: str, media: bytes, what: str) -> None:
+    """The message reaches the http phone's endpoint, which fetches its media through the link the
+    delivery presigned for the upload's object (s3:GetObject on uploads/*)."""
+    status = ctx.until_terminal(key, message_id)
+    if status["status"] != "sent":
+        raise SuiteFailure(f"{what}: {status}")
+    got = ctx.receiver.for_queue_id(queue_id) or {}
+    if got.get("media") != (200, media):
+        raise SuiteFailure(f"{what}: the endpoint could not fetch the upload: {str(got.get('media'))[:300]}")
+
+
+def generic_send_dialect(ctx: Context) -> None:
+    """`POST /v1/send` (seed 003): `session` names the phone by number, `to` in the `+digits` form."""
+    key, phones = ctx.state["key"], ctx.state["phones"]
+    body = {"session": phones["http"], "to": "+919537851861", "text": "Hi over /v1/send"}
+    sent = ctx.expect(ctx.call("POST", "/v1/send", key, body), 200, "/v1/send")
+    if (sent.get("type"), sent.get("sender")) != ("text", f"+{phones['http']}"):
+        raise SuiteFailure(f"/v1/send answer: {sent}")
+    status = ctx.until_terminal(key, sent["id"])
+    if status["status"] != "sent":
+        raise SuiteFailure(f"/v1/send delivery: {status}")
+    got = ctx.receiver.for_queue_id(status["queue_id"])
+    if not got or got["payload"].get("text") != "Hi over /v1/send":
+        raise SuiteFailure(f"the endpoint did not get the /v1/send message: {got}")
+
+
+def beeper_send_with_a_multipart_upload(ctx: Context) -> None:
+    """A multipart asset upload (the API's PutObject on uploads/*), then a Beeper-style chat send
+    naming it (HeadObject, i.e. s3:GetObject, when the send checks the object), resolved by its
+    pending id in Beeper's shape."""
+    key = ctx.state["key"]
+    boundary = "outbox-iam-boundary"
+    form = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"dot.png\"\r\n"
+        "Content-Type: image/png\r\n\r\n"
+    ).encode() + PNG + f"\r\n--{boundary}--\r\n".encode()
+    answer = ctx.call("POST", "/v1/assets/upload", key, raw=(form, f"multipart/form-data; boundary={boundary}"))
+    upload = ctx.expect(answer, 200, "multipart upload")
+    if upload.get("fileSize") != len(PNG) or upload.get("mimeType") != "image/png":
+        raise SuiteFailure(f"multipart upload answer: {upload}")
+    chat = "!whatsapp_919537851862:beeper.local"
+    body = {"text": "**Look** at ~~this~~", "attachment": {"uploadID": upload["uploadID"]}}
+    sent = ctx.call("POST", f"/v1/chats/{chat}/messages", key, body, {"x-phone": "phone-http"})
+    pending = ctx.expect(sent, 200, "Beeper chat send")["pendingMessageID"]
+    status = ctx.until_terminal(key, pending)
+    sent_with_fetched_media(ctx, key, pending, status["queue_id"], PNG, "Beeper send of a multipart upload")
+    got = ctx.receiver.for_queue_id(status["queue_id"]) or {}
+    if got.get("payload", {}).get("text") != "*Look* at ~this~":
+        raise SuiteFailure(f"the Markdown did not reach the endpoint as WhatsApp formatting: {got.get('payload')}")
+    message = ctx.expect(ctx.call("GET", f"/v1/chats/{chat}/messages/{pending}", key), 200, "Beeper message")
+    if message.get("status") != "sent" or message.get("id") != pending:
+        raise SuiteFailure(f"Beeper message by its pending id: {message}")
+
+
+def base64_upload_sent_by_id(ctx: Context) -> None:
+    """A base64 asset upload, then a Periskope-dialect send naming it by `media.upload_id`."""
+    key = ctx.state["key"]
+    pdf = b"%PDF-1.7 iam harness"
+    body = {"content": base64.b64encode(pdf).decode(), "fileName": "r.pdf", "mimeType": "application/pdf"}
+    upload = ctx.expect(ctx.call("POST", "/v1/assets/upload/base64", key, body), 200, "base64 upload")
+    media = {"type": "document", "upload_id": upload["uploadID"]}
+    accepted = ctx.send(key, "phone-http", {"chat_id": "919537851863", "message": "the report", "media": media})
+    sent_with_fetched_media(ctx, key, accepted["queue_id"], accepted["queue_id"], pdf, "send by a base64 upload's id")
+
+
+def presigned_upload(ctx: Context) -> None:
+    """`POST /v1/media/uploads`, the client's PUT straight to S3 with the link (signed by the API's
+    role, so s3:PutObject on uploads/*), then a send of it."""
+    key = ctx.state["key"]
+    video = bytes(i % 251 for i in range(256 * 1024))
+    body = {"filename": "talk.mp4", "mimetype": "video/mp4", "size": len(video), "type": "video"}
+    presigned = ctx.expect(ctx.call("POST", "/v1/media/uploads", key, body), 200, "presigned upload")
+    put = urllib.request.Request(presigned["url"], data=video, method=presigned.get("method", "PUT"))
+    for name, value in presigned["headers"].items():
+        put.add_header(name, value)
+    ctx.check()
+    try:
+        with urllib.request.urlopen(put, timeout=30) as answer:
+            if answer.status // 100 != 2:
+                raise SuiteFailure(f"the presigned PUT answered {answer.status}")
+    except urllib.error.HTTPError as err:
+        ctx.check()  # a denial of the PUT is named as such
+        raise SuiteFailure(f"the presigned PUT answered {err.code}: {err.read()[:300]!r}") from err
+    media = {"type": "video", "upload_id": presigned["upload_id"]}
+    accepted = ctx.send(key, "phone-http", {"chat_id": "919537851864", "message": "the talk", "media": media})
+    sent_with_fetched_media(ctx, key, accepted["queue_id"], accepted["queue_id"], video, "send of a presigned upload")
 
 
 def idempotent_send(ctx: Context) -> None:
@@ -467,6 +559,10 @@ SCENARIOS: list[Callable[[Context], None]] = [
     operator_sets_up_an_org,
     text_through_the_http_provider,
     base64_media,
+    generic_send_dialect,
+    beeper_send_with_a_multipart_upload,
+    base64_upload_sent_by_id,
+    presigned_upload,
     idempotent_send,
     unaccepted_send_frees_its_key,
     tracking_routes,
