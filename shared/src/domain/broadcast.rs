@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use super::chat_id::ChatId;
-use super::content::{Content, check_text_length};
+use super::content::{Content, RawContent, check_text_length};
 use super::limits::{DEFAULT_BROADCAST_DELAY, MAX_BROADCAST_CHATS, MAX_BROADCAST_DELAY_SECS};
 use super::time::Timestamp;
 use super::validation::ValidationError;
-use super::wire::{BroadcastRequest, RawContent, RawVariables};
+use super::wire::{BroadcastRequest, RawVariables};
 
 /// How many offending entries an error message names.
 const NAMED_IN_ERRORS: usize = 20;

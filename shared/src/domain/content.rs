@@ -13,7 +13,24 @@ use super::message::StoredMedia;
 use super::poll::Poll;
 use super::time::Timestamp;
 use super::validation::ValidationError;
-use super::wire::RawContent;
+use super::wire::{RawMedia, RawOptions, RawPoll};
+
+/// What is sent, as a dialect hands it to the validation core: the wire's fields, and media a
+/// dialect may have parsed already. Every dialect's send and a broadcast have it in common.
+#[derive(Debug, Clone, Default)]
+pub struct RawContent {
+    pub message: Option<String>,
+    pub media: Option<RawMedia>,
+    /// Media a dialect has already turned into an attachment (Beeper's `attachment`); when set,
+    /// `media` is not read.
+    pub attachment: Option<Attachment>,
+    pub poll: Option<RawPoll>,
+    pub reply_to: Option<String>,
+    pub options: Option<RawOptions>,
+    /// Custom link-preview fields (`/v1/send`'s `preview`).
+    pub link_preview: Option<BTreeMap<String, String>>,
+    pub scheduled_at: Option<String>,
+}
 
 /// Content that passed every rule. `M` is the media as validated (an `Attachment`: the media with
 /// its bytes, or the upload that holds it), or as staged for a record (`StoredMedia`, a URL or an

@@ -1,7 +1,7 @@
 //! POST /v1/message/send: its body validated into a `ValidatedMessage`, a chat id and its content.
 
 use super::chat_id::ChatId;
-use super::content::Content;
+use super::content::{Content, RawContent};
 use super::time::Timestamp;
 use super::validation::ValidationError;
 use super::wire::SendRequest;
@@ -14,6 +14,20 @@ pub struct ValidatedMessage {
 }
 
 impl SendRequest {
+    /// The chat id, and what is sent to it.
+    pub fn into_parts(self) -> (Option<String>, RawContent) {
+        let content = RawContent {
+            message: self.message,
+            media: self.media,
+            poll: self.poll,
+            reply_to: self.reply_to,
+            options: self.options,
+            scheduled_at: self.scheduled_at,
+            ..RawContent::default()
+        };
+        (self.chat_id, content)
+    }
+
     /// Applies the rules in the contract's order, the chat id first; the first broken rule is the error.
     pub fn validate(self, now: Timestamp) -> Result<ValidatedMessage, ValidationError> {
         let (chat_id, content) = self.into_parts();

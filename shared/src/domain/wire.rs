@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::media::Attachment;
 use super::validation::ValidationError;
 
 /// The raw body of POST /v1/message/send (field names exactly as in seed 000).
@@ -38,22 +37,6 @@ pub struct BroadcastRequest {
     /// Seconds between consecutive deliveries.
     pub delay: Option<f64>,
     pub variables: Option<Vec<RawVariables>>,
-}
-
-/// What is sent, the part every dialect's send and a broadcast have in common.
-#[derive(Debug, Clone, Default)]
-pub struct RawContent {
-    pub message: Option<String>,
-    pub media: Option<RawMedia>,
-    /// Media a dialect has already turned into an attachment (Beeper's `attachment`); when set,
-    /// `media` is not read.
-    pub attachment: Option<Attachment>,
-    pub poll: Option<RawPoll>,
-    pub reply_to: Option<String>,
-    pub options: Option<RawOptions>,
-    /// Custom link-preview fields (`/v1/send`'s `preview`).
-    pub link_preview: Option<BTreeMap<String, String>>,
-    pub scheduled_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -105,20 +88,6 @@ impl SendRequest {
     /// Decodes a JSON body, naming the field path of any value of the wrong type.
     pub fn from_json(body: &[u8]) -> Result<SendRequest, ValidationError> {
         decode_json(body)
-    }
-
-    /// The chat id, and what is sent to it.
-    pub fn into_parts(self) -> (Option<String>, RawContent) {
-        let content = RawContent {
-            message: self.message,
-            media: self.media,
-            poll: self.poll,
-            reply_to: self.reply_to,
-            options: self.options,
-            scheduled_at: self.scheduled_at,
-            ..RawContent::default()
-        };
-        (self.chat_id, content)
     }
 }
 

@@ -16,13 +16,14 @@ use crate::api::idempotency::answer_once;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::chat_id::ChatId;
 use crate::domain::content::Content;
+use crate::domain::content::RawContent;
 use crate::domain::media::{
     Attachment, Media, MediaKind, MediaSource, check_filename, check_mimetype, guess_mimetype, parse_url,
 };
 use crate::domain::send::ValidatedMessage;
 use crate::domain::time::Timestamp;
 use crate::domain::validation::ValidationError;
-use crate::domain::wire::{RawContent, decode_json_like};
+use crate::domain::wire::decode_json_like;
 
 /// The body, field names exactly as in seed 003.
 #[derive(Debug, Default, Deserialize)]

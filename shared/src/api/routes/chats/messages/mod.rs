@@ -18,12 +18,13 @@ use crate::api::body::creating_request;
 use crate::api::idempotency::answer_once;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::content::Content;
+use crate::domain::content::RawContent;
 use crate::domain::markdown;
 use crate::domain::media::{Attachment, MediaKind, UploadRef, check_filename, check_mimetype, parse_upload_id};
 use crate::domain::send::ValidatedMessage;
 use crate::domain::time::Timestamp;
 use crate::domain::validation::ValidationError;
-use crate::domain::wire::{RawContent, decode_json_like};
+use crate::domain::wire::decode_json_like;
 
 /// The body, field names exactly as in seed 004.
 #[derive(Debug, Default, Deserialize)]
