@@ -128,17 +128,27 @@ impl Stack {
         }
         if options.consumers != Consumers::None {
             let delivery = Arc::new(outbox::wiring::delivery(&config, &aws, options.providers.clone()));
-            let source = EventSource { sqs: aws.sqs.clone(), queue_url: config.queue_url.clone(), wait: POLL_WAIT };
+            let source = EventSource {
+                sqs: aws.sqs.clone(),
+                queue_url: config.queue_url.clone(),
+                wait: POLL_WAIT,
+                timeout: config.delivery_timeout,
+            };
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                source.run(|event| outbox::deliver::handle_batch(&delivery, event), shutdown).await;
+                source.run(|event, deadline| outbox::deliver::handle_batch(&delivery, event, deadline), shutdown).await;
             }));
         }
         if options.consumers == Consumers::Both {
             let dead_letters = Arc::new(outbox::wiring::dead_letters(&config, &aws));
-            let source = EventSource { sqs: aws.sqs.clone(), queue_url: config.dlq_url.clone(), wait: POLL_WAIT };
+            let source = EventSource {
+                sqs: aws.sqs.clone(),
+                queue_url: config.dlq_url.clone(),
+                wait: POLL_WAIT,
+                timeout: config.delivery_timeout,
+            };
             tasks.push(tokio::spawn(async move {
-                source.run(|event| outbox::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
+                source.run(|event, _| outbox::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
             }));
         }
         Stack { config, prefix: settings.prefix, aws, base_url, http: reqwest::Client::new(), stop, tasks }
@@ -266,11 +276,21 @@ impl outbox::providers::Provider for CountingProvider {
 impl Stack {
     /// An event source over the jobs queue, for tests that drive the handlers by hand.
     pub fn jobs_source(&self) -> EventSource {
-        EventSource { sqs: self.aws.sqs.clone(), queue_url: self.config.queue_url.clone(), wait: POLL_WAIT }
+        EventSource {
+            sqs: self.aws.sqs.clone(),
+            queue_url: self.config.queue_url.clone(),
+            wait: POLL_WAIT,
+            timeout: self.config.delivery_timeout,
+        }
     }
 
     pub fn dlq_source(&self) -> EventSource {
-        EventSource { sqs: self.aws.sqs.clone(), queue_url: self.config.dlq_url.clone(), wait: POLL_WAIT }
+        EventSource {
+            sqs: self.aws.sqs.clone(),
+            queue_url: self.config.dlq_url.clone(),
+            wait: POLL_WAIT,
+            timeout: self.config.delivery_timeout,
+        }
     }
 
     /// Receives from `source` until `count` records arrived (bounded by `timeout`).
@@ -289,5 +309,11 @@ impl Stack {
             all.records.extend(event.records);
         }
         all
+    }
+
+    /// The deadline an invocation of the delivery function starting now would get.
+    pub fn deadline(&self) -> outbox::domain::time::Timestamp {
+        use outbox::ports::Clock;
+        outbox::ports::SystemClock.now().plus(self.config.delivery_timeout)
     }
 }

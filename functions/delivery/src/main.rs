@@ -4,6 +4,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
+use outbox::domain::time::Timestamp;
+use outbox::ports::{Clock, SystemClock};
 use outbox::providers::Providers;
 
 #[tokio::main]
@@ -12,8 +14,14 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = AwsClients::from_environment(config.endpoint_url.as_deref()).await;
     let delivery = &outbox::wiring::delivery(&config, &aws, Providers::standard());
+    let config_timeout = config.delivery_timeout;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(outbox::deliver::handle_batch(delivery, event.payload).await)
+        // Lambda's deadline for this invocation, in epoch milliseconds.
+        let deadline = i64::try_from(event.context.deadline)
+            .ok()
+            .and_then(Timestamp::from_epoch_millis)
+            .unwrap_or_else(|| SystemClock.now().plus(config_timeout));
+        Ok::<_, Error>(outbox::deliver::handle_batch(delivery, event.payload, deadline).await)
     }))
     .await
 }

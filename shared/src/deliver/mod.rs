@@ -16,14 +16,24 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::domain::job::Job;
 use crate::domain::message::AttemptOutcome;
+use crate::domain::time::Timestamp;
 use crate::ports::{AttemptResult, BeginAttempt, Clock, JobQueue, StatusStore};
-use crate::providers::{DeliveryError, Providers};
+use crate::providers::{DeliveryError, Providers, REQUEST_TIMEOUT};
 use crate::telemetry::chain;
 use retry::RetryPolicy;
 use sqs_batch::{ReceivedRecord, batch_response};
 
-/// Time kept back from the lease for recording the outcome after the provider call.
-const PROVIDER_MARGIN: Duration = Duration::from_secs(5);
+/// Time kept back from the invocation's deadline for recording the outcome after the provider call.
+pub const WRITE_MARGIN: Duration = Duration::from_secs(5);
+/// Less provider time than this is not worth an attempt: the job is retried without one.
+const MIN_CALL_BUDGET: Duration = Duration::from_secs(1);
+
+/// How long the provider call may take: its own timeout, or what remains of the invocation
+/// minus the margin for the final write, whichever is smaller; `None` when too little remains.
+pub fn call_budget(provider_timeout: Duration, remaining: Duration) -> Option<Duration> {
+    let budget = provider_timeout.min(remaining.saturating_sub(WRITE_MARGIN));
+    (budget >= MIN_CALL_BUDGET).then_some(budget)
+}
 
 /// What the delivery handler needs, built once per process.
 #[derive(Clone)]
@@ -37,6 +47,14 @@ pub struct Delivery {
     pub max_attempts: u32,
     /// How long an attempt may take before another worker may take the job over.
     pub lease: Duration,
+}
+
+impl Delivery {
+    /// The deadline Lambda would give an invocation starting now (the function's timeout), for
+    /// callers without a `Context`: benchmarks and tools that drive the handler by hand.
+    pub fn deadline_from_now(&self) -> Timestamp {
+        self.clock.now().plus(self.lease)
+    }
 }
 
 /// What becomes of one job.
@@ -54,10 +72,11 @@ pub enum JobOutcome {
     Defer,
 }
 
-/// The Lambda handler: every record decoded and delivered on its own, concurrently.
-pub async fn handle_batch(delivery: &Delivery, event: SqsEvent) -> SqsBatchResponse {
+/// The Lambda handler: every record decoded and delivered on its own, concurrently, each within
+/// the invocation's `deadline` (Lambda's `Context::deadline`; the local event source's own).
+pub async fn handle_batch(delivery: &Delivery, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse {
     let results = join_all(event.records.into_iter().filter_map(ReceivedRecord::from_sqs).map(|record| async move {
-        let failed = !handle_record(delivery, &record).await;
+        let failed = !handle_record(delivery, &record, deadline).await;
         failed.then_some(record.message_id)
     }))
     .await;
@@ -65,11 +84,11 @@ pub async fn handle_batch(delivery: &Delivery, event: SqsEvent) -> SqsBatchRespo
 }
 
 /// Processes one record; `true` when it may be deleted.
-async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
+async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: Timestamp) -> bool {
     let (job, outcome) = match Job::decode(&record.body) {
         Ok(job) => {
             let span = info_span!("deliver", queue_id = %job.queue_id, org_id = %job.org_id, receive_count = record.receive_count);
-            let outcome = deliver_job(delivery, &job, record.receive_count).instrument(span).await;
+            let outcome = deliver_job(delivery, &job, record.receive_count, deadline).instrument(span).await;
             (Some(job), outcome)
         }
         Err(err) => (None, JobOutcome::DeadLetter { reason: format!("malformed job: {err}") }),
@@ -110,13 +129,19 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord) -> bool {
 /// Delivers one job: the conditional `queued → sending` transition, one provider call, the outcome.
 /// `receive_count` is SQS's count for this job; it decides the backoff and when to give up,
 /// because the same count decides when the redrive policy moves the job to the dead-letter queue.
-pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> JobOutcome {
+/// Nothing is started that could not be finished and recorded before `deadline`.
+pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, deadline: Timestamp) -> JobOutcome {
     let started = delivery.clock.now();
     if job.is_early(started.epoch_secs()) {
         debug!(due_at = ?job.due_at, "not due yet; passing it on");
         return JobOutcome::Defer;
     }
-    let lease_until = started.plus(delivery.lease);
+    let Some(budget) = call_budget(REQUEST_TIMEOUT, deadline.since(started)) else {
+        info!(remaining = ?deadline.since(started), "too little of the invocation left for an attempt; retrying");
+        return JobOutcome::Retry { visible_in: Some(Duration::from_secs(1)) };
+    };
+    // Never before the invocation's end: a takeover must not race a worker that is still running.
+    let lease_until = started.plus(delivery.lease).max(deadline);
     let begin = delivery.store.begin_attempt(&job.org_id, &job.queue_id, started, lease_until).await;
     let message = match begin {
         Ok(BeginAttempt::Started(message)) => message,
@@ -141,11 +166,10 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32) -> 
 
     let attempt = message.attempts;
     let provider = message.provider.as_str();
-    // Bounded so the outcome is recorded before the lease (the Lambda timeout) runs out.
-    let budget = delivery.lease.saturating_sub(PROVIDER_MARGIN).max(Duration::from_secs(1));
+    // Bounded so the outcome is recorded before the invocation's deadline.
     let call = delivery.providers.deliver(&message, attempt);
     let result = tokio::time::timeout(budget, call).await.unwrap_or_else(|_| {
-        Err(DeliveryError::Transient(format!("the provider did not answer within {} s", budget.as_secs())))
+        Err(DeliveryError::Transient(format!("the provider did not answer within {} ms", budget.as_millis())))
     });
     let now = delivery.clock.now();
     let (record, outcome) = match result {

@@ -22,6 +22,10 @@ impl Timestamp {
         DateTime::from_timestamp(secs, 0).map(Timestamp::from)
     }
 
+    pub fn from_epoch_millis(millis: i64) -> Option<Timestamp> {
+        DateTime::from_timestamp_millis(millis).map(Timestamp::from)
+    }
+
     pub fn epoch_secs(&self) -> i64 {
         self.0.timestamp()
     }

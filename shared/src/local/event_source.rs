@@ -12,6 +12,8 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use crate::domain::time::Timestamp;
+use crate::ports::{Clock, SystemClock};
 use crate::telemetry::chain;
 
 /// Where to poll, and how.
@@ -21,13 +23,15 @@ pub struct EventSource {
     pub queue_url: String,
     /// Long-poll wait; Lambda uses 20 s, shorter keeps shutdown and tests snappy.
     pub wait: Duration,
+    /// The function's timeout: each batch's deadline is this long after it arrives, as in Lambda.
+    pub timeout: Duration,
 }
 
 impl EventSource {
     /// Runs until `shutdown` turns true; a batch in progress is always finished first.
     pub async fn run<H, F>(&self, handler: H, mut shutdown: watch::Receiver<bool>)
     where
-        H: Fn(SqsEvent) -> F,
+        H: Fn(SqsEvent, Timestamp) -> F,
         F: Future<Output = SqsBatchResponse>,
     {
         let arn = self.queue_arn().await;
@@ -51,7 +55,9 @@ impl EventSource {
                 continue;
             }
             let receipts = receipts_of(&event);
-            let response = handler(event).await;
+            // What Lambda hands a function as `Context::deadline`.
+            let deadline = SystemClock.now().plus(self.timeout);
+            let response = handler(event, deadline).await;
             self.acknowledge(receipts, &response).await;
         }
     }

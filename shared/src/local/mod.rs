@@ -164,17 +164,27 @@ pub async fn run_delivery(
     shutdown: watch::Receiver<bool>,
 ) {
     let delivery = crate::wiring::delivery(config, aws, providers);
-    let jobs = EventSource { sqs: aws.sqs.clone(), queue_url: config.queue_url.clone(), wait: poll_wait };
+    let jobs = EventSource {
+        sqs: aws.sqs.clone(),
+        queue_url: config.queue_url.clone(),
+        wait: poll_wait,
+        timeout: config.delivery_timeout,
+    };
     info!(queue = %config.queue_url, "delivery polling");
-    jobs.run(|event| crate::deliver::handle_batch(&delivery, event), shutdown).await;
+    jobs.run(|event, deadline| crate::deliver::handle_batch(&delivery, event, deadline), shutdown).await;
 }
 
 /// Runs the dead-letter consumer (the DLQ's event source) until `shutdown` turns true.
 pub async fn run_dead_letters(config: &Config, aws: &AwsClients, poll_wait: Duration, shutdown: watch::Receiver<bool>) {
     let dead_letters = crate::wiring::dead_letters(config, aws);
-    let dlq = EventSource { sqs: aws.sqs.clone(), queue_url: config.dlq_url.clone(), wait: poll_wait };
+    let dlq = EventSource {
+        sqs: aws.sqs.clone(),
+        queue_url: config.dlq_url.clone(),
+        wait: poll_wait,
+        timeout: config.delivery_timeout,
+    };
     info!(dlq = %config.dlq_url, "dead-letter consumer polling");
-    dlq.run(|event| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
+    dlq.run(|event, _| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
 }
 
 /// The configuration of one function's process on resources that already exist, as a Lambda

@@ -58,7 +58,7 @@ pub trait Provider: Send + Sync {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A whole provider call, below the delivery lease (30 s in AWS) so a hung call ends as a
 /// transient error before `deliver_job`'s own budget runs out.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a provider may fetch staged media through its signed link.
 const MEDIA_LINK_TTL: Duration = Duration::from_secs(3600);
 

@@ -100,11 +100,11 @@ async fn the_same_sqs_message_delivered_twice_calls_the_provider_once() {
     let source = stack.jobs_source();
     let mut event = stack.receive_records(&source, 1, Duration::from_secs(10)).await;
     event.records.push(event.records[0].clone());
-    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event.clone()).await;
+    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event.clone(), stack.deadline()).await;
     assert_eq!(provider.calls_for(&first), 1);
     assert_eq!(response.batch_item_failures.len(), 1, "the in-flight duplicate is retried later");
     // Delivered again after it was sent: acknowledged without a call.
-    let again = outbox_tests::outbox::deliver::handle_batch(&delivery, event).await;
+    let again = outbox_tests::outbox::deliver::handle_batch(&delivery, event, stack.deadline()).await;
     assert!(again.batch_item_failures.is_empty());
     assert_eq!(provider.calls_for(&first), 1);
     let (_, status) = stack.status(&first).await;
@@ -123,7 +123,7 @@ async fn a_malformed_job_does_not_fail_its_batch_mates() {
     let source = stack.jobs_source();
     let event = stack.receive_records(&source, 3, Duration::from_secs(10)).await;
     let receipts = receipts_of(&event);
-    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event).await;
+    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event, stack.deadline()).await;
     assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
     source.acknowledge(receipts, &response).await;
     assert_eq!(provider.calls_for(&queue_id), 1);

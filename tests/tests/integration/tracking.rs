@@ -175,7 +175,7 @@ async fn purge_cancels_one_a_list_a_broadcast_or_everything_and_nothing_purged_i
     let delivery = outbox_tests::outbox::wiring::delivery(&stack.config, &stack.aws, Providers::new(provider.clone()));
     let source = stack.jobs_source();
     let event = stack.receive_records(&source, all.len(), Duration::from_secs(20)).await;
-    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event).await;
+    let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event, stack.deadline()).await;
     assert!(response.batch_item_failures.is_empty());
     assert!(all.iter().all(|q| provider.calls_for(q) == 0));
     let (_, health) = get(&stack, "/v1/queue").await;

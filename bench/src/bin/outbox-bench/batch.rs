@@ -88,7 +88,7 @@ pub async fn batch_ratio(bench: &Bench<'_>, batches: usize) -> Result<BatchRatio
         }
         let receipts = receipts_of(&event);
         let started = Instant::now();
-        let response = outbox::deliver::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event, delivery.deadline_from_now()).await;
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
         if !response.batch_item_failures.is_empty() {
             return Err(format!("{} jobs of the batch failed", response.batch_item_failures.len()));
@@ -156,7 +156,7 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
             event.records.push(record);
         }
         let started = Instant::now();
-        let response = outbox::deliver::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event, delivery.deadline_from_now()).await;
         timings.push(started.elapsed().as_secs_f64() * 1e3);
         if !response.batch_item_failures.is_empty() {
             return Err("an in-memory delivery failed".into());

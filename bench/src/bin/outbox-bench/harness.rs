@@ -77,8 +77,12 @@ impl Bench<'_> {
 /// The jobs queue of `config`, long-polled for 1 s as the local consumers poll it, and its ARN
 /// (one GetQueueAttributes, made before any counting starts).
 pub async fn jobs_source(aws: &AwsClients, config: &Config) -> (EventSource, String) {
-    let source =
-        EventSource { sqs: aws.sqs.clone(), queue_url: config.queue_url.clone(), wait: Duration::from_secs(1) };
+    let source = EventSource {
+        sqs: aws.sqs.clone(),
+        queue_url: config.queue_url.clone(),
+        wait: Duration::from_secs(1),
+        timeout: config.delivery_timeout,
+    };
     let arn = source.queue_arn().await;
     (source, arn)
 }

@@ -114,7 +114,7 @@ pub async fn per_message(bench: &Bench<'_>, n: usize) -> Result<RequestCounts, S
         }
         let event = source.receive(&arn).await?;
         let receipts = receipts_of(&event);
-        let response = outbox::deliver::handle_batch(&delivery, event).await;
+        let response = outbox::deliver::handle_batch(&delivery, event, delivery.deadline_from_now()).await;
         delivered += receipts.len() - response.batch_item_failures.len();
         source.acknowledge(receipts, &response).await;
     }

@@ -220,3 +220,45 @@ async fn batch_item_failures_name_only_the_batchs_retried_messages() {
     let response = app.deliver(batch).await;
     assert_eq!(failed_ids(&response), ["m-transient"]);
 }
+
+// --- deadlines ---
+
+#[test]
+fn the_provider_gets_the_smaller_of_its_timeout_and_what_the_invocation_leaves() {
+    use crate::deliver::{WRITE_MARGIN, call_budget};
+    let own = Duration::from_secs(20);
+    // A fresh 30 s invocation: the provider's own timeout is the smaller.
+    assert_eq!(call_budget(own, Duration::from_secs(30)), Some(own));
+    // 12 s left: what remains minus the margin for the final write.
+    assert_eq!(call_budget(own, Duration::from_secs(12)), Some(Duration::from_secs(12) - WRITE_MARGIN));
+    // Less than a second for the call: not worth an attempt.
+    assert_eq!(call_budget(own, WRITE_MARGIN + Duration::from_millis(999)), None);
+    assert_eq!(call_budget(own, Duration::ZERO), None);
+}
+
+#[tokio::test]
+async fn an_invocation_near_its_deadline_starts_no_attempt() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    let deadline = app.now().plus(Duration::from_secs(3));
+    let response = app.deliver_by(vec![sqs_message("msg-1", &job, 1)], deadline).await;
+    assert_eq!(failed_ids(&response), ["msg-1"]);
+    assert_eq!(app.calls(&queue_id), 0);
+    let record = app.record(&queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Queued, 0), "no attempt consumed");
+    assert_eq!(app.visibility_changes(), [(receipt("msg-1", 1), Duration::from_secs(1))]);
+}
+
+#[tokio::test]
+async fn the_lease_lasts_at_least_until_the_invocations_deadline() {
+    let app = Harness::with_slow_provider();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    let deadline = app.now().plus(LEASE * 3);
+    let copies = vec![sqs_message("copy-1", &job, 1), sqs_message("copy-2", &job, 1)];
+    let response = app.deliver_by(copies, deadline).await;
+    // The duplicate waits for the whole invocation, not for the configured lease.
+    let (_, delay) = app.visibility_changes().pop().expect("the duplicate is retried");
+    assert_eq!(failed_ids(&response).len(), 1);
+    assert!(delay >= LEASE * 3, "{delay:?}");
+    assert_eq!(app.calls(&queue_id), 1);
+}

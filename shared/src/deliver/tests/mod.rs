@@ -135,7 +135,12 @@ impl Harness {
     }
 
     async fn deliver(&self, records: Vec<SqsMessage>) -> SqsBatchResponse {
-        handle_batch(&self.delivery, event(records)).await
+        self.deliver_by(records, self.now().plus(LEASE)).await
+    }
+
+    /// Delivers within an invocation that must end at `deadline`.
+    async fn deliver_by(&self, records: Vec<SqsMessage>, deadline: Timestamp) -> SqsBatchResponse {
+        handle_batch(&self.delivery, event(records), deadline).await
     }
 
     /// Delivers `job` alone, as SQS's `receive_count`-th receive, and returns the failed message ids.
