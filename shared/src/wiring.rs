@@ -27,6 +27,9 @@ use crate::send::{Enqueuer, QueueDepth, Uploads};
 /// `queue_position` may be this stale.
 const QUEUE_DEPTH_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// The first pause before retrying a failed outcome write (DynamoDB throttling clears in ~100 ms).
+const OUTCOME_WRITE_BACKOFF: Duration = Duration::from_millis(100);
+
 /// The clock every deployed process runs on.
 fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
@@ -88,6 +91,7 @@ pub fn delivery(config: &Config, aws: &AwsClients, providers: Providers) -> Deli
         retry: RetryPolicy { base: config.retry_base },
         max_attempts: config.max_attempts,
         lease: config.delivery_timeout,
+        write_backoff: OUTCOME_WRITE_BACKOFF,
     }
 }
 

@@ -17,7 +17,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use crate::domain::job::Job;
 use crate::domain::message::AttemptOutcome;
 use crate::domain::time::Timestamp;
-use crate::ports::{AttemptResult, BeginAttempt, Clock, JobQueue, StatusStore};
+use crate::ports::{AttemptResult, BeginAttempt, Clock, JobQueue, StatusStore, StoreError};
 use crate::providers::{DeliveryError, Providers, REQUEST_TIMEOUT};
 use crate::telemetry::chain;
 use retry::RetryPolicy;
@@ -25,6 +25,11 @@ use sqs_batch::{ReceivedRecord, batch_response};
 
 /// Time kept back from the invocation's deadline for recording the outcome after the provider call.
 pub const WRITE_MARGIN: Duration = Duration::from_secs(5);
+/// Kept back from the deadline when retrying the outcome write: the batch response and the
+/// retry's `ChangeMessageVisibility` still have to go out.
+const ANSWER_MARGIN: Duration = Duration::from_secs(1);
+/// The longest pause between outcome write retries.
+const MAX_WRITE_BACKOFF: Duration = Duration::from_secs(1);
 /// Less provider time than this is not worth an attempt: the job is retried without one.
 const MIN_CALL_BUDGET: Duration = Duration::from_secs(1);
 
@@ -47,6 +52,8 @@ pub struct Delivery {
     pub max_attempts: u32,
     /// How long an attempt may take before another worker may take the job over.
     pub lease: Duration,
+    /// The first pause before retrying a failed outcome write; doubles up to `MAX_WRITE_BACKOFF`.
+    pub write_backoff: Duration,
 }
 
 impl Delivery {
@@ -171,7 +178,6 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, dea
     let result = tokio::time::timeout(budget, call).await.unwrap_or_else(|_| {
         Err(DeliveryError::Transient(format!("the provider did not answer within {} ms", budget.as_millis())))
     });
-    let now = delivery.clock.now();
     let (record, outcome) = match result {
         Ok(receipt) => {
             info!(attempt, provider, provider_message_id = %receipt.provider_message_id, "sent");
@@ -196,7 +202,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, dea
             (AttemptResult::Retry { error }, JobOutcome::Retry { visible_in: Some(delay) })
         }
     };
-    match delivery.store.finish_attempt(&job.org_id, &job.queue_id, attempt, record, now).await {
+    match record_outcome(delivery, job, attempt, record, deadline).await {
         Ok(true) => outcome,
         Ok(false) => {
             // Someone else moved the record on (a purge, or a worker that took over the lease).
@@ -204,9 +210,43 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, dea
             JobOutcome::Acknowledge
         }
         Err(err) => {
-            error!(attempt, error = %chain(&err), "could not record the outcome; the job will be seen again");
+            // The lease expires and a takeover sends again: at least once, never silently lost.
+            error!(attempt, error = %chain(&err), "could not record the outcome before the deadline; the job will be seen again");
             JobOutcome::Retry { visible_in: None }
         }
+    }
+}
+
+/// `finish_attempt`, retried with backoff until shortly before `deadline`: once the provider
+/// has accepted a message, a DynamoDB hiccup must not turn into a second send by a takeover.
+async fn record_outcome(
+    delivery: &Delivery,
+    job: &Job,
+    attempt: u32,
+    result: AttemptResult,
+    deadline: Timestamp,
+) -> Result<bool, StoreError> {
+    let window = deadline.since(delivery.clock.now()).saturating_sub(ANSWER_MARGIN);
+    let give_up = tokio::time::Instant::now() + window;
+    let mut backoff = delivery.write_backoff;
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        let write =
+            delivery.store.finish_attempt(&job.org_id, &job.queue_id, attempt, result.clone(), delivery.clock.now());
+        let err = match tokio::time::timeout_at(give_up, write).await {
+            Ok(Ok(applied)) => return Ok(applied),
+            Ok(Err(err @ StoreError::Corrupt { .. })) => return Err(err),
+            Ok(Err(err)) => err,
+            Err(_) => return Err(StoreError::unavailable("UpdateItem", format!("no answer within {window:?}"))),
+        };
+        if tokio::time::Instant::now() + backoff >= give_up {
+            warn!(attempt, tries, "giving up on recording the outcome: the invocation's deadline is near");
+            return Err(err);
+        }
+        warn!(attempt, tries, ?backoff, error = %chain(&err), "could not record the outcome; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_WRITE_BACKOFF);
     }
 }
 

@@ -145,3 +145,32 @@ async fn a_malformed_job_does_not_fail_its_batch_mates() {
     assert!(response.batch_item_failures.is_empty());
     let _ = Arc::clone(&provider);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_takeover_marks_the_dead_workers_attempt_interrupted_in_the_table() {
+    use outbox_tests::outbox::domain::message::AttemptOutcome;
+    use outbox_tests::outbox::ports::BeginAttempt;
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::None, ..Default::default() }).await;
+    let queue_id = QueueId::from(send_text(&stack, "919537851844").await.as_str());
+    let (org, store) = (OrgId::from("org-local"), stack.store());
+    let t0 = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    // A worker starts attempt 1 with a 30 s lease, then dies.
+    let first = store.begin_attempt(&org, &queue_id, t0, t0.plus(Duration::from_secs(30))).await.unwrap();
+    assert!(matches!(first, BeginAttempt::Started(_)), "{first:?}");
+    // Within the lease, another copy is left alone.
+    let busy = store.begin_attempt(&org, &queue_id, t0.plus(Duration::from_secs(10)), t0.plus(Duration::from_secs(40)));
+    assert!(matches!(busy.await.unwrap(), BeginAttempt::InFlight(_)));
+    // After it, the next copy takes over and the stored log says attempt 1 was interrupted.
+    let later = t0.plus(Duration::from_secs(31));
+    let BeginAttempt::Started(record) =
+        store.begin_attempt(&org, &queue_id, later, later.plus(Duration::from_secs(30))).await.unwrap()
+    else {
+        panic!("not taken over");
+    };
+    let outcomes: Vec<_> = record.attempt_log.iter().map(|entry| entry.outcome).collect();
+    assert_eq!((record.attempts, outcomes), (2, vec![Some(AttemptOutcome::Interrupted), None]));
+    assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap(), record);
+    // A second takeover of the same lease loses: only one worker starts attempt 2.
+    let again = store.begin_attempt(&org, &queue_id, later, later.plus(Duration::from_secs(30))).await.unwrap();
+    assert!(matches!(again, BeginAttempt::InFlight(_)), "{again:?}");
+}

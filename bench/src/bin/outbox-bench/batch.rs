@@ -139,6 +139,7 @@ async fn memory_batches(batches: usize) -> Result<Vec<f64>, String> {
         retry: RetryPolicy { base: Duration::from_secs(1) },
         max_attempts: 3,
         lease: Duration::from_secs(30),
+        write_backoff: Duration::from_millis(100),
     };
     let mut timings = vec![];
     for round in 0..batches {

@@ -52,6 +52,54 @@ const LIVE_SK: &str = GSI4.sk;
 const DONE_SK: &str = GSI5.sk;
 
 impl DynamoStore {
+    /// Takes over `current`, a `sending` record whose lease has passed: its unfinished attempt is
+    /// marked `interrupted` (the provider may have got it) and `entry` starts the next one. The
+    /// whole log is written back under a condition on the lease and count read, so two workers
+    /// cannot both take it over.
+    async fn take_over(
+        &self,
+        current: MessageRecord,
+        entry: AttemptLogEntry,
+        lease_until: Timestamp,
+    ) -> Result<BeginAttempt, StoreError> {
+        let (org, queue_id) = (&current.org_id, &current.queue_id);
+        let mut log = current.attempt_log.clone();
+        if let Some(last) = log.last_mut().filter(|last| last.outcome.is_none()) {
+            last.outcome = Some(AttemptOutcome::Interrupted);
+        }
+        log.push(entry);
+        let old_lease = current.lease_until.map(|until| until.to_string()).unwrap_or_default();
+        let result = self
+            .update_message(org, queue_id)
+            .update_expression("SET attempts = :next, attempt_log = :log, lease_until = :lease")
+            .condition_expression("#status = :sending AND lease_until = :old_lease AND attempts = :attempts")
+            .expression_attribute_values(":sending", status_value(Status::Sending))
+            .expression_attribute_values(":old_lease", s(old_lease))
+            .expression_attribute_values(":attempts", AttributeValue::N(current.attempts.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((current.attempts + 1).to_string()))
+            .expression_attribute_values(":log", to_value(&log)?)
+            .expression_attribute_values(":lease", s(lease_until.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(BeginAttempt::Started(record_from_output(output)?)),
+            Err(err) => match condition_failure(err)? {
+                None => Ok(BeginAttempt::Missing),
+                // Another worker took it over, or it finished, meanwhile.
+                Some(item) => {
+                    let record: MessageRecord = from_item(item)?;
+                    Ok(if record.status.is_final() {
+                        BeginAttempt::Finished(record)
+                    } else {
+                        BeginAttempt::InFlight(record)
+                    })
+                }
+            },
+        }
+    }
+
     pub(super) fn message_key(org: &OrgId, queue_id: &QueueId) -> Item {
         key(format!("MSG#{org}#{queue_id}"), "MSG")
     }
@@ -113,9 +161,7 @@ impl StatusStore for DynamoStore {
                 "SET #status = :sending, attempts = if_not_exists(attempts, :zero) + :one, \
                  attempt_log = list_append(if_not_exists(attempt_log, :empty), :entry), lease_until = :lease",
             )
-            .condition_expression(
-                "attribute_exists(pk) AND (#status = :queued OR (#status = :sending AND lease_until < :now))",
-            )
+            .condition_expression("attribute_exists(pk) AND #status = :queued")
             .expression_attribute_values(":sending", status_value(Status::Sending))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
@@ -123,24 +169,23 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":empty", AttributeValue::L(vec![]))
             .expression_attribute_values(":entry", AttributeValue::L(vec![to_value(&entry)?]))
             .expression_attribute_values(":lease", s(lease_until.to_string()))
-            .expression_attribute_values(":now", s(now.to_string()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(BeginAttempt::Started(record_from_output(output)?)),
+        let current = match result {
+            Ok(output) => return Ok(BeginAttempt::Started(record_from_output(output)?)),
             Err(err) => match condition_failure(err)? {
-                None => Ok(BeginAttempt::Missing),
-                Some(item) => {
-                    let record: MessageRecord = from_item(item)?;
-                    Ok(if record.status.is_final() {
-                        BeginAttempt::Finished(record)
-                    } else {
-                        BeginAttempt::InFlight(record)
-                    })
-                }
+                None => return Ok(BeginAttempt::Missing),
+                Some(item) => from_item::<MessageRecord>(item)?,
             },
+        };
+        match current.status {
+            Status::Sending if current.lease_until.is_some_and(|until| until < now) => {
+                self.take_over(current, entry, lease_until).await
+            }
+            status if status.is_final() => Ok(BeginAttempt::Finished(current)),
+            _ => Ok(BeginAttempt::InFlight(current)),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Message records in memory, with the DynamoDB adapter's conditional rules.
 
+use std::sync::atomic::Ordering;
+
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
@@ -42,7 +44,12 @@ impl StatusStore for MemoryStore {
         let lease_expired = record.lease_until.is_some_and(|until| until < now);
         match record.status {
             Status::Queued => {}
-            Status::Sending if lease_expired => {}
+            Status::Sending if lease_expired => {
+                // Its worker died: whether the provider got that attempt is unknown.
+                if let Some(last) = record.attempt_log.last_mut().filter(|entry| entry.outcome.is_none()) {
+                    last.outcome = Some(AttemptOutcome::Interrupted);
+                }
+            }
             Status::Sending => return Ok(BeginAttempt::InFlight(record.clone())),
             _ => return Ok(BeginAttempt::Finished(record.clone())),
         }
@@ -67,6 +74,10 @@ impl StatusStore for MemoryStore {
         result: AttemptResult,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let failing = self.fail_finish.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
+        if failing.is_ok() {
+            return Err(StoreError::unavailable("UpdateItem", "simulated throttling"));
+        }
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(false);

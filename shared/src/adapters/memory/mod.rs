@@ -42,6 +42,8 @@ pub struct MemoryStore {
     pub poison: Mutex<Vec<(String, String)>>,
     broadcasts: Mutex<HashMap<(OrgId, BroadcastId), BroadcastRecord>>,
     uploads: Mutex<HashMap<(OrgId, UploadId), UploadRecord>>,
+    /// How many of the next `finish_attempt` calls fail as if DynamoDB were unavailable.
+    pub fail_finish: std::sync::atomic::AtomicU32,
 }
 
 /// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.

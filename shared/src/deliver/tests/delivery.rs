@@ -4,6 +4,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::adapters::memory::ManualClock;
+
 use super::*;
 use crate::providers::sandbox;
 
@@ -163,6 +165,8 @@ async fn a_sending_record_whose_lease_expired_is_taken_over() {
     assert_eq!((record.status, record.attempts), (Status::Sent, 2));
     let settled: Vec<_> = record.settled_attempt_log().iter().map(|entry| (entry.attempt, entry.outcome)).collect();
     assert_eq!(settled, [(1, Some(AttemptOutcome::Interrupted)), (2, Some(AttemptOutcome::Sent))]);
+    // Stored so, not only shown so: a replay reads the stored log.
+    assert_eq!(outcomes(&record), [Some(AttemptOutcome::Interrupted), Some(AttemptOutcome::Sent)]);
 }
 
 #[tokio::test]
@@ -261,4 +265,51 @@ async fn the_lease_lasts_at_least_until_the_invocations_deadline() {
     assert_eq!(failed_ids(&response).len(), 1);
     assert!(delay >= LEASE * 3, "{delay:?}");
     assert_eq!(app.calls(&queue_id), 1);
+}
+
+// --- provider accepted, record not written ---
+
+/// The sandbox, but each call takes `by` on the manual clock (a slow provider, without sleeping).
+struct TakesTime {
+    clock: Arc<ManualClock>,
+    by: Duration,
+}
+
+#[async_trait]
+impl Provider for TakesTime {
+    async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
+        self.clock.advance(self.by);
+        Sandbox.deliver(message, attempt).await
+    }
+}
+
+#[tokio::test]
+async fn an_accepted_message_whose_record_write_fails_is_recorded_by_retrying_not_sent_again() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    app.store.fail_finish.store(3, Ordering::SeqCst);
+    assert!(app.receive(&job, 1).await.is_empty(), "acknowledged once the write went through");
+    assert_eq!(app.store.fail_finish.load(Ordering::SeqCst), 0, "three failed writes, then the fourth");
+    let record = app.record(&queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Sent, 1));
+    assert_eq!(app.calls(&queue_id), 1);
+}
+
+#[tokio::test]
+async fn an_outcome_write_that_keeps_failing_gives_up_before_the_deadline() {
+    let mut app = Harness::new();
+    // The provider answers 8.95 s into a 10 s invocation: 50 ms remain for writes beyond the answer margin.
+    app.delivery.providers =
+        Providers::new(Arc::new(TakesTime { clock: app.clock.clone(), by: Duration::from_millis(8_950) }));
+    let (queue_id, job) = app.accept(NORMAL).await;
+    app.store.fail_finish.store(u32::MAX, Ordering::SeqCst);
+    let deadline = app.now().plus(Duration::from_secs(10));
+    let started = std::time::Instant::now();
+    let response = app.deliver_by(vec![sqs_message("msg-1", &job, 1)], deadline).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(failed_ids(&response), ["msg-1"], "seen again after the visibility timeout");
+    assert!(u32::MAX - app.store.fail_finish.load(Ordering::SeqCst) > 1, "the write was retried");
+    let record = app.record(&queue_id).await;
+    assert_eq!(record.status, Status::Sending, "left to the lease: a takeover marks it interrupted");
+    assert!(app.visibility_changes().is_empty());
 }

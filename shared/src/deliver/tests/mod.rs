@@ -90,6 +90,7 @@ impl Harness {
             retry: RetryPolicy { base: Duration::from_secs(1) },
             max_attempts: 3,
             lease: LEASE,
+            write_backoff: Duration::from_millis(1),
         };
         let media = Arc::new(MemoryMedia::default());
         let enqueuer = Enqueuer {
