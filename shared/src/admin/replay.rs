@@ -51,8 +51,8 @@ pub async fn replay_dead_letters(
             report.not_dead_lettered.push(record.queue_id);
             continue;
         }
-        // The same job as the send path's: a scheduled message keeps its due time.
-        let Err(err) = queue.enqueue(&Job::for_record(&record), now).await else {
+        // The send path's job, of the record's new generation: a scheduled message keeps its due time.
+        let Err(err) = queue.enqueue(&Job::for_replay(&record), now).await else {
             report.replayed.push(record);
             continue;
         };

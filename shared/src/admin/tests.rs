@@ -325,7 +325,7 @@ async fn dead_lettered(store: &MemoryStore, org: &OrgId, when: &str, scheduled_a
         };
         assert!(store.finish_attempt(org, &queue_id, attempt, result, now()).await.unwrap());
     }
-    store.mark_dead_lettered(org, &queue_id, at(when)).await.unwrap();
+    store.mark_dead_lettered(org, &queue_id, 0, at(when)).await.unwrap();
     store.get(org, &queue_id).await.unwrap().unwrap()
 }
 
@@ -346,7 +346,8 @@ async fn a_replay_requeues_dead_letters_with_a_fresh_job_and_keeps_their_history
         (None, None, None)
     );
     let jobs = queue.jobs.lock().unwrap().clone();
-    assert_eq!(jobs, vec![Job::for_record(&first).encode()]);
+    assert_eq!(jobs, vec![Job::for_replay(&first).encode()]);
+    assert_eq!((replayed.generation, Job::decode(&jobs[0]).unwrap().generation), (1, 1));
 
     // Again: reported, not an error, and nothing enqueued.
     let again =
@@ -380,5 +381,5 @@ async fn a_replayed_scheduled_message_keeps_its_due_time() {
     replay_dead_letters(&store, &queue, &ReplaySelection::All, now()).await.unwrap();
     let job = Job::decode(&queue.jobs.lock().unwrap()[0]).unwrap();
     assert_eq!(job.due_at, Some(at("2026-01-02T00:00:00Z").epoch_secs()));
-    assert_eq!(job, Job::for_record(&record));
+    assert_eq!(job, Job::for_replay(&record));
 }

@@ -25,7 +25,8 @@ pub struct DeadLetters {
 pub async fn handle_batch(dead_letters: &DeadLetters, event: SqsEvent) -> SqsBatchResponse {
     let results = join_all(event.records.into_iter().filter_map(ReceivedRecord::from_sqs).map(|record| async move {
         match settle(dead_letters, &record).await {
-            Ok(()) => None,
+            Ok(true) => None,
+            Ok(false) => Some(record.message_id),
             Err(err) => {
                 error!(message_id = %record.message_id, error = %chain(&err), "could not settle a dead-lettered job; it stays on the DLQ");
                 Some(record.message_id)
@@ -36,12 +37,13 @@ pub async fn handle_batch(dead_letters: &DeadLetters, event: SqsEvent) -> SqsBat
     batch_response(results.into_iter().flatten())
 }
 
-async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<(), StoreError> {
+/// `Ok(false)` when the job must stay on the DLQ for now.
+async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<bool, StoreError> {
     let now = dead_letters.clock.now();
     let job = match Job::decode(&record.body) {
         Ok(job) => job,
         Err(err) => {
-            return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await;
+            return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await.map(|()| true);
         }
     };
     let span = info_span!("dead_letter", queue_id = %job.queue_id, org_id = %job.org_id);
@@ -53,10 +55,18 @@ async fn mark(
     record: &ReceivedRecord,
     job: &Job,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, now).await? {
+) -> Result<bool, StoreError> {
+    match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, job.generation, now).await? {
         DeadLetterMark::MarkedFailed => {
             warn!("dead-lettered before an outcome was recorded; marked failed");
+        }
+        DeadLetterMark::InFlight => {
+            // Left on the DLQ: its visibility timeout outlasts the lease, and then this is settled.
+            info!("dead-lettered copy of a message another worker is still delivering; settling it later");
+            return Ok(false);
+        }
+        DeadLetterMark::Stale => {
+            info!(generation = job.generation, "dead-lettered copy of a job the message was replayed past; ignored");
         }
         DeadLetterMark::AlreadyFailed => info!("dead-lettered; already failed, kept for replay"),
         DeadLetterMark::PermanentlyFailed => {
@@ -67,10 +77,10 @@ async fn mark(
         }
         DeadLetterMark::Missing => {
             let reason = format!("no message record for queue_id {}", job.queue_id);
-            return keep_poison(dead_letters, record, &reason, now).await;
+            return keep_poison(dead_letters, record, &reason, now).await.map(|()| true);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn keep_poison(

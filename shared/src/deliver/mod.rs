@@ -140,8 +140,7 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
 pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, deadline: Timestamp) -> JobOutcome {
     let started = delivery.clock.now();
     if job.is_early(started.epoch_secs()) {
-        debug!(due_at = ?job.due_at, "not due yet; passing it on");
-        return JobOutcome::Defer;
+        return defer(delivery, job).await;
     }
     let Some(budget) = call_budget(REQUEST_TIMEOUT, deadline.since(started)) else {
         info!(remaining = ?deadline.since(started), "too little of the invocation left for an attempt; retrying");
@@ -212,6 +211,26 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, dea
         Err(err) => {
             // The lease expires and a takeover sends again: at least once, never silently lost.
             error!(attempt, error = %chain(&err), "could not record the outcome before the deadline; the job will be seen again");
+            JobOutcome::Retry { visible_in: None }
+        }
+    }
+}
+
+/// A job not due yet hops on only while its record may still be delivered: a purged (cancelled)
+/// or otherwise finished message stops hopping, and a missing record is poison.
+async fn defer(delivery: &Delivery, job: &Job) -> JobOutcome {
+    match delivery.store.get(&job.org_id, &job.queue_id).await {
+        Ok(Some(record)) if record.status.is_final() => {
+            info!(status = record.status.as_str(), "not due yet, but already finished; dropping the job");
+            JobOutcome::Acknowledge
+        }
+        Ok(Some(_)) => {
+            debug!(due_at = ?job.due_at, "not due yet; passing it on");
+            JobOutcome::Defer
+        }
+        Ok(None) => JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) },
+        Err(err) => {
+            warn!(error = %chain(&err), "could not read the record of a job not due yet");
             JobOutcome::Retry { visible_in: None }
         }
     }

@@ -19,6 +19,14 @@ pub struct Job {
     /// Epoch seconds before which the job must not be delivered (scheduled sends, broadcast spacing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<i64>,
+    /// The record's generation this job was made for: a replay starts generation n+1, so a copy
+    /// of an older job that reaches the DLQ is told apart from the job that died.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(generation: &u32) -> bool {
+    *generation == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +47,13 @@ impl Job {
             queue_id: record.queue_id.clone(),
             phone_id: record.phone_id.clone(),
             due_at: record.scheduled_at.map(|at| at.epoch_secs_ceil()),
+            generation: record.generation,
         }
+    }
+
+    /// The job a replay of `record` (as listed, before its requeue) enqueues: the next generation.
+    pub fn for_replay(record: &MessageRecord) -> Job {
+        Job { generation: record.generation + 1, ..Job::for_record(record) }
     }
 
     /// How long SQS should hold the job before handing it out: until it is due, at most `max`

@@ -153,6 +153,9 @@ pub struct MessageRecord {
     pub lease_until: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered_at: Option<Timestamp>,
+    /// How many times it was replayed from the dead-letter queue; its live job carries the same number.
+    #[serde(default)]
+    pub generation: u32,
     /// Not delivered before this; absent means as soon as possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<Timestamp>,
@@ -239,6 +242,7 @@ pub(crate) fn sending_fixture(phone_id: &str, provider: ProviderKind, text: &str
         timeline: Timeline::queued(Timestamp::parse("2026-01-01T00:00:00Z").expect("a time")),
         lease_until: None,
         dead_lettered_at: None,
+        generation: 0,
         scheduled_at: None,
         broadcast_id: None,
         expires_at: 0,

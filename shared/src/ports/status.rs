@@ -40,8 +40,12 @@ pub enum AttemptResult {
 /// What `StatusStore::mark_dead_lettered` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadLetterMark {
-    /// The record was still queued or sending (a crash or timeout): now `failed`.
+    /// The record was still queued, or sending with an expired lease (a crash or timeout): now `failed`.
     MarkedFailed,
+    /// Sending under a live lease: another copy's worker is still at it; settle this one later.
+    InFlight,
+    /// The dead job is of an older generation than the record (it was replayed since): not its job.
+    Stale,
     /// The record was already `failed`; the dead-letter marker was added (or already there).
     AlreadyFailed,
     /// Sent or cancelled: nothing to replay.
@@ -84,11 +88,14 @@ pub trait StatusStore: Send + Sync {
         reason: &str,
         now: Timestamp,
     ) -> Result<(), StoreError>;
-    /// The job reached the dead-letter queue: make sure the record is `failed` and findable for replay.
+    /// The job of `generation` reached the dead-letter queue: make sure the record is `failed` and
+    /// findable for replay, but only when that job was the record's live one (same generation)
+    /// and no worker still holds a lease on it.
     async fn mark_dead_lettered(
         &self,
         org: &OrgId,
         queue_id: &QueueId,
+        generation: u32,
         now: Timestamp,
     ) -> Result<DeadLetterMark, StoreError>;
     /// Keeps an undecodable dead-lettered body as evidence.
@@ -104,7 +111,8 @@ pub trait StatusStore: Send + Sync {
     async fn list_dead_lettered(&self, queue_id: Option<&QueueId>) -> Result<Vec<MessageRecord>, StoreError>;
     /// The conditional `failed` + dead-lettered → `queued` transition of a replay: drops the
     /// dead-letter marker and the failure, keeps `attempts` and `attempt_log` as history.
-    /// `false` when the record is not (or no longer) dead-lettered. It is due again at `now`.
+    /// `false` when the record is not (or no longer) dead-lettered. It is due again at `now`, and
+    /// its generation goes up by one: the replay's job carries the new one.
     async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError>;
     /// Undoes `requeue_dead_lettered` when the replayed job could not be enqueued: back to `failed`
     /// and dead-lettered as `before` (the record as listed), unless an attempt has started since.

@@ -160,6 +160,7 @@ impl Enqueuer {
             timeline: Timeline::queued(now),
             lease_until: None,
             dead_lettered_at: None,
+            generation: 0,
             scheduled_at: content.scheduled_at.filter(|at| *at > now),
             broadcast_id: parts.broadcast_id,
             expires_at: self.expires_at(now),

@@ -356,7 +356,7 @@ async fn dead_letter_by_hand(stack: &Stack, org: &OrgId, queue_id: &QueueId) -> 
         };
         assert!(store.finish_attempt(org, queue_id, attempt, result, now).await.unwrap());
     }
-    store.mark_dead_lettered(org, queue_id, now).await.unwrap();
+    store.mark_dead_lettered(org, queue_id, 0, now).await.unwrap();
     store.get(org, queue_id).await.unwrap().unwrap()
 }
 
@@ -390,7 +390,8 @@ async fn a_replay_requeues_the_record_then_enqueues_a_fresh_job_and_undoes_itsel
     assert_eq!((after.dead_lettered_at, after.status_description, after.timeline.failed_at), (None, None, None));
     assert!(store.list_dead_lettered(None).await.unwrap().is_empty());
     let event = stack.receive_records(&stack.jobs_source(), 1, Duration::from_secs(10)).await;
-    let job = Job::for_record(&before);
+    let job = Job::for_replay(&before);
+    assert_eq!((after.generation, job.generation), (1, 1));
     assert_eq!(event.records[0].body.as_deref(), Some(job.encode().as_str()));
 
     // Replaying again, or everything, finds nothing left to do.

@@ -174,3 +174,27 @@ async fn a_takeover_marks_the_dead_workers_attempt_interrupted_in_the_table() {
     let again = store.begin_attempt(&org, &queue_id, later, later.plus(Duration::from_secs(30))).await.unwrap();
     assert!(matches!(again, BeginAttempt::InFlight(_)), "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_fails_the_record_only_for_its_own_generation_after_the_lease() {
+    use outbox_tests::outbox::domain::message::Status;
+    use outbox_tests::outbox::ports::DeadLetterMark;
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::None, ..Default::default() }).await;
+    let queue_id = QueueId::from(send_text(&stack, "919537851844").await.as_str());
+    let (org, store) = (OrgId::from("org-local"), stack.store());
+    let t0 = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    store.begin_attempt(&org, &queue_id, t0, t0.plus(Duration::from_secs(30))).await.unwrap();
+    let inside = t0.plus(Duration::from_secs(10));
+    assert_eq!(store.mark_dead_lettered(&org, &queue_id, 0, inside).await.unwrap(), DeadLetterMark::InFlight);
+    // A job of another generation never fails it, lease or not.
+    let after = t0.plus(Duration::from_secs(31));
+    assert_eq!(store.mark_dead_lettered(&org, &queue_id, 7, after).await.unwrap(), DeadLetterMark::Stale);
+    assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap().status, Status::Sending);
+    assert_eq!(store.mark_dead_lettered(&org, &queue_id, 0, after).await.unwrap(), DeadLetterMark::MarkedFailed);
+    let record = store.get(&org, &queue_id).await.unwrap().unwrap();
+    assert_eq!((record.status, record.dead_lettered_at, record.generation), (Status::Failed, Some(after), 0));
+    // A replay moves it to generation 1; the old job's dead copy is then stale.
+    assert!(store.requeue_dead_lettered(&org, &queue_id, after).await.unwrap());
+    assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap().generation, 1);
+    assert_eq!(store.mark_dead_lettered(&org, &queue_id, 0, after).await.unwrap(), DeadLetterMark::Stale);
+}

@@ -269,16 +269,27 @@ impl StatusStore for DynamoStore {
         &self,
         org: &OrgId,
         queue_id: &QueueId,
+        generation: u32,
         now: Timestamp,
     ) -> Result<DeadLetterMark, StoreError> {
         let dlq_sort = dead_letter_sort(now, org, queue_id);
+        // Records from before generations existed have none: generation 0.
+        let same_generation = if generation == 0 {
+            "(attribute_not_exists(generation) OR generation = :gen)"
+        } else {
+            "generation = :gen"
+        };
         let result = self
             .update_message(org, queue_id)
             .update_expression(format!(
                 "SET #status = :failed, status_description = :reason, timeline.failed_at = :now, \
                  dead_lettered_at = :now, {DLQ_PK} = :dlq, {DLQ_SK} = :dlq_sort, {DONE_SK} = :done REMOVE lease_until, {LIVE_SK}"
             ))
-            .condition_expression("attribute_exists(pk) AND #status IN (:queued, :sending)")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND {same_generation} AND \
+                 (#status = :queued OR (#status = :sending AND lease_until < :now))"
+            ))
+            .expression_attribute_values(":gen", AttributeValue::N(generation.to_string()))
             .expression_attribute_values(":done", done_sort(now, queue_id))
             .expression_attribute_values(":failed", status_value(Status::Failed))
             .expression_attribute_values(":queued", status_value(Status::Queued))
@@ -300,6 +311,12 @@ impl StatusStore for DynamoStore {
                 Some(item) => from_item::<MessageRecord>(item)?,
             },
         };
+        if old.generation != generation {
+            return Ok(DeadLetterMark::Stale);
+        }
+        if old.status == Status::Sending {
+            return Ok(DeadLetterMark::InFlight);
+        }
         if old.status != Status::Failed {
             return Ok(DeadLetterMark::NotFailed(old.status));
         }
@@ -367,12 +384,14 @@ impl StatusStore for DynamoStore {
         let update = self
             .update_message(org, queue_id)
             .update_expression(format!(
-                "SET #status = :queued, {LIVE_SK} = :live REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
+                "SET #status = :queued, {LIVE_SK} = :live, generation = if_not_exists(generation, :zero) + :one REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
                  status_description, timeline.failed_at, lease_until"
             ))
             .condition_expression("#status = :failed AND attribute_exists(dead_lettered_at)")
             // Back among the phone's live messages, due now.
             .expression_attribute_values(":live", s(format!("{now}#{queue_id}")))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":failed", status_value(Status::Failed));
         applied(update).await
@@ -385,6 +404,7 @@ impl StatusStore for DynamoStore {
         let (org, queue_id) = (&before.org_id, &before.queue_id);
         let mut set = vec![
             "#status = :failed".to_string(),
+            "generation = :generation".to_string(),
             "dead_lettered_at = :at".to_string(),
             format!("{DLQ_PK} = :dlq"),
             format!("{DLQ_SK} = :dlq_sort"),
@@ -396,6 +416,7 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":failed", status_value(Status::Failed))
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":attempts", AttributeValue::N(before.attempts.to_string()))
+            .expression_attribute_values(":generation", AttributeValue::N(before.generation.to_string()))
             .expression_attribute_values(":at", s(dead_lettered_at.to_string()))
             .expression_attribute_values(":dlq", s("DLQ"))
             // The sort key `mark_dead_lettered` gave it.

@@ -135,13 +135,19 @@ impl StatusStore for MemoryStore {
         &self,
         org: &OrgId,
         queue_id: &QueueId,
+        generation: u32,
         now: Timestamp,
     ) -> Result<DeadLetterMark, StoreError> {
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(DeadLetterMark::Missing);
         };
+        if record.generation != generation {
+            return Ok(DeadLetterMark::Stale);
+        }
+        let lease_expired = record.lease_until.is_none_or(|until| until < now);
         let mark = match record.status {
+            Status::Sending if !lease_expired => return Ok(DeadLetterMark::InFlight),
             Status::Queued | Status::Sending => {
                 record.status = Status::Failed;
                 record.status_description =
@@ -200,6 +206,7 @@ impl StatusStore for MemoryStore {
             return Ok(false);
         }
         record.status = Status::Queued;
+        record.generation += 1;
         record.dead_lettered_at = None;
         record.status_description = None;
         record.timeline.failed_at = None;
@@ -216,6 +223,7 @@ impl StatusStore for MemoryStore {
             return Ok(false);
         }
         record.status = Status::Failed;
+        record.generation = before.generation;
         record.dead_lettered_at.clone_from(&before.dead_lettered_at);
         record.status_description.clone_from(&before.status_description);
         record.timeline.failed_at.clone_from(&before.timeline.failed_at);

@@ -82,3 +82,33 @@ async fn a_malformed_dead_letter_is_kept_as_poison() {
     poison.sort();
     assert_eq!(poison, [("dlq-bad".to_string(), "not json at all".to_string()), ("dlq-missing".to_string(), missing)]);
 }
+
+// --- only the copy that died ---
+
+#[tokio::test]
+async fn a_dead_copy_of_a_job_the_message_was_replayed_past_changes_nothing() {
+    let app = Harness::new();
+    let mut replayed = record_in(app.org(), NORMAL, Status::Queued, app.now());
+    // Replayed once: its live job is of generation 1; the dead copy is of generation 0.
+    replayed.generation = 1;
+    replayed.attempts = 3;
+    let stale = Job { generation: 0, ..Job::for_record(&replayed) }.encode();
+    app.put(&replayed).await;
+    assert!(settle_dead_letters(&app, vec![sqs_message("dlq-1", &stale, 1)]).await.is_empty());
+    assert_eq!(app.record(&replayed.queue_id).await, replayed);
+}
+
+#[tokio::test]
+async fn a_dead_copy_of_a_message_under_a_live_lease_waits_for_the_lease() {
+    let app = Harness::new();
+    let now = app.now();
+    let busy = sending_record(app.org(), now, Duration::from_secs(5), now.plus(Duration::from_secs(25)));
+    let job = app.put(&busy).await;
+    assert_eq!(settle_dead_letters(&app, vec![sqs_message("dlq-1", &job, 1)]).await, ["dlq-1"]);
+    assert_eq!(app.record(&busy.queue_id).await, busy, "the live worker's record is left alone");
+    // The worker died after all: once its lease has passed, the dead copy fails the record.
+    app.clock.advance(Duration::from_secs(26));
+    assert!(settle_dead_letters(&app, vec![sqs_message("dlq-1", &job, 2)]).await.is_empty());
+    let record = app.record(&busy.queue_id).await;
+    assert_eq!((record.status, record.dead_lettered_at.is_some()), (Status::Failed, true));
+}

@@ -313,3 +313,27 @@ async fn an_outcome_write_that_keeps_failing_gives_up_before_the_deadline() {
     assert_eq!(record.status, Status::Sending, "left to the lease: a takeover marks it interrupted");
     assert!(app.visibility_changes().is_empty());
 }
+
+// --- scheduled jobs hopping on ---
+
+#[tokio::test]
+async fn a_job_not_due_yet_hops_on_while_its_message_is_queued() {
+    let app = Harness::new();
+    let mut scheduled = record_in(app.org(), NORMAL, Status::Queued, app.now());
+    scheduled.scheduled_at = Some(app.now().plus(Duration::from_secs(3600)));
+    let job = app.put(&scheduled).await;
+    assert!(app.receive(&job, 1).await.is_empty());
+    assert_eq!(app.queue.jobs.lock().expect("lock").clone(), [job]);
+    assert_eq!(app.calls(&scheduled.queue_id), 0);
+}
+
+#[tokio::test]
+async fn a_purged_scheduled_message_stops_hopping() {
+    let app = Harness::new();
+    let mut purged = record_in(app.org(), NORMAL, Status::Cancelled, app.now());
+    purged.scheduled_at = Some(app.now().plus(Duration::from_secs(3600)));
+    let job = app.put(&purged).await;
+    assert!(app.receive(&job, 1).await.is_empty(), "acknowledged");
+    assert!(app.queue.jobs.lock().expect("lock").is_empty(), "no hop enqueued");
+    assert!(app.dead_letters().is_empty());
+}

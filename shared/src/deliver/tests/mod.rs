@@ -218,6 +218,7 @@ fn record_in(org: &OrgId, chat: &str, status: Status, now: Timestamp) -> Message
         timeline: Timeline::queued(queued_at),
         lease_until: None,
         dead_lettered_at: None,
+        generation: 0,
         scheduled_at: None,
         broadcast_id: None,
         expires_at: queued_at.epoch_secs() + 3600,
