@@ -12,7 +12,7 @@ pub use phones::{
     DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION, NewPhone, ProviderInput, add_phone, list_phones, remove_phone,
     secret_name,
 };
-pub use replay::{ReplayReport, ReplaySelection, replay_dead_letters};
+pub use replay::{ReplayOptions, ReplayReport, ReplaySelection, replay_dead_letters};
 
 use crate::domain::ids::{OrgId, PhoneId};
 use crate::net::egress::EgressError;

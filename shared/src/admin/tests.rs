@@ -24,6 +24,9 @@ fn now() -> Timestamp {
     at("2026-01-01T00:00:00.000Z")
 }
 
+/// A day's retention, replays of interrupted messages refused.
+const OPTIONS: ReplayOptions = ReplayOptions { retention: std::time::Duration::from_secs(86_400), force: false };
+
 async fn org(tenants: &MemoryStore) -> OrgId {
     create_org(tenants, "Acme", now()).await.expect("org")
 }
@@ -336,8 +339,9 @@ async fn a_replay_requeues_dead_letters_with_a_fresh_job_and_keeps_their_history
     let first = dead_lettered(&store, &org, "2026-01-01T00:01:00.000Z", None).await;
     let second = dead_lettered(&store, &OrgId::from("org-b"), "2026-01-01T00:02:00.000Z", None).await;
 
-    let report =
-        replay_dead_letters(&store, &queue, &ReplaySelection::QueueId(first.queue_id.clone()), now()).await.unwrap();
+    let report = replay_dead_letters(&store, &queue, &ReplaySelection::QueueId(first.queue_id.clone()), OPTIONS, now())
+        .await
+        .unwrap();
     assert_eq!(report.replayed, vec![first.clone()]);
     let replayed = store.get(&org, &first.queue_id).await.unwrap().unwrap();
     assert_eq!((replayed.status, replayed.attempts, replayed.attempt_log.len()), (Status::Queued, 3, 3));
@@ -350,10 +354,11 @@ async fn a_replay_requeues_dead_letters_with_a_fresh_job_and_keeps_their_history
     assert_eq!((replayed.generation, Job::decode(&jobs[0]).unwrap().generation), (1, 1));
 
     // Again: reported, not an error, and nothing enqueued.
-    let again =
-        replay_dead_letters(&store, &queue, &ReplaySelection::QueueId(first.queue_id.clone()), now()).await.unwrap();
+    let again = replay_dead_letters(&store, &queue, &ReplaySelection::QueueId(first.queue_id.clone()), OPTIONS, now())
+        .await
+        .unwrap();
     assert_eq!((again.replayed.len(), again.not_dead_lettered.clone()), (0, vec![first.queue_id.clone()]));
-    let all = replay_dead_letters(&store, &queue, &ReplaySelection::All, now()).await.unwrap();
+    let all = replay_dead_letters(&store, &queue, &ReplaySelection::All, OPTIONS, now()).await.unwrap();
     assert_eq!(all.replayed, vec![second]);
     assert_eq!(queue.jobs.lock().unwrap().len(), 2);
     assert!(store.list_dead_lettered(None).await.unwrap().is_empty());
@@ -365,7 +370,7 @@ async fn a_job_that_cannot_be_enqueued_leaves_the_message_dead_lettered_as_it_wa
     let org = OrgId::from("org-a");
     let record = dead_lettered(&store, &org, "2026-01-01T00:01:00.000Z", None).await;
     queue.fail_enqueue.store(true, Ordering::Relaxed);
-    let report = replay_dead_letters(&store, &queue, &ReplaySelection::All, now()).await.unwrap();
+    let report = replay_dead_letters(&store, &queue, &ReplaySelection::All, OPTIONS, now()).await.unwrap();
     assert!(report.replayed.is_empty());
     assert_eq!(report.failed.len(), 1);
     assert!(report.failed[0].1.contains("stays dead-lettered"), "{:?}", report.failed);
@@ -378,8 +383,52 @@ async fn a_replayed_scheduled_message_keeps_its_due_time() {
     let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
     let org = OrgId::from("org-a");
     let record = dead_lettered(&store, &org, "2026-01-01T00:01:00.000Z", Some("2026-01-02T00:00:00.000Z")).await;
-    replay_dead_letters(&store, &queue, &ReplaySelection::All, now()).await.unwrap();
+    replay_dead_letters(&store, &queue, &ReplaySelection::All, OPTIONS, now()).await.unwrap();
     let job = Job::decode(&queue.jobs.lock().unwrap()[0]).unwrap();
     assert_eq!(job.due_at, Some(at("2026-01-02T00:00:00Z").epoch_secs()));
     assert_eq!(job, Job::for_replay(&record));
+    // Kept a day past its schedule, not a day past the replay.
+    let replayed = store.get(&record.org_id, &record.queue_id).await.unwrap().unwrap();
+    assert_eq!(replayed.expires_at, at("2026-01-03T00:00:00Z").epoch_secs());
+}
+
+#[tokio::test]
+async fn a_replay_renews_the_expiry_of_a_message_due_now() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    let record = dead_lettered(&store, &OrgId::from("org-a"), "2026-01-01T00:01:00.000Z", None).await;
+    let later = at("2026-01-20T00:00:00Z");
+    replay_dead_letters(&store, &queue, &ReplaySelection::All, OPTIONS, later).await.unwrap();
+    let replayed = store.get(&record.org_id, &record.queue_id).await.unwrap().unwrap();
+    assert_eq!(replayed.expires_at, at("2026-01-21T00:00:00Z").epoch_secs());
+}
+
+#[tokio::test]
+async fn a_message_whose_last_attempt_was_interrupted_is_replayed_only_with_force() {
+    let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
+    let org = OrgId::from("org-a");
+    let record: MessageRecord = serde_json::from_value(json!({
+        "org_id": org, "queue_id": QueueId::generate(), "unique_id": "3EB0ABD", "phone_id": "phone-a",
+        "provider": "sandbox", "chat_id": "15550000001@c.us", "text": "hi", "status": "queued",
+        "timeline": {"queued_at": now()}, "expires_at": 0
+    }))
+    .unwrap();
+    store.create(&record).await.unwrap();
+    // Its worker died mid-attempt; the job reached the DLQ after the lease.
+    store.begin_attempt(&org, &record.queue_id, now(), now()).await.unwrap();
+    let dead_at = at("2026-01-01T00:05:00Z");
+    assert_eq!(
+        store.mark_dead_lettered(&org, &record.queue_id, 0, dead_at).await.unwrap(),
+        crate::ports::DeadLetterMark::MarkedFailed
+    );
+    let dead = store.get(&org, &record.queue_id).await.unwrap().unwrap();
+
+    let report = replay_dead_letters(&store, &queue, &ReplaySelection::All, OPTIONS, dead_at).await.unwrap();
+    assert_eq!((report.replayed.len(), report.interrupted.clone()), (0, vec![dead.clone()]));
+    assert!(queue.jobs.lock().unwrap().is_empty());
+    assert_eq!(store.get(&org, &record.queue_id).await.unwrap().unwrap(), dead, "still dead-lettered");
+
+    let forced = ReplayOptions { force: true, ..OPTIONS };
+    let report = replay_dead_letters(&store, &queue, &ReplaySelection::All, forced, dead_at).await.unwrap();
+    assert_eq!((report.replayed, report.interrupted.len()), (vec![dead], 0));
+    assert_eq!(queue.jobs.lock().unwrap().len(), 1);
 }

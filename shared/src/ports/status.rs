@@ -111,9 +111,16 @@ pub trait StatusStore: Send + Sync {
     async fn list_dead_lettered(&self, queue_id: Option<&QueueId>) -> Result<Vec<MessageRecord>, StoreError>;
     /// The conditional `failed` + dead-lettered → `queued` transition of a replay: drops the
     /// dead-letter marker and the failure, keeps `attempts` and `attempt_log` as history.
-    /// `false` when the record is not (or no longer) dead-lettered. It is due again at `now`, and
-    /// its generation goes up by one: the replay's job carries the new one.
-    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError>;
+    /// `false` when the record is not (or no longer) dead-lettered. It is live again, due at `due`
+    /// (its schedule, or now), expires at `expires_at` (epoch seconds), and its generation goes
+    /// up by one: the replay's job carries the new one.
+    async fn requeue_dead_lettered(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        due: Timestamp,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Undoes `requeue_dead_lettered` when the replayed job could not be enqueued: back to `failed`
     /// and dead-lettered as `before` (the record as listed), unless an attempt has started since.
     async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError>;

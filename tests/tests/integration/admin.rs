@@ -343,6 +343,9 @@ async fn phone_add_takes_only_public_https_provider_urls_unless_private_targets_
     assert!(run.last_line().starts_with("phone-"), "{}", run.stdout);
 }
 
+/// A day's retention; interrupted messages are not replayed.
+const OPTIONS: admin::ReplayOptions = admin::ReplayOptions { retention: Duration::from_secs(86_400), force: false };
+
 /// Drives a sent message through three transient failures and the dead-letter mark, by hand.
 async fn dead_letter_by_hand(stack: &Stack, org: &OrgId, queue_id: &QueueId) -> MessageRecord {
     let store = stack.store();
@@ -377,27 +380,31 @@ async fn a_replay_requeues_the_record_then_enqueues_a_fresh_job_and_undoes_itsel
     let missing = format!("{}-gone", stack.config.queue_url);
     let broken = SqsQueue::new(stack.aws.sqs.clone(), missing, &stack.config.dlq_url);
     let selection = ReplaySelection::QueueId(queue_id.clone());
-    let report = admin::replay_dead_letters(&store, &broken, &selection, SystemClock.now()).await.unwrap();
+    let report = admin::replay_dead_letters(&store, &broken, &selection, OPTIONS, SystemClock.now()).await.unwrap();
     assert_eq!((report.replayed.len(), report.failed.len()), (0, 1), "{report:?}");
     assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap(), before);
     assert_eq!(store.list_dead_lettered(None).await.unwrap(), vec![before.clone()]);
 
     let queue = SqsQueue::new(stack.aws.sqs.clone(), &stack.config.queue_url, &stack.config.dlq_url);
-    let report = admin::replay_dead_letters(&store, &queue, &selection, SystemClock.now()).await.unwrap();
+    let report = admin::replay_dead_letters(&store, &queue, &selection, OPTIONS, SystemClock.now()).await.unwrap();
     assert_eq!(report.replayed, vec![before.clone()]);
     let after = store.get(&org, &queue_id).await.unwrap().unwrap();
     assert_eq!((after.status, after.attempts, after.attempt_log.len()), (Status::Queued, 3, 3));
     assert_eq!((after.dead_lettered_at, after.status_description, after.timeline.failed_at), (None, None, None));
     assert!(store.list_dead_lettered(None).await.unwrap().is_empty());
     let event = stack.receive_records(&stack.jobs_source(), 1, Duration::from_secs(10)).await;
+    // Kept the retention past the replay (due now), in the table's TTL attribute.
+    let renewed = after.expires_at - SystemClock.now().epoch_secs();
+    assert!((86_000..=86_400).contains(&renewed), "expires in {renewed} s");
     let job = Job::for_replay(&before);
     assert_eq!((after.generation, job.generation), (1, 1));
     assert_eq!(event.records[0].body.as_deref(), Some(job.encode().as_str()));
 
     // Replaying again, or everything, finds nothing left to do.
-    let again = admin::replay_dead_letters(&store, &queue, &selection, SystemClock.now()).await.unwrap();
+    let again = admin::replay_dead_letters(&store, &queue, &selection, OPTIONS, SystemClock.now()).await.unwrap();
     assert_eq!((again.replayed.len(), again.not_dead_lettered.clone()), (0, vec![queue_id.clone()]));
-    let all = admin::replay_dead_letters(&store, &queue, &ReplaySelection::All, SystemClock.now()).await.unwrap();
+    let all =
+        admin::replay_dead_letters(&store, &queue, &ReplaySelection::All, OPTIONS, SystemClock.now()).await.unwrap();
     assert!(all.replayed.is_empty() && all.not_dead_lettered.is_empty() && all.failed.is_empty(), "{all:?}");
 }
 

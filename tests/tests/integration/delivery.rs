@@ -194,7 +194,7 @@ async fn a_dead_letter_fails_the_record_only_for_its_own_generation_after_the_le
     let record = store.get(&org, &queue_id).await.unwrap().unwrap();
     assert_eq!((record.status, record.dead_lettered_at, record.generation), (Status::Failed, Some(after), 0));
     // A replay moves it to generation 1; the old job's dead copy is then stale.
-    assert!(store.requeue_dead_lettered(&org, &queue_id, after).await.unwrap());
+    assert!(store.requeue_dead_lettered(&org, &queue_id, after, after.epoch_secs() + 3600).await.unwrap());
     assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap().generation, 1);
     assert_eq!(store.mark_dead_lettered(&org, &queue_id, 0, after).await.unwrap(), DeadLetterMark::Stale);
 }

@@ -17,6 +17,8 @@ pub struct Services {
     pub queue: SqsQueue,
     /// Where provider URLs may point: the deployment's rules (the local stack allows private targets).
     pub egress: Egress,
+    /// How long records are kept past their due time (`OUTBOX_RETENTION_DAYS`): a replay renews it.
+    pub retention: std::time::Duration,
 }
 
 /// A deployment when OUTBOX_TABLE is set, otherwise the local stack (whose resources are ensured, idempotently).
@@ -45,5 +47,6 @@ pub async fn connect() -> Result<Services, Failure> {
         secrets: SecretsManager::new(aws.secrets.clone()),
         queue: SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url).with_max_delay(config.max_delay),
         egress: Egress::new(config.allow_private_targets),
+        retention: config.retention,
     })
 }

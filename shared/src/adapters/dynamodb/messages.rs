@@ -380,16 +380,24 @@ impl StatusStore for DynamoStore {
         items.into_iter().map(from_item).collect()
     }
 
-    async fn requeue_dead_lettered(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn requeue_dead_lettered(
+        &self,
+        org: &OrgId,
+        queue_id: &QueueId,
+        due: Timestamp,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let update = self
             .update_message(org, queue_id)
             .update_expression(format!(
-                "SET #status = :queued, {LIVE_SK} = :live, generation = if_not_exists(generation, :zero) + :one REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
+                "SET #status = :queued, {LIVE_SK} = :live, generation = if_not_exists(generation, :zero) + :one, \
+                 {EXPIRES_AT} = :expires REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
                  status_description, timeline.failed_at, lease_until"
             ))
             .condition_expression("#status = :failed AND attribute_exists(dead_lettered_at)")
-            // Back among the phone's live messages, due now.
-            .expression_attribute_values(":live", s(format!("{now}#{queue_id}")))
+            // Back among the phone's live messages, at its due time.
+            .expression_attribute_values(":live", s(format!("{due}#{queue_id}")))
+            .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":queued", status_value(Status::Queued))
@@ -405,6 +413,7 @@ impl StatusStore for DynamoStore {
         let mut set = vec![
             "#status = :failed".to_string(),
             "generation = :generation".to_string(),
+            format!("{EXPIRES_AT} = :expires"),
             "dead_lettered_at = :at".to_string(),
             format!("{DLQ_PK} = :dlq"),
             format!("{DLQ_SK} = :dlq_sort"),
@@ -417,6 +426,7 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":attempts", AttributeValue::N(before.attempts.to_string()))
             .expression_attribute_values(":generation", AttributeValue::N(before.generation.to_string()))
+            .expression_attribute_values(":expires", AttributeValue::N(before.expires_at.to_string()))
             .expression_attribute_values(":at", s(dead_lettered_at.to_string()))
             .expression_attribute_values(":dlq", s("DLQ"))
             // The sort key `mark_dead_lettered` gave it.

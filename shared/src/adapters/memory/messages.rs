@@ -196,7 +196,8 @@ impl StatusStore for MemoryStore {
         &self,
         org: &OrgId,
         queue_id: &QueueId,
-        _now: Timestamp,
+        _due: Timestamp,
+        expires_at: i64,
     ) -> Result<bool, StoreError> {
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
@@ -207,6 +208,7 @@ impl StatusStore for MemoryStore {
         }
         record.status = Status::Queued;
         record.generation += 1;
+        record.expires_at = expires_at;
         record.dead_lettered_at = None;
         record.status_description = None;
         record.timeline.failed_at = None;
@@ -224,6 +226,7 @@ impl StatusStore for MemoryStore {
         }
         record.status = Status::Failed;
         record.generation = before.generation;
+        record.expires_at = before.expires_at;
         record.dead_lettered_at.clone_from(&before.dead_lettered_at);
         record.status_description.clone_from(&before.status_description);
         record.timeline.failed_at.clone_from(&before.timeline.failed_at);
