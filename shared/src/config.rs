@@ -14,7 +14,7 @@ pub struct Config {
     pub media_bucket: String,
     /// Base of the exponential retry backoff: attempt n waits `base × 2^(n-1)`.
     pub retry_base: Duration,
-    /// Must equal the queue's redrive `maxReceiveCount`.
+    /// Real attempts per message; the queue's redrive `maxReceiveCount` is `deliver::max_receives` of it.
     pub max_attempts: u32,
     /// How long message records and staged media are kept.
     pub retention: Duration,

@@ -23,6 +23,16 @@ use crate::telemetry::chain;
 use retry::RetryPolicy;
 use sqs_batch::{ReceivedRecord, batch_response};
 
+/// Receives beyond the attempt budget that a job copy may spend in crashed invocations (its
+/// own, or a batch-mate's) before SQS's redrive moves it: every other receive that makes no
+/// attempt passes the job on as a fresh copy, which SQS counts from zero.
+pub const CRASH_ALLOWANCE: u32 = 7;
+
+/// The jobs queue's `maxReceiveCount` for an attempt budget: `template.yaml` and the local queue.
+pub fn max_receives(max_attempts: u32) -> u32 {
+    max_attempts + CRASH_ALLOWANCE
+}
+
 /// Time kept back from the invocation's deadline for recording the outcome after the provider call.
 pub const WRITE_MARGIN: Duration = Duration::from_secs(5);
 /// Kept back from the deadline when retrying the outcome write: the batch response and the
@@ -48,7 +58,8 @@ pub struct Delivery {
     pub providers: Providers,
     pub clock: Arc<dyn Clock>,
     pub retry: RetryPolicy,
-    /// Equals the queue's `maxReceiveCount`: the attempt after which a job is given up.
+    /// Real attempts (counted on the record, not by SQS) after which a message fails and its job
+    /// is moved to the dead-letter queue. The queue's `maxReceiveCount` is `max_receives` of it.
     pub max_attempts: u32,
     /// How long an attempt may take before another worker may take the job over.
     pub lease: Duration,
@@ -77,6 +88,10 @@ pub enum JobOutcome {
     /// Not due yet: passed on as a fresh message (so waiting never counts toward the redrive
     /// policy's receives), then this one is deleted.
     Defer,
+    /// No attempt was made (throttled, a duplicate of a copy in flight, too little time left):
+    /// passed on as a fresh copy due `after` from now, so the receive is not counted toward the
+    /// redrive policy; retried on this copy if that cannot be enqueued.
+    PassOn { after: Duration },
 }
 
 /// The Lambda handler: every record decoded and delivered on its own, concurrently, each within
@@ -95,7 +110,7 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
     let (job, outcome) = match Job::decode(&record.body) {
         Ok(job) => {
             let span = info_span!("deliver", queue_id = %job.queue_id, org_id = %job.org_id, receive_count = record.receive_count);
-            let outcome = deliver_job(delivery, &job, record.receive_count, deadline).instrument(span).await;
+            let outcome = deliver_job(delivery, &job, deadline).instrument(span).await;
             (Some(job), outcome)
         }
         Err(err) => (None, JobOutcome::DeadLetter { reason: format!("malformed job: {err}") }),
@@ -120,6 +135,22 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
                 }
             }
         }
+        JobOutcome::PassOn { after } => {
+            let Some(job) = job else { return false };
+            let now = delivery.clock.now();
+            let due = now.plus(after).epoch_secs_ceil();
+            let fresh = Job { due_at: Some(job.due_at.map_or(due, |at| at.max(due))), ..job };
+            match delivery.queue.enqueue(&fresh, now).await {
+                Ok(()) => true,
+                Err(err) => {
+                    warn!(message_id = %record.message_id, error = %chain(&err), "could not pass the job on; retrying this copy");
+                    if let Err(err) = delivery.queue.change_visibility(&record.receipt_handle, after).await {
+                        warn!(message_id = %record.message_id, error = %chain(&err), "could not set the retry delay either");
+                    }
+                    false
+                }
+            }
+        }
         JobOutcome::DeadLetter { reason } => {
             error!(message_id = %record.message_id, body_bytes = record.body.len(), %reason, "moving the job to the dead-letter queue");
             match delivery.queue.dead_letter(&record.body, &reason).await {
@@ -134,17 +165,17 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
 }
 
 /// Delivers one job: the conditional `queued → sending` transition, one provider call, the outcome.
-/// `receive_count` is SQS's count for this job; it decides the backoff and when to give up,
-/// because the same count decides when the redrive policy moves the job to the dead-letter queue.
+/// The record's attempt count, not SQS's receive count, decides the backoff and when to give up:
+/// throttles, duplicates and crashed batch-mates consume receives without an attempt.
 /// Nothing is started that could not be finished and recorded before `deadline`.
-pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, deadline: Timestamp) -> JobOutcome {
+pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) -> JobOutcome {
     let started = delivery.clock.now();
     if job.is_early(started.epoch_secs()) {
         return defer(delivery, job).await;
     }
     let Some(budget) = call_budget(REQUEST_TIMEOUT, deadline.since(started)) else {
-        info!(remaining = ?deadline.since(started), "too little of the invocation left for an attempt; retrying");
-        return JobOutcome::Retry { visible_in: Some(Duration::from_secs(1)) };
+        info!(remaining = ?deadline.since(started), "too little of the invocation left for an attempt; passing it on");
+        return JobOutcome::PassOn { after: Duration::from_secs(1) };
     };
     // Never before the invocation's end: a takeover must not race a worker that is still running.
     let lease_until = started.plus(delivery.lease).max(deadline);
@@ -158,15 +189,15 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, dea
         Ok(BeginAttempt::InFlight(message)) => {
             // A duplicate delivery while another worker holds the lease: look again once it has expired.
             let remaining = message.lease_until.map_or(delivery.lease, |until| until.since(started));
-            info!(?remaining, "another worker is delivering this message; retrying after its lease");
-            return JobOutcome::Retry { visible_in: Some(remaining + Duration::from_secs(1)) };
+            info!(?remaining, "another worker is delivering this message; passing it on past its lease");
+            return JobOutcome::PassOn { after: remaining + Duration::from_secs(1) };
         }
         Ok(BeginAttempt::Missing) => {
             return JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) };
         }
         Err(err) => {
-            warn!(error = %chain(&err), "could not start the attempt");
-            return JobOutcome::Retry { visible_in: None };
+            warn!(error = %chain(&err), "could not start the attempt; passing it on");
+            return JobOutcome::PassOn { after: delivery.retry.delay_for(1) };
         }
     };
 
@@ -186,17 +217,18 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, receive_count: u32, dea
             warn!(attempt, provider, %error, "permanent failure; not retrying");
             (AttemptResult::Failed { outcome: AttemptOutcome::PermanentError, error }, JobOutcome::Acknowledge)
         }
-        Err(DeliveryError::Transient(error)) if receive_count >= delivery.max_attempts => {
+        Err(DeliveryError::Transient(error)) if attempt >= delivery.max_attempts => {
             warn!(attempt, provider, %error, "transient failure on the last attempt; giving up");
             let error = format!("failed after {attempt} attempts; last error: {error}");
-            // Visible at once: the next receive moves it to the dead-letter queue (maxReceiveCount).
+            // Kept on the dead-letter queue for inspection and replay, after exactly this many attempts.
+            let reason = format!("failed after {attempt} attempts");
             (
                 AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error },
-                JobOutcome::Retry { visible_in: Some(Duration::ZERO) },
+                JobOutcome::DeadLetter { reason },
             )
         }
         Err(DeliveryError::Transient(error)) => {
-            let delay = delivery.retry.delay_for(receive_count);
+            let delay = delivery.retry.delay_for(attempt);
             warn!(attempt, provider, %error, ?delay, "transient failure; will retry");
             (AttemptResult::Retry { error }, JobOutcome::Retry { visible_in: Some(delay) })
         }

@@ -87,7 +87,7 @@ pub enum LocalError {
 
 /// Reads the configuration (overrides over the local defaults), then creates the resources it
 /// names (idempotently) and returns it pointing at them. The configuration comes first, so the
-/// queue's redrive count is `Config::max_attempts` and a malformed variable stops before any request.
+/// queue's redrive count is `deliver::max_receives(Config::max_attempts)` and a malformed variable stops before any request.
 pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), LocalError> {
     let override_of = |name: &str| settings.overrides.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let spec = ProvisionSpec {
@@ -110,7 +110,7 @@ pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), L
             .or_else(|| LOCAL_DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
     })?;
     let aws = AwsClients::emulator(&settings.endpoint).await;
-    let provisioned = provision(&aws, &spec, config.max_attempts).await?;
+    let provisioned = provision(&aws, &spec, crate::deliver::max_receives(config.max_attempts)).await?;
     if override_of("OUTBOX_QUEUE_URL").is_none() {
         config.queue_url = provisioned.queue_url;
     }

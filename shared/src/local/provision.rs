@@ -57,7 +57,7 @@ fn failed(resource: &str, err: impl std::error::Error + Send + Sync + 'static) -
 }
 
 /// Creates what `spec` names; the jobs queue redrives to the DLQ after `max_receive_count`
-/// receives, which must equal `Config::max_attempts`.
+/// receives, `deliver::max_receives` of `Config::max_attempts`.
 pub async fn provision(
     aws: &AwsClients,
     spec: &ProvisionSpec,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use outbox_tests::outbox::domain::ids::{OrgId, QueueId};
 use outbox_tests::outbox::domain::time::Timestamp;
 use outbox_tests::outbox::local::event_source::receipts_of;
@@ -95,14 +96,26 @@ async fn the_same_sqs_message_delivered_twice_calls_the_provider_once() {
     .await;
     let delivery = outbox_tests::outbox::wiring::delivery(&stack.config, &stack.aws, Providers::new(provider.clone()));
 
-    // Twice in one batch, concurrently: one delivers, the duplicate waits for the lease.
+    // Twice in one batch, concurrently: one delivers, the duplicate is passed on past the lease.
     let first = send_text(&stack, "919537851844").await;
     let source = stack.jobs_source();
     let mut event = stack.receive_records(&source, 1, Duration::from_secs(10)).await;
     event.records.push(event.records[0].clone());
     let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event.clone(), stack.deadline()).await;
     assert_eq!(provider.calls_for(&first), 1);
-    assert_eq!(response.batch_item_failures.len(), 1, "the in-flight duplicate is retried later");
+    assert!(response.batch_item_failures.is_empty(), "the duplicate costs no receive: {response:?}");
+    // Its fresh copy waits on the queue, delayed until the lease has passed.
+    let delayed = stack
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&stack.config.queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .unwrap();
+    let delayed = delayed.attributes.unwrap_or_default();
+    assert_eq!(delayed.get(&QueueAttributeName::ApproximateNumberOfMessagesDelayed).map(String::as_str), Some("1"));
     // Delivered again after it was sent: acknowledged without a call.
     let again = outbox_tests::outbox::deliver::handle_batch(&delivery, event, stack.deadline()).await;
     assert!(again.batch_item_failures.is_empty());
@@ -197,4 +210,25 @@ async fn a_dead_letter_fails_the_record_only_for_its_own_generation_after_the_le
     assert!(store.requeue_dead_lettered(&org, &queue_id, after, after.epoch_secs() + 3600).await.unwrap());
     assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap().generation, 1);
     assert_eq!(store.mark_dead_lettered(&org, &queue_id, 0, after).await.unwrap(), DeadLetterMark::Stale);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_jobs_queue_redrives_only_after_the_crash_allowance_beyond_the_attempt_budget() {
+    use outbox_tests::outbox::deliver::max_receives;
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::None, ..Default::default() }).await;
+    let attributes = stack
+        .aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&stack.config.queue_url)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    let policy: Value = serde_json::from_str(&attributes[&QueueAttributeName::RedrivePolicy]).unwrap();
+    let count = policy["maxReceiveCount"].as_u64().or_else(|| policy["maxReceiveCount"].as_str()?.parse().ok());
+    assert_eq!(count, Some(u64::from(max_receives(stack.config.max_attempts))), "{policy}");
+    assert_eq!(max_receives(3), 10);
 }

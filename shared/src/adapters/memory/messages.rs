@@ -37,6 +37,9 @@ impl StatusStore for MemoryStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError> {
+        if self.fail_begin.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
+            return Err(StoreError::unavailable("UpdateItem", "simulated throttling"));
+        }
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(BeginAttempt::Missing);

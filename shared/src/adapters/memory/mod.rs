@@ -44,6 +44,8 @@ pub struct MemoryStore {
     uploads: Mutex<HashMap<(OrgId, UploadId), UploadRecord>>,
     /// How many of the next `finish_attempt` calls fail as if DynamoDB were unavailable.
     pub fail_finish: std::sync::atomic::AtomicU32,
+    /// How many of the next `begin_attempt` calls fail so (throttling before any attempt).
+    pub fail_begin: std::sync::atomic::AtomicU32,
 }
 
 /// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.

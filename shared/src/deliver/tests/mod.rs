@@ -161,6 +161,12 @@ impl Harness {
         self.queue.visibility.lock().expect("lock").clone()
     }
 
+    /// The jobs put on the queue since the last call (fresh copies, hops), decoded.
+    fn take_jobs(&self) -> Vec<Job> {
+        let jobs = std::mem::take(&mut *self.queue.jobs.lock().expect("lock"));
+        jobs.iter().map(|body| Job::decode(body).expect("a job")).collect()
+    }
+
     fn dead_letters(&self) -> Vec<(String, String)> {
         self.queue.dead_letters.lock().expect("lock").clone()
     }
