@@ -11,7 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{DeliveryError, Provider, Receipt, media_link, request_error, retryable_status, snippet};
+use super::{
+    DeliveryError, Provider, Receipt, bounded_id, media_link, read_answer, request_error, retryable_status, snippet,
+};
 use crate::domain::message::MessageRecord;
 use crate::domain::poll::Poll;
 use crate::ports::{Clock, MediaStore};
@@ -154,7 +156,7 @@ impl HttpEndpoint {
             .await
             .map_err(|err| request_error(NAME, err))?;
         let status = response.status();
-        let text = response.text().await.map_err(|err| request_error(NAME, err))?;
+        let text = read_answer(NAME, response).await?;
         if status.is_success() {
             let provider_message_id = answered_id(&text).unwrap_or_else(|| format!("http.{}", message.queue_id));
             return Ok(Receipt { provider_message_id });
@@ -171,14 +173,19 @@ impl Provider for HttpEndpoint {
     }
 }
 
-/// The endpoint's own id for the message, when its answer names one.
+/// The endpoint's own id for the message, when its answer names one we keep.
 fn answered_id(text: &str) -> Option<String> {
     let answer: Value = serde_json::from_str(text).ok()?;
-    ["message_id", "id"].into_iter().find_map(|field| answer.get(field)?.as_str().map(str::to_owned))
+    ["message_id", "id"]
+        .into_iter()
+        .find_map(|field| answer.get(field)?.as_str().map(str::to_owned))
+        .and_then(bounded_id)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use serde_json::json;
 
@@ -241,5 +248,75 @@ mod tests {
         assert_eq!(answered_id(r#"{"id": "i-1"}"#).as_deref(), Some("i-1"));
         assert_eq!(answered_id(r#"{"id": 7}"#), None);
         assert_eq!(answered_id("ok"), None);
+        // At most 256 bytes: a longer id is no id (the queue_id stands in).
+        let at_limit = "i".repeat(super::super::MAX_PROVIDER_ID_BYTES);
+        assert_eq!(answered_id(&json!({"id": at_limit}).to_string()), Some(at_limit.clone()));
+        assert_eq!(answered_id(&json!({"id": format!("{at_limit}i")}).to_string()), None);
+    }
+
+    /// A loopback server that takes one request and answers 200 with a 1 GiB body, writing until
+    /// the client hangs up; its task returns how many body bytes it managed to write.
+    async fn huge_answer_server() -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("a connection");
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Headers, then the body by its Content-Length.
+            loop {
+                let read = socket.read(&mut buffer).await.expect("the request");
+                request.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>()))
+                        .and_then(Result::ok)
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length || read == 0 {
+                        break;
+                    }
+                }
+            }
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1073741824\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.expect("the head");
+            let chunk = vec![b' '; 64 * 1024];
+            let mut written = 0usize;
+            while written < 1 << 30 {
+                match socket.write(&chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => written += n,
+                }
+            }
+            written
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_huge_answer_is_read_only_up_to_64_kib() {
+        use crate::adapters::memory::MemoryMedia;
+        use crate::domain::message::sending_fixture;
+        use crate::domain::tenant::ProviderKind;
+        use crate::ports::SystemClock;
+        let (url, server) = huge_answer_server().await;
+        let endpoint = HttpEndpoint {
+            http: super::super::http_client(&crate::net::egress::Egress::new(true)).expect("a client"),
+            url,
+            signing_secret: "whsec_test".into(),
+            media: Arc::new(MemoryMedia::default()),
+            clock: Arc::new(SystemClock),
+        };
+        let message = sending_fixture("phone-1", ProviderKind::Http, "hi");
+        let started = std::time::Instant::now();
+        let receipt = endpoint.deliver(&message, 1).await.expect("accepted: a 2xx answer");
+        // Unreadable as JSON once cut, so the queue_id stands in for the endpoint's id.
+        assert_eq!(receipt.provider_message_id, "http.q-1");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let written = server.await.expect("the server");
+        // What the kernel's socket buffers took, not the gigabyte.
+        assert!(written < 32 << 20, "the server wrote {written} bytes");
     }
 }

@@ -59,6 +59,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A whole provider call, below the delivery lease (30 s in AWS) so a hung call ends as a
 /// transient error before `deliver_job`'s own budget runs out.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most of a provider's answer that is read; the rest is never received into memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// The longest provider message id kept; a longer one is treated as no id.
+pub const MAX_PROVIDER_ID_BYTES: usize = 256;
 /// How long a provider may fetch staged media through its signed link.
 const MEDIA_LINK_TTL: Duration = Duration::from_secs(3600);
 
@@ -92,6 +96,31 @@ fn request_error(provider: &str, err: reqwest::Error) -> DeliveryError {
     let err = err.without_url();
     let text = format!("{provider}: the request failed: {}", chain(&err));
     if builder { DeliveryError::Permanent(text) } else { DeliveryError::Transient(text) }
+}
+
+/// A provider's answer, read chunk by chunk up to `MAX_RESPONSE_BYTES` and cut there: a
+/// misbehaving endpoint cannot make the consumer buffer more, however much it sends.
+async fn read_answer(provider: &str, mut response: reqwest::Response) -> Result<String, DeliveryError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| request_error(provider, err))? {
+        let room = MAX_RESPONSE_BYTES - body.len();
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            tracing::warn!(
+                provider,
+                limit = MAX_RESPONSE_BYTES,
+                "the answer is longer than the limit; the rest is not read"
+            );
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A provider's message id, if it is one we keep: non-empty and at most `MAX_PROVIDER_ID_BYTES`.
+fn bounded_id(id: String) -> Option<String> {
+    (!id.is_empty() && id.len() <= MAX_PROVIDER_ID_BYTES).then_some(id)
 }
 
 /// Statuses that say "not now" rather than "never": timeouts, too early, rate limits, server trouble.

@@ -8,7 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{DeliveryError, Provider, Receipt, media_link, request_error, retryable_status, snippet};
+use super::{
+    DeliveryError, MAX_PROVIDER_ID_BYTES, Provider, Receipt, bounded_id, media_link, read_answer, request_error,
+    retryable_status, snippet,
+};
 use crate::domain::media::MediaKind;
 use crate::domain::message::MessageRecord;
 use crate::ports::MediaStore;
@@ -59,7 +62,7 @@ impl WhatsappCloud {
             .await
             .map_err(|err| request_error(NAME, err))?;
         let status = response.status();
-        let text = response.text().await.map_err(|err| request_error(NAME, err))?;
+        let text = read_answer(NAME, response).await?;
         if status.is_success() { receipt(status, &text) } else { Err(graph_error(status, &text)) }
     }
 }
@@ -145,10 +148,11 @@ fn receipt(status: StatusCode, text: &str) -> Result<Receipt, DeliveryError> {
     serde_json::from_str::<Accepted>(text)
         .ok()
         .and_then(|accepted| accepted.messages.into_iter().next())
-        .map(|message| Receipt { provider_message_id: message.id })
+        .and_then(|message| bounded_id(message.id))
+        .map(|provider_message_id| Receipt { provider_message_id })
         .ok_or_else(|| {
             DeliveryError::Permanent(format!(
-                "{NAME}: HTTP {} without messages[0].id, so whether it was sent is unknown; not retried: {}",
+                "{NAME}: HTTP {} without a messages[0].id of at most {MAX_PROVIDER_ID_BYTES} bytes, so whether it was sent is unknown; not retried: {}",
                 status.as_u16(),
                 snippet(text)
             ))
@@ -322,6 +326,11 @@ mod tests {
         assert_eq!(receipt(StatusCode::OK, accepted), Ok(Receipt { provider_message_id: "wamid.HBgL".into() }));
         assert!(matches!(receipt(StatusCode::OK, r#"{"messages":[]}"#), Err(DeliveryError::Permanent(_))));
         assert!(matches!(receipt(StatusCode::OK, "<html>"), Err(DeliveryError::Permanent(_))));
+        // An id longer than 256 bytes is not kept: no id, so not retried.
+        let long = json!({"messages": [{"id": "w".repeat(MAX_PROVIDER_ID_BYTES + 1)}]}).to_string();
+        assert!(matches!(receipt(StatusCode::OK, &long), Err(DeliveryError::Permanent(_))));
+        let at_limit = json!({"messages": [{"id": "w".repeat(MAX_PROVIDER_ID_BYTES)}]}).to_string();
+        assert!(receipt(StatusCode::OK, &at_limit).is_ok());
     }
 
     fn graph(status: u16, code: i64) -> DeliveryError {
