@@ -434,7 +434,7 @@ async fn dlq_replay_gives_a_dead_lettered_message_three_more_attempts() {
 
     let run = outbox_admin(&stack, &["dlq", "replay", "--queue-id", &queue_id]).await.ok();
     assert!(run.stdout.contains(&format!("replayed {queue_id}")), "{}", run.stdout);
-    assert_eq!(run.last_line(), "replayed 1, not dead-lettered 0, failed 0");
+    assert_eq!(run.last_line(), "replayed 1, not dead-lettered 0, interrupted (not replayed) 0, failed 0");
     let run = outbox_admin(&stack, &["dlq", "replay", "--queue-id", &queue_id]).await.ok();
     assert!(run.stdout.contains(&format!("{queue_id}: not dead-lettered")), "{}", run.stdout);
 
