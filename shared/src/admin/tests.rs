@@ -352,6 +352,7 @@ async fn a_replay_requeues_dead_letters_with_a_fresh_job_and_keeps_their_history
     let jobs = queue.jobs.lock().unwrap().clone();
     assert_eq!(jobs, vec![Job::for_replay(&first).encode()]);
     assert_eq!((replayed.generation, Job::decode(&jobs[0]).unwrap().generation), (1, 1));
+    assert_eq!(replayed.attempts_before_replay, 3, "the replay gets the full budget again");
 
     // Again: reported, not an error, and nothing enqueued.
     let again = replay_dead_letters(&store, &queue, &ReplaySelection::QueueId(first.queue_id.clone()), OPTIONS, now())

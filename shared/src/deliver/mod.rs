@@ -202,6 +202,8 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
     };
 
     let attempt = message.attempts;
+    // The budget and the backoff count this generation's attempts: a replay gets the full budget again.
+    let this_round = attempt.saturating_sub(message.attempts_before_replay);
     let provider = message.provider.as_str();
     // Bounded so the outcome is recorded before the invocation's deadline.
     let call = delivery.providers.deliver(&message, attempt);
@@ -217,18 +219,18 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
             warn!(attempt, provider, %error, "permanent failure; not retrying");
             (AttemptResult::Failed { outcome: AttemptOutcome::PermanentError, error }, JobOutcome::Acknowledge)
         }
-        Err(DeliveryError::Transient(error)) if attempt >= delivery.max_attempts => {
+        Err(DeliveryError::Transient(error)) if this_round >= delivery.max_attempts => {
             warn!(attempt, provider, %error, "transient failure on the last attempt; giving up");
             let error = format!("failed after {attempt} attempts; last error: {error}");
             // Kept on the dead-letter queue for inspection and replay, after exactly this many attempts.
-            let reason = format!("failed after {attempt} attempts");
+            let reason = format!("failed after {this_round} attempts");
             (
                 AttemptResult::Failed { outcome: AttemptOutcome::TransientError, error },
                 JobOutcome::DeadLetter { reason },
             )
         }
         Err(DeliveryError::Transient(error)) => {
-            let delay = delivery.retry.delay_for(attempt);
+            let delay = delivery.retry.delay_for(this_round);
             warn!(attempt, provider, %error, ?delay, "transient failure; will retry");
             (AttemptResult::Retry { error }, JobOutcome::Retry { visible_in: Some(delay) })
         }

@@ -156,6 +156,9 @@ pub struct MessageRecord {
     /// How many times it was replayed from the dead-letter queue; its live job carries the same number.
     #[serde(default)]
     pub generation: u32,
+    /// `attempts` when the last replay requeued it: each generation gets the full attempt budget.
+    #[serde(default)]
+    pub attempts_before_replay: u32,
     /// Not delivered before this; absent means as soon as possible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<Timestamp>,
@@ -243,6 +246,7 @@ pub(crate) fn sending_fixture(phone_id: &str, provider: ProviderKind, text: &str
         lease_until: None,
         dead_lettered_at: None,
         generation: 0,
+        attempts_before_replay: 0,
         scheduled_at: None,
         broadcast_id: None,
         expires_at: 0,

@@ -161,6 +161,7 @@ impl Enqueuer {
             lease_until: None,
             dead_lettered_at: None,
             generation: 0,
+            attempts_before_replay: 0,
             scheduled_at: content.scheduled_at.filter(|at| *at > now),
             broadcast_id: parts.broadcast_id,
             expires_at: self.expires_at(now),

@@ -391,7 +391,7 @@ impl StatusStore for DynamoStore {
             .update_message(org, queue_id)
             .update_expression(format!(
                 "SET #status = :queued, {LIVE_SK} = :live, generation = if_not_exists(generation, :zero) + :one, \
-                 {EXPIRES_AT} = :expires REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
+                 attempts_before_replay = if_not_exists(attempts, :zero), {EXPIRES_AT} = :expires REMOVE {DLQ_PK}, {DLQ_SK}, {DONE_SK}, dead_lettered_at, \
                  status_description, timeline.failed_at, lease_until"
             ))
             .condition_expression("#status = :failed AND attribute_exists(dead_lettered_at)")
@@ -413,6 +413,7 @@ impl StatusStore for DynamoStore {
         let mut set = vec![
             "#status = :failed".to_string(),
             "generation = :generation".to_string(),
+            "attempts_before_replay = :before_replay".to_string(),
             format!("{EXPIRES_AT} = :expires"),
             "dead_lettered_at = :at".to_string(),
             format!("{DLQ_PK} = :dlq"),
@@ -426,6 +427,7 @@ impl StatusStore for DynamoStore {
             .expression_attribute_values(":queued", status_value(Status::Queued))
             .expression_attribute_values(":attempts", AttributeValue::N(before.attempts.to_string()))
             .expression_attribute_values(":generation", AttributeValue::N(before.generation.to_string()))
+            .expression_attribute_values(":before_replay", AttributeValue::N(before.attempts_before_replay.to_string()))
             .expression_attribute_values(":expires", AttributeValue::N(before.expires_at.to_string()))
             .expression_attribute_values(":at", s(dead_lettered_at.to_string()))
             .expression_attribute_values(":dlq", s("DLQ"))

@@ -211,6 +211,7 @@ impl StatusStore for MemoryStore {
         }
         record.status = Status::Queued;
         record.generation += 1;
+        record.attempts_before_replay = record.attempts;
         record.expires_at = expires_at;
         record.dead_lettered_at = None;
         record.status_description = None;
@@ -229,6 +230,7 @@ impl StatusStore for MemoryStore {
         }
         record.status = Status::Failed;
         record.generation = before.generation;
+        record.attempts_before_replay = before.attempts_before_replay;
         record.expires_at = before.expires_at;
         record.dead_lettered_at.clone_from(&before.dead_lettered_at);
         record.status_description.clone_from(&before.status_description);

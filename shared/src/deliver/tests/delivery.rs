@@ -451,3 +451,19 @@ fn the_templates_max_receive_count_leaves_room_beyond_the_attempt_budget() {
     // The functions run with the default budget of 3 (`Config`'s default).
     assert!(!template.contains("OUTBOX_MAX_ATTEMPTS:"), "the template overrides the attempt budget");
 }
+
+#[tokio::test]
+async fn a_replayed_message_gets_the_full_attempt_budget_again() {
+    let app = Harness::new();
+    let mut replayed = record_in(app.org(), sandbox::ALWAYS_TRANSIENT, Status::Queued, app.now());
+    (replayed.attempts, replayed.attempts_before_replay, replayed.generation) = (3, 3, 1);
+    let job = app.put(&replayed).await;
+    for receive_count in 1..=2 {
+        assert_eq!(app.receive(&job, receive_count).await, ["msg-1"], "attempt {} retried", receive_count + 3);
+    }
+    assert!(app.dead_letters().is_empty());
+    assert!(app.receive(&job, 3).await.is_empty());
+    let record = app.record(&replayed.queue_id).await;
+    assert_eq!((record.status, record.attempts), (Status::Failed, 6));
+    assert_eq!(app.dead_letters().len(), 1);
+}

@@ -225,6 +225,7 @@ fn record_in(org: &OrgId, chat: &str, status: Status, now: Timestamp) -> Message
         lease_until: None,
         dead_lettered_at: None,
         generation: 0,
+        attempts_before_replay: 0,
         scheduled_at: None,
         broadcast_id: None,
         expires_at: queued_at.epoch_secs() + 3600,
