@@ -94,6 +94,20 @@ pub enum IdempotencyError {
     Store(#[from] StoreError),
 }
 
+/// What keyed work answers: its JSON, and until when (epoch seconds) what that JSON names is
+/// kept, so that a key answering with a record's id lives as long as the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkAnswer {
+    pub json: String,
+    pub keep_until: Option<i64>,
+}
+
+impl From<&str> for WorkAnswer {
+    fn from(json: &str) -> Self {
+        WorkAnswer { json: json.to_string(), keep_until: None }
+    }
+}
+
 /// The answer to a keyed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -115,20 +129,22 @@ pub async fn run_once<E, F, Fut>(
 ) -> Result<Result<Answer, E>, IdempotencyError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, E>>,
+    Fut: Future<Output = Result<WorkAnswer, E>>,
 {
     let started = tokio::time::Instant::now();
     let mut work = Some(work);
     loop {
         let now = clock.now().epoch_secs();
-        let claim = store.claim(org, key.as_str(), fingerprint, now, now + KEY_LIFETIME.as_secs() as i64).await?;
+        let key_expires_at = now + KEY_LIFETIME.as_secs() as i64;
+        let claim = store.claim(org, key.as_str(), fingerprint, now, key_expires_at).await?;
         let existing = match claim {
             Claim::Claimed => {
                 let Some(work) = work.take() else { return Err(IdempotencyError::InProgress) };
                 return match work().await {
-                    Ok(answer) => {
-                        store.complete(org, key.as_str(), &answer).await?;
-                        Ok(Ok(Answer::Fresh(answer)))
+                    Ok(WorkAnswer { json, keep_until }) => {
+                        let expires_at = keep_until.map_or(key_expires_at, |until| until.max(key_expires_at));
+                        store.complete(org, key.as_str(), &json, expires_at).await?;
+                        Ok(Ok(Answer::Fresh(json)))
                     }
                     Err(err) => {
                         store.release(org, key.as_str()).await?;
@@ -177,9 +193,9 @@ pub async fn answer_once<E, F, Fut>(
 where
     E: From<IdempotencyError>,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, E>>,
+    Fut: Future<Output = Result<WorkAnswer, E>>,
 {
-    let Some(key) = key else { return Ok(json_ok(work().await?, false)) };
+    let Some(key) = key else { return Ok(json_ok(work().await?.json, false)) };
     // The body was validated as JSON already; an empty one fingerprints as null.
     let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let fingerprint = fingerprint(route, phone_id, &value);
@@ -234,7 +250,7 @@ mod tests {
         let runs = AtomicU32::new(0);
         let work = || async {
             runs.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, ()>("answer".to_string())
+            Ok::<_, ()>(WorkAnswer::from("answer"))
         };
         assert_eq!(run_once(&store, &clock, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
         assert_eq!(
@@ -251,7 +267,7 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 2);
 
         let failing = IdempotencyKey::parse(b"k2").unwrap();
-        let fail = || async { Err::<String, _>("down") };
+        let fail = || async { Err::<WorkAnswer, _>("down") };
         assert_eq!(run_once(&store, &clock, &org, &failing, "f1", fail).await.unwrap(), Err("down"));
         assert_eq!(
             run_once(&store, &clock, &org, &failing, "f1", work).await.unwrap(),
@@ -273,7 +289,7 @@ mod tests {
                 let work = || async {
                     runs.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok::<_, ()>("the answer".to_string())
+                    Ok::<_, ()>(WorkAnswer::from("the answer"))
                 };
                 match run_once(store.as_ref(), &clock, &org, &key, "f", work).await.unwrap().unwrap() {
                     Answer::Fresh(a) | Answer::Replayed(a) => a,
@@ -290,7 +306,7 @@ mod tests {
     async fn a_key_is_free_again_once_its_lifetime_has_passed() {
         let (store, clock) = (MemoryIdempotency::default(), ManualClock::starting_now());
         let (org, key) = (OrgId::from("org-1"), IdempotencyKey::parse(b"k").unwrap());
-        let work = |answer: &'static str| move || async move { Ok::<_, ()>(answer.to_string()) };
+        let work = |answer: &'static str| move || async move { Ok::<_, ()>(WorkAnswer::from(answer)) };
         assert_eq!(
             run_once(&store, &clock, &org, &key, "f1", work("first")).await.unwrap(),
             Ok(Answer::Fresh("first".into()))
@@ -302,5 +318,23 @@ mod tests {
             run_once(&store, &clock, &org, &key, "f2", work("second")).await.unwrap(),
             Ok(Answer::Fresh("second".into()))
         );
+    }
+
+    #[tokio::test]
+    async fn an_answer_naming_a_record_lives_as_long_as_the_record() {
+        let (store, clock) = (MemoryIdempotency::default(), ManualClock::starting_now());
+        let (org, key) = (OrgId::from("org-1"), IdempotencyKey::parse(b"k").unwrap());
+        // A message scheduled 20 days ahead: its record is kept until then plus retention.
+        let keep_until = clock.now().plus(Duration::from_secs(21 * 86_400)).epoch_secs();
+        let scheduled =
+            || async move { Ok::<_, ()>(WorkAnswer { json: "scheduled".into(), keep_until: Some(keep_until) }) };
+        run_once(&store, &clock, &org, &key, "f", scheduled).await.unwrap().unwrap();
+        clock.advance(Duration::from_secs(20 * 86_400));
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f", scheduled).await.unwrap(),
+            Ok(Answer::Replayed("scheduled".into()))
+        );
+        clock.advance(Duration::from_secs(86_400 + 1));
+        assert!(matches!(run_once(&store, &clock, &org, &key, "f", scheduled).await.unwrap(), Ok(Answer::Fresh(_))));
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use super::chat_id::ChatId;
 use super::content::{Content, RawContent, check_text_length};
-use super::limits::{DEFAULT_BROADCAST_DELAY, MAX_BROADCAST_CHATS, MAX_BROADCAST_DELAY_SECS};
+use super::limits::{
+    DEFAULT_BROADCAST_DELAY, MAX_BROADCAST_CHATS, MAX_BROADCAST_DELAY_SECS, MAX_SCHEDULE_AHEAD, MAX_SCHEDULE_AHEAD_DAYS,
+};
 use super::time::Timestamp;
 use super::validation::ValidationError;
 use super::wire::{BroadcastRequest, RawVariables};
@@ -105,8 +107,40 @@ impl BroadcastRequest {
         };
         let values = variables_by_chat(self.variables.unwrap_or_default(), &seen)?;
         let recipients = render(&content, chat_ids, &values)?;
-        Ok(ValidatedBroadcast { content, recipients, delay })
+        let broadcast = ValidatedBroadcast { content, recipients, delay };
+        check_horizon(&broadcast, now)?;
+        Ok(broadcast)
     }
+}
+
+impl ValidatedBroadcast {
+    /// When the `i`-th chat is due: `scheduled_at` (or `now`) plus `i` delays.
+    pub fn due(&self, i: usize, now: Timestamp) -> Timestamp {
+        self.content.scheduled_at.unwrap_or(now).plus(self.delay * i as u32)
+    }
+
+    /// When the last chat is due.
+    pub fn last_due(&self, now: Timestamp) -> Timestamp {
+        self.due(self.recipients.len().saturating_sub(1), now)
+    }
+}
+
+/// The last chat must be due within the schedule horizon, or its record and media would expire
+/// before it is sent.
+fn check_horizon(broadcast: &ValidatedBroadcast, now: Timestamp) -> Result<(), ValidationError> {
+    let last = broadcast.last_due(now);
+    if last <= now.plus(MAX_SCHEDULE_AHEAD) {
+        return Ok(());
+    }
+    Err(invalid(
+        "invalid_delay",
+        "delay",
+        format!(
+            "the last of the {} chats would be due at {last}, past the limit of {MAX_SCHEDULE_AHEAD_DAYS} days ahead \
+             (scheduled_at + delay × (chats - 1)); lower delay or scheduled_at, or split the broadcast",
+            broadcast.recipients.len()
+        ),
+    ))
 }
 
 /// Each chat's values, as text.
@@ -286,6 +320,29 @@ mod tests {
         assert_eq!((err.code, err.field.as_deref()), ("invalid_variables", Some("variables[0].chat_id")));
         let err = base(json!({"variables": [{"chat_id": "15550000010", "values": {"a": [1]}}]})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("variables[0].values.a"));
+    }
+
+    #[test]
+    fn the_last_chat_must_be_due_within_the_schedule_horizon() {
+        // 1,000 chats an hour apart from now: the last is due 999 hours (41.6 days) ahead.
+        let chats: Vec<String> = (0..1000).map(|i| format!("1555{i:07}")).collect();
+        let err = parse(json!({"chat_ids": chats, "message": "hi", "delay": 3600})).unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), ("invalid_delay", Some("delay")));
+        assert!(err.message.contains("30 days ahead") && err.message.contains("1000 chats"), "{}", err.message);
+        // 720 chats an hour apart end 719 hours (29.96 days) ahead: accepted, and so is the
+        // exact horizon; a second more is not.
+        let within = parse(json!({"chat_ids": chats[..720], "message": "hi", "delay": 3600})).unwrap();
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(within.last_due(now).to_string(), "2026-01-30T23:00:00.000Z");
+        let two = &chats[..2];
+        assert!(
+            parse(json!({"chat_ids": two, "message": "hi", "scheduled_at": "2026-01-30T23:00:00Z", "delay": 3600}))
+                .is_ok()
+        );
+        let err =
+            parse(json!({"chat_ids": two, "message": "hi", "scheduled_at": "2026-01-30T23:00:01Z", "delay": 3600}))
+                .unwrap_err();
+        assert_eq!(err.code, "invalid_delay");
     }
 
     #[test]

@@ -56,7 +56,9 @@ pub const MAX_POLL_ID_CHARS: usize = 256;
 /// WhatsApp's bounds on the number of poll options.
 pub const POLL_OPTIONS: RangeInclusive<usize> = 2..=12;
 
-/// How far ahead a message may be scheduled.
+/// The schedule horizon: no message is due later than this after it is accepted, be it a send's
+/// `scheduled_at` or a broadcast's last chat (`scheduled_at + delay × (chats - 1)`). Staged media
+/// must outlive it: the `media/` lifecycle rule in `template.yaml` is this plus `RetentionDays`.
 pub const MAX_SCHEDULE_AHEAD_DAYS: u64 = 30;
 pub const MAX_SCHEDULE_AHEAD: Duration = Duration::from_secs(MAX_SCHEDULE_AHEAD_DAYS * 86_400);
 
@@ -79,3 +81,41 @@ pub const IDEMPOTENCY_KEY_BYTES: RangeInclusive<usize> = 1..=255;
 pub const MAX_ORG_NAME_CHARS: usize = 100;
 /// A phone_id chosen by an admin, in bytes.
 pub const MAX_PHONE_ID_BYTES: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The template's media lifecycle (`MediaExpiry`: days per `RetentionDays`) must keep staged
+    /// media for the whole schedule horizon on top of retention.
+    #[test]
+    fn the_media_lifecycle_in_the_template_covers_the_schedule_horizon() {
+        let template = include_str!("../../../template.yaml");
+        let mapping = template.split("\n  MediaExpiry:\n").nth(1).expect("template.yaml has Mappings.MediaExpiry");
+        let mut lines = mapping.lines().take_while(|l| l.starts_with("    ")).filter(|l| !l.trim().starts_with('#'));
+        let days = |line: Option<&str>, name: &str| -> u64 {
+            let line = line.unwrap_or_default().trim();
+            line.strip_prefix(name).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("{name} N: {line}"))
+        };
+        let mut checked = 0;
+        while let Some(key) = lines.next() {
+            let retention: u64 = key.trim().trim_end_matches(':').trim_matches('"').parse().expect("a day count");
+            assert_eq!(days(lines.next(), "Days:"), retention + MAX_SCHEDULE_AHEAD_DAYS, "MediaExpiry {retention}");
+            // An upload may be sent up to a day after it is made.
+            assert_eq!(
+                days(lines.next(), "UploadDays:"),
+                retention + MAX_SCHEDULE_AHEAD_DAYS + 1,
+                "uploads {retention}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} MediaExpiry entries found");
+        let allowed = template.split("\n  RetentionDays:\n").nth(1).expect("the RetentionDays parameter");
+        let allowed = allowed.lines().find_map(|l| l.trim().strip_prefix("AllowedValues: [")).expect("AllowedValues");
+        assert_eq!(
+            allowed.trim_end_matches(']').split(", ").count(),
+            checked,
+            "one MediaExpiry entry per allowed value"
+        );
+    }
+}

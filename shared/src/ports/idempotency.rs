@@ -32,8 +32,8 @@ pub trait IdempotencyStore: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> Result<Claim, StoreError>;
-    /// Stores the answer of the request that claimed the key.
-    async fn complete(&self, org: &OrgId, key: &str, response: &str) -> Result<(), StoreError>;
+    /// Stores the answer of the request that claimed the key, kept until `expires_at` (epoch seconds).
+    async fn complete(&self, org: &OrgId, key: &str, response: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Frees a claimed key whose request failed, so that a retry can run.
     async fn release(&self, org: &OrgId, key: &str) -> Result<(), StoreError>;
     async fn lookup(&self, org: &OrgId, key: &str, now: i64) -> Result<Option<IdempotencyRecord>, StoreError>;

@@ -17,6 +17,14 @@ use crate::domain::tenant::Phone;
 use crate::ports::{BroadcastRecord, EnqueueState, QueueError, Tracking};
 use crate::telemetry::chain;
 
+/// A broadcast the queue has taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastAccepted {
+    pub broadcast_id: BroadcastId,
+    /// When its summary (and its last message) expires, epoch seconds.
+    pub expires_at: i64,
+}
+
 #[derive(Clone)]
 pub struct Broadcaster {
     pub enqueuer: Enqueuer,
@@ -32,9 +40,10 @@ impl Broadcaster {
         phone: &Phone,
         performed_by: &str,
         broadcast: ValidatedBroadcast,
-    ) -> Result<BroadcastId, EnqueueError> {
+    ) -> Result<BroadcastAccepted, EnqueueError> {
         let now = self.enqueuer.clock.now();
         let broadcast_id = BroadcastId::generate();
+        let last_due = broadcast.last_due(now);
         let ValidatedBroadcast { mut content, recipients, delay } = broadcast;
         let start = content.scheduled_at.unwrap_or(now);
         // Media first: an upload that cannot be sent leaves no broadcast behind.
@@ -53,7 +62,8 @@ impl Broadcaster {
             total_chats: recipients.len() as u32,
             queued_chats: 0,
             state: EnqueueState::Queuing,
-            expires_at: self.enqueuer.expires_at(now),
+            // The summary lives as long as its last message.
+            expires_at: self.enqueuer.expires_at(last_due),
         };
         self.tracking.put_broadcast(&record).await?;
 
@@ -103,6 +113,6 @@ impl Broadcaster {
             let none = format!("none of the broadcast's {} messages could be queued", record.total_chats);
             return Err(EnqueueError::Queue(QueueError::new(none, "every SendMessageBatch entry failed")));
         }
-        Ok(broadcast_id)
+        Ok(BroadcastAccepted { broadcast_id, expires_at: record.expires_at })
     }
 }

@@ -42,6 +42,8 @@ pub struct Accepted {
     pub unique_id: UniqueId,
     pub queue_position: u64,
     pub queued_at: Timestamp,
+    /// When its record expires (epoch seconds): an answer naming it is kept as long.
+    pub expires_at: i64,
 }
 
 /// The ports and settings the send path needs.
@@ -94,7 +96,13 @@ impl Enqueuer {
             }
             return Err(err.into());
         }
-        Ok(Accepted { queue_id, unique_id: record.unique_id, queue_position, queued_at: now })
+        Ok(Accepted {
+            queue_id,
+            unique_id: record.unique_id,
+            queue_position,
+            queued_at: now,
+            expires_at: record.expires_at,
+        })
     }
 
     /// Stores inline media in S3 under `media/{org}/{owner}/…` (owner: a queue_id or a broadcast);
@@ -139,6 +147,7 @@ impl Enqueuer {
         now: Timestamp,
     ) -> MessageRecord {
         let content = parts.content;
+        let scheduled_at = content.scheduled_at.filter(|at| *at > now);
         MessageRecord {
             org_id: org.clone(),
             queue_id,
@@ -162,15 +171,16 @@ impl Enqueuer {
             dead_lettered_at: None,
             generation: 0,
             attempts_before_replay: 0,
-            scheduled_at: content.scheduled_at.filter(|at| *at > now),
+            scheduled_at,
             broadcast_id: parts.broadcast_id,
-            expires_at: self.expires_at(now),
+            expires_at: self.expires_at(scheduled_at.unwrap_or(now)),
         }
     }
 
-    /// When a record made at `now` expires (DynamoDB TTL, epoch seconds).
-    pub fn expires_at(&self, now: Timestamp) -> i64 {
-        now.epoch_secs() + self.retention.as_secs() as i64
+    /// When a record due at `due` expires (DynamoDB TTL, epoch seconds): retention counts from
+    /// the due time, so a scheduled message outlives its wait.
+    pub fn expires_at(&self, due: Timestamp) -> i64 {
+        due.epoch_secs() + self.retention.as_secs() as i64
     }
 }
 

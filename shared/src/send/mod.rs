@@ -8,7 +8,7 @@ pub mod purge;
 pub mod queue_depth;
 pub mod uploads;
 
-pub use broadcast::Broadcaster;
+pub use broadcast::{BroadcastAccepted, Broadcaster};
 pub use enqueue::{Accepted, EnqueueError, Enqueuer};
 pub use purge::{PurgeSelection, Purger};
 pub use queue_depth::QueueDepth;

@@ -61,14 +61,15 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
-    async fn complete(&self, org: &OrgId, idem: &str, response: &str) -> Result<(), StoreError> {
+    async fn complete(&self, org: &OrgId, idem: &str, response: &str, expires_at: i64) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(idempotency_key(org, idem)))
-            .update_expression("SET #response = :response")
+            .update_expression("SET #response = :response, expires_at = :expires")
             .expression_attribute_names("#response", "response")
             .expression_attribute_values(":response", s(response))
+            .expression_attribute_values(":expires", n(expires_at))
             .send()
             .await
             .map_err(unavailable)?;

@@ -36,9 +36,10 @@ impl IdempotencyStore for MemoryIdempotency {
         }
     }
 
-    async fn complete(&self, org: &OrgId, key: &str, response: &str) -> Result<(), StoreError> {
-        if let Some((record, _)) = lock(&self.keys).get_mut(&(org.clone(), key.to_string())) {
+    async fn complete(&self, org: &OrgId, key: &str, response: &str, expires_at: i64) -> Result<(), StoreError> {
+        if let Some((record, expires)) = lock(&self.keys).get_mut(&(org.clone(), key.to_string())) {
             record.response = Some(response.to_string());
+            *expires = expires_at;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use crate::api::body::creating_request;
-use crate::api::idempotency::answer_once;
+use crate::api::idempotency::{WorkAnswer, answer_once};
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::chat_id::ChatId;
 use crate::domain::content::Content;
@@ -94,7 +94,8 @@ pub async fn send(
             sender: format!("+{}", phone.number),
             recipient,
         };
-        Ok(serde_json::to_string(&answer).unwrap_or_default())
+        let json = serde_json::to_string(&answer).unwrap_or_default();
+        Ok(WorkAnswer { json, keep_until: Some(accepted.expires_at) })
     };
     answer_once(&app, &caller.org_id, idempotency_key, "POST /v1/send", phone.phone_id.as_str(), &bytes, enqueue).await
 }

@@ -45,6 +45,42 @@ async fn a_scheduled_broadcast_queues_one_spaced_job_per_chat_and_reports_schedu
 }
 
 #[tokio::test]
+async fn a_broadcasts_records_expire_retention_after_their_own_due_time() {
+    let app = Harness::new().await;
+    let retention = app.accepted(text_to("15550000010")).await.expires_at - app.now().epoch_secs();
+    let at = app.now().plus(Duration::from_secs(86_400));
+    let chats = ["15550000010", "15550000011", "15550000012"];
+    let id =
+        create(&app, json!({"chat_ids": chats, "message": "hi", "delay": 3600, "scheduled_at": at.to_string()})).await;
+    let broadcast_id = crate::domain::ids::BroadcastId::from(id.as_str());
+    let messages = app.store.broadcast_messages(&app.org, &broadcast_id).await.expect("memory store");
+    let expiries: Vec<i64> = messages.iter().map(|m| m.expires_at - m.due().epoch_secs()).collect();
+    assert_eq!(expiries, [retention; 3]);
+    let last_due = at.plus(Duration::from_secs(2 * 3600)).epoch_secs();
+    assert_eq!(messages[2].expires_at, last_due + retention);
+    let summary = app.store.get_broadcast(&app.org, &broadcast_id).await.expect("memory store").expect("a broadcast");
+    assert_eq!(summary.expires_at, last_due + retention);
+}
+
+#[tokio::test]
+async fn a_broadcast_whose_last_chat_is_due_past_the_horizon_is_refused() {
+    let app = Harness::new().await;
+    let at = app.now().plus(Duration::from_secs(29 * 86_400));
+    // 26 chats an hour apart from 29 days ahead: the last is due 30 days and 1 hour ahead.
+    let chats: Vec<String> = (0..26).map(|i| format!("155500000{i:02}")).collect();
+    let reply = app
+        .json(
+            Method::POST,
+            BROADCAST,
+            json!({"chat_ids": chats, "message": "hi", "delay": 3600, "scheduled_at": at.to_string()}),
+        )
+        .await;
+    let body = assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_delay");
+    assert!(body["message"].as_str().unwrap().contains("30 days ahead"), "{body}");
+    assert!(app.jobs().is_empty());
+}
+
+#[tokio::test]
 async fn a_bad_chat_id_queues_nothing() {
     let app = Harness::new().await;
     let reply = app.json(Method::POST, BROADCAST, json!({"chat_ids": ["15550000010", "nope"], "message": "hi"})).await;

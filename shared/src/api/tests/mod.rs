@@ -26,7 +26,7 @@ use crate::domain::ids::{OrgId, QueueId};
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{NewApiKey, Phone, ProviderSettings};
 use crate::domain::time::Timestamp;
-use crate::ports::{Clock, StatusStore, TenantStore};
+use crate::ports::{Clock, StatusStore, TenantStore, Tracking};
 use crate::wiring::in_memory_api;
 
 const SEND: &str = "/v1/message/send";

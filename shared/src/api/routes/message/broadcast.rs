@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::api::body::creating_request;
-use crate::api::idempotency::answer_once;
+use crate::api::idempotency::{WorkAnswer, answer_once};
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::wire::BroadcastRequest;
 
@@ -21,8 +21,9 @@ pub async fn create(
     let broadcast = BroadcastRequest::from_json(&bytes)?.validate(app.clock.now())?;
     let phone = app.resolve_phone(&caller, &headers).await?;
     let create = || async {
-        let broadcast_id = app.broadcaster.broadcast(&caller.org_id, &phone, &caller.key_id, broadcast).await?;
-        Ok(json!({"broadcast_id": broadcast_id}).to_string())
+        let accepted = app.broadcaster.broadcast(&caller.org_id, &phone, &caller.key_id, broadcast).await?;
+        let json = json!({"broadcast_id": accepted.broadcast_id}).to_string();
+        Ok(WorkAnswer { json, keep_until: Some(accepted.expires_at) })
     };
     let route = "POST /v1/message/broadcast";
     answer_once(&app, &caller.org_id, idempotency_key, route, phone.phone_id.as_str(), &bytes, create).await

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use crate::api::body::creating_request;
-use crate::api::idempotency::answer_once;
+use crate::api::idempotency::{WorkAnswer, answer_once};
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::ids::{QueueId, UniqueId};
 use crate::domain::send::parse_send_request;
@@ -24,7 +24,8 @@ pub async fn send(
     let phone = app.resolve_phone(&caller, &headers).await?;
     let enqueue = || async {
         let accepted = app.enqueuer.enqueue_message(&caller.org_id, &phone, message).await?;
-        Ok(serde_json::to_string(&SendResponse::from(accepted)).unwrap_or_default())
+        let keep_until = Some(accepted.expires_at);
+        Ok(WorkAnswer { json: serde_json::to_string(&SendResponse::from(accepted)).unwrap_or_default(), keep_until })
     };
     let route = "POST /v1/message/send";
     answer_once(&app, &caller.org_id, idempotency_key, route, phone.phone_id.as_str(), &bytes, enqueue).await

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::chat_of;
 use crate::api::body::creating_request;
-use crate::api::idempotency::answer_once;
+use crate::api::idempotency::{WorkAnswer, answer_once};
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::content::Content;
 use crate::domain::content::RawContent;
@@ -83,7 +83,8 @@ pub async fn send(
     let enqueue = || async {
         let accepted =
             app.enqueuer.enqueue_message(&caller.org_id, &phone, ValidatedMessage { chat_id, content }).await?;
-        Ok(json!({"chatID": raw_chat, "pendingMessageID": accepted.unique_id}).to_string())
+        let json = json!({"chatID": raw_chat, "pendingMessageID": accepted.unique_id}).to_string();
+        Ok(WorkAnswer { json, keep_until: Some(accepted.expires_at) })
     };
     // The chat is part of what makes a retry "the same request".
     let route = format!("POST /v1/chats/{raw_chat}/messages");
