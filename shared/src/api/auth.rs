@@ -13,7 +13,7 @@ use tracing::field::Empty;
 use super::error::ApiError;
 use super::rate_limit::RateStatus;
 use super::state::AppState;
-use crate::domain::ids::OrgId;
+use crate::domain::ids::{OrgId, is_plausible_id};
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
 use crate::ports::StoreError;
 
@@ -130,6 +130,13 @@ impl AppState {
     pub async fn find_phone(&self, caller: &Caller, selector: Option<&str>, source: &str) -> Result<Phone, ApiError> {
         let phones = self.phones_of(caller).await?;
         if let Some(selector) = selector {
+            // Longer than any number or phone_id: not echoed back, nothing to look for.
+            if !is_plausible_id(selector) {
+                return Err(ApiError::NotFound(format!(
+                    "no phone has an id of {} bytes; {source} takes one of your org's numbers or phone_ids",
+                    selector.len()
+                )));
+            }
             return phones.into_iter().find(|phone| phone.answers_to(selector)).ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "phone {selector:?} not found; {source} takes one of your org's numbers or phone_ids"

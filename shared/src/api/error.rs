@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tracing::error;
+use tracing::{error, warn};
 
 use super::idempotency::{IdempotencyError, IdempotencyKey};
 use crate::domain::validation::{ValidationError, ValidationErrorKind};
@@ -73,6 +73,9 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::Idempotency(IdempotencyError::Store(err)) => {
+                if let Some(rejected) = rejected(&err) {
+                    return rejected.into_response();
+                }
                 error!(error = %chain(&err), "idempotency store failure");
                 return ApiError::Unavailable("idempotency keys are temporarily unavailable".into()).into_response();
             }
@@ -109,13 +112,33 @@ fn error_response(status: StatusCode, code: &str, message: String, field: Option
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        if let Some(rejected) = rejected(&err) {
+            return rejected;
+        }
         error!(error = %chain(&err), "status store failure");
         ApiError::Unavailable("message storage is temporarily unavailable".into())
     }
 }
 
+/// A store's refusal of what the request carried: the client's 400, never a 503 to retry.
+fn rejected(err: &StoreError) -> Option<ApiError> {
+    let StoreError::Rejected { context, .. } = err else { return None };
+    warn!(error = %chain(err), "the store refused the request's data");
+    Some(ApiError::Validation(ValidationError::bad_request(
+        "invalid_request",
+        None,
+        format!("the request is too large to store ({context}); shorten its text or fields and send it again"),
+    )))
+}
+
 impl From<EnqueueError> for ApiError {
     fn from(err: EnqueueError) -> Self {
+        if let Some(rejected) = match &err {
+            EnqueueError::Store(store) => rejected(store),
+            _ => None,
+        } {
+            return rejected;
+        }
         if let EnqueueError::Upload(err) = err {
             return err.into();
         }

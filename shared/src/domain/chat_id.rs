@@ -1,7 +1,7 @@
 //! `ChatId`: a WhatsApp chat address that is known to be well formed and normalised, read from
 //! any dialect's form of it (Periskope's `chat_id`, `/v1/send`'s `to`, Beeper's `chatID`).
 
-use super::limits::PHONE_DIGITS;
+use super::limits::{MAX_GROUP_CHAT_ID_CHARS, PHONE_DIGITS};
 use super::validation::ValidationError;
 
 const USER_SUFFIX: &str = "@c.us";
@@ -18,7 +18,8 @@ impl ChatId {
     /// Accepts `<digits>`, `<digits>@c.us` or `<local>@g.us`, normalising the first to `@c.us`.
     pub fn parse(raw: &str) -> Result<ChatId, ValidationError> {
         if let Some(local) = raw.strip_suffix(GROUP_SUFFIX) {
-            return is_group_local(local).then(|| ChatId(raw.to_owned())).ok_or_else(invalid);
+            let valid = raw.len() <= MAX_GROUP_CHAT_ID_CHARS && is_group_local(local);
+            return valid.then(|| ChatId(raw.to_owned())).ok_or_else(invalid);
         }
         let digits = raw.strip_suffix(USER_SUFFIX).unwrap_or(raw);
         is_phone_number(digits).then(|| ChatId(format!("{digits}{USER_SUFFIX}"))).ok_or_else(invalid)
@@ -90,7 +91,7 @@ fn invalid() -> ValidationError {
         Some("chat_id"),
         "chat_id must be a phone number with country code and no '+', spaces or dashes \
          (5 to 15 digits, e.g. 919537851844 or 919537851844@c.us), or a group id ending in @g.us \
-         (e.g. 120363025246125486@g.us)",
+         (e.g. 120363025246125486@g.us, at most 64 characters)",
     )
 }
 
@@ -144,6 +145,15 @@ mod tests {
             assert!(id.is_group());
             assert_eq!(id.digits(), None);
         }
+    }
+
+    #[test]
+    fn group_ids_are_at_most_64_characters() {
+        let longest = format!("{}@g.us", "1".repeat(MAX_GROUP_CHAT_ID_CHARS - 5));
+        assert!(ChatId::parse(&longest).is_ok());
+        let err = ChatId::parse(&format!("1{longest}")).expect_err("65 characters");
+        assert_eq!(err.code, "invalid_chat_id");
+        assert!(err.message.contains("at most 64 characters"), "{}", err.message);
     }
 
     #[test]

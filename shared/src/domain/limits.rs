@@ -71,6 +71,12 @@ pub const MAX_BROADCAST_DELAY_SECS: f64 = 3600.0;
 /// Longer than any id Outbox hands out (queue, unique, broadcast ids); DynamoDB keys stop at 2 KB.
 pub const MAX_ID_BYTES: usize = 128;
 
+/// A group chat id (`…@g.us`), in characters: WhatsApp's are at most 36; the bound keeps keys small.
+pub const MAX_GROUP_CHAT_ID_CHARS: usize = 64;
+
+/// Queue ids one purge may name: a broadcast's worth.
+pub const MAX_PURGE_IDS: usize = 1000;
+
 /// A phone number: E.164 without the '+', this many digits.
 pub const PHONE_DIGITS: RangeInclusive<usize> = 5..=15;
 

@@ -3,6 +3,7 @@
 //! mapping does (`event_source`). Used by `outbox-local` (`make run`), `outbox-admin` without a
 //! deployment, the integration tests and the bench; compiled only with the `local` feature.
 
+mod drain;
 pub mod event_source;
 pub mod provision;
 
@@ -146,7 +147,8 @@ pub async fn serve_api(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let router = crate::api::router(crate::wiring::app_state(config, aws));
+    let router = crate::api::router(crate::wiring::app_state(config, aws))
+        .layer(axum::middleware::from_fn(drain::read_whole_body));
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

@@ -46,6 +46,14 @@ pub enum StoreError {
         #[source]
         source: Cause,
     },
+    /// The store refused the request as invalid because of what it was given (an item or key over
+    /// DynamoDB's size limits): a retry fails the same way, so it is the client's error.
+    #[error("the status store refused the request: {context}")]
+    Rejected {
+        context: String,
+        #[source]
+        source: Cause,
+    },
 }
 
 impl StoreError {
@@ -58,6 +66,10 @@ impl StoreError {
 
     pub fn corrupt(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::Corrupt { context: context.into(), source: cause(source) }
+    }
+
+    pub fn rejected(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Rejected { context: context.into(), source: cause(source) }
     }
 }
 

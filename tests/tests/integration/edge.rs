@@ -142,3 +142,79 @@ async fn the_rate_limit_counts_down_in_headers_then_answers_429() {
     let (code, _) = stack.status("3EB0000000000000000000").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_refusing_an_item_or_key_as_too_large_is_rejected_not_unavailable() {
+    use outbox_tests::outbox::domain::ids::QueueId;
+    use outbox_tests::outbox::local::LOCAL_ORG;
+    use outbox_tests::outbox::ports::{StatusStore, StoreError};
+
+    let stack = Stack::start_with(no_consumers()).await;
+    let (code, sent) = stack.send(json!({"chat_id": "919537851844", "message": "a template"})).await;
+    assert_eq!(code, StatusCode::OK, "{sent}");
+    let store = stack.store();
+    let queue_id = QueueId::from(sent["queue_id"].as_str().expect("a queue_id"));
+    let record = store.get(&OrgId::from(LOCAL_ORG), &queue_id).await.unwrap().expect("the record");
+    // An item over 400 KB, and a partition key over 2 KB: DynamoDB's ValidationExceptions.
+    let mut too_big = record.clone();
+    (too_big.queue_id, too_big.text) = (QueueId::generate(), Some("x".repeat(450 * 1024)));
+    let mut long_key = record;
+    long_key.queue_id = QueueId::from("q".repeat(3000));
+    for record in [too_big, long_key] {
+        let err = store.create(&record).await.expect_err("refused");
+        assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
+    }
+}
+
+/// Writes a whole request (headers, then `body_len` bytes), then reads the whole answer, as
+/// Python's `requests` does: an answer sent while the body was still going out must not break
+/// the write.
+async fn write_all_then_read(base_url: &str, head: &str, body_len: usize) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await?;
+    socket.write_all(head.as_bytes()).await?;
+    let chunk = vec![b' '; 64 * 1024];
+    let mut left = body_len;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        socket.write_all(&chunk[..n]).await?;
+        left -= n;
+    }
+    let mut answer = vec![];
+    socket.read_to_end(&mut answer).await?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_body_is_read_to_its_end_and_answered_413_like_api_gateway() {
+    let stack = Stack::start_with(no_consumers()).await;
+    let size = 8 * 1024 * 1024;
+    let declared = format!(
+        "POST /v1/message/send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer local-dev-key\r\n\
+         Content-Type: application/json\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+    );
+    let chunked_head = "POST /v1/message/send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer local-dev-key\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let answer = tokio::time::timeout(Duration::from_secs(60), write_all_then_read(&stack.base_url, &declared, size))
+        .await
+        .expect("answered in time")
+        .expect("the whole body was taken, then the answer read");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
+    assert!(answer.contains("body_too_large"), "{answer}");
+
+    // Chunked, with no length declared: the route stops at its limit, the rest is still read.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = stack.base_url.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    socket.write_all(chunked_head.as_bytes()).await.expect("head");
+    let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+    for _ in 0..(size / (64 * 1024)) {
+        socket.write_all(chunk.as_bytes()).await.expect("the body is taken while the route answers");
+    }
+    socket.write_all(b"0\r\n\r\n").await.expect("the last chunk");
+    let mut answer = vec![];
+    socket.read_to_end(&mut answer).await.expect("the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
+}

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -105,11 +105,18 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
+/// An SDK error as ours: a `ValidationException` about a size (an item over 400 KB, a key over
+/// 2 KB) is caused by the input and `Rejected`; anything else is `Unavailable`.
 pub(super) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    let service = err.as_service_error();
+    let message = service.and_then(|e| e.message()).unwrap_or_default();
+    if service.and_then(|e| e.code()) == Some("ValidationException") && message.to_ascii_lowercase().contains("size") {
+        return StoreError::rejected(format!("DynamoDB: {message}"), err);
+    }
     StoreError::unavailable("a DynamoDB request failed", err)
 }
 

@@ -13,6 +13,7 @@ use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, Sto
 #[async_trait]
 impl StatusStore for MemoryStore {
     async fn create(&self, record: &MessageRecord) -> Result<(), StoreError> {
+        self.fault("create")?;
         let mut messages = lock(&self.messages);
         let key = (record.org_id.clone(), record.queue_id.clone());
         if messages.contains_key(&key) {

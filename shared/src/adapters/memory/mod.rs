@@ -15,6 +15,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::upload::UploadRecord;
 use crate::ports::{
     BroadcastRecord, JobQueue, MediaError, MediaStore, ObjectInfo, PresignedPut, QueueError, SecretError, SecretStore,
+    StoreError,
 };
 
 mod clock;
@@ -46,6 +47,35 @@ pub struct MemoryStore {
     pub fail_finish: std::sync::atomic::AtomicU32,
     /// How many of the next `begin_attempt` calls fail so (throttling before any attempt).
     pub fail_begin: std::sync::atomic::AtomicU32,
+    faults: Mutex<Vec<Fault>>,
+}
+
+/// A fault a test injects: calls of operation `op` (the port method's name) fail with `error`,
+/// `times` times, after `skip` calls went through.
+struct Fault {
+    op: &'static str,
+    skip: usize,
+    times: usize,
+    error: StoreError,
+}
+
+impl MemoryStore {
+    /// Makes `op` fail with `error` `times` times, after `skip` calls succeed.
+    pub fn inject_fault(&self, op: &'static str, skip: usize, times: usize, error: StoreError) {
+        lock(&self.faults).push(Fault { op, skip, times, error });
+    }
+
+    /// The injected failure of this call of `op`, if any.
+    pub(super) fn fault(&self, op: &str) -> Result<(), StoreError> {
+        let mut faults = lock(&self.faults);
+        let Some(fault) = faults.iter_mut().find(|f| f.op == op && (f.skip > 0 || f.times > 0)) else { return Ok(()) };
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return Ok(());
+        }
+        fault.times -= 1;
+        Err(fault.error.clone())
+    }
 }
 
 /// Records what was enqueued, re-timed and dead-lettered; `fail_enqueue` simulates an SQS outage.

@@ -19,6 +19,7 @@ impl MemoryStore {
 #[async_trait]
 impl Tracking for MemoryStore {
     async fn put_broadcast(&self, record: &BroadcastRecord) -> Result<(), StoreError> {
+        self.fault("put_broadcast")?;
         lock(&self.broadcasts).insert((record.org_id.clone(), record.broadcast_id.clone()), record.clone());
         Ok(())
     }
@@ -32,6 +33,7 @@ impl Tracking for MemoryStore {
     }
 
     async fn create_many(&self, records: &[MessageRecord]) -> Result<Vec<QueueId>, StoreError> {
+        self.fault("create_many")?;
         let mut failed = vec![];
         for record in records {
             if self.create(record).await.is_err() {

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use super::*;
 use crate::domain::media::MediaKind;
 use crate::domain::message::Status;
+use crate::ports::StoreError;
 
 #[tokio::test]
 async fn a_non_json_content_type_is_unsupported() {
@@ -135,6 +136,22 @@ async fn an_enqueue_failure_is_503_with_retry_after_and_the_record_is_failed() {
     assert_eq!(record.status, Status::Failed);
     assert!(record.status_description.as_deref().is_some_and(|d| !d.is_empty()), "{record:?}");
     assert!(record.timeline.failed_at.is_some());
+}
+
+#[tokio::test]
+async fn a_write_the_store_refuses_as_too_large_is_a_400_not_a_503() {
+    let app = Harness::new().await;
+    let too_large =
+        StoreError::rejected("DynamoDB: Item size has exceeded the maximum allowed size", "ValidationException");
+    app.store.inject_fault("create", 0, 1, too_large);
+    let reply = app.send(text_to("15550000010")).await;
+    let body = assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(body["message"].as_str().unwrap().contains("Item size has exceeded"), "{body}");
+    assert!(reply.headers.get(header::RETRY_AFTER).is_none());
+    assert!(app.jobs().is_empty());
+    // An outage is still a 503 to retry.
+    app.store.inject_fault("create", 0, 1, StoreError::unavailable("PutItem", "timed out"));
+    assert_error(&app.send(text_to("15550000010")).await, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
 }
 
 // --- routing ---

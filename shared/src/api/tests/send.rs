@@ -86,6 +86,15 @@ async fn x_phone_selects_the_sending_phone_by_phone_id() {
 }
 
 #[tokio::test]
+async fn an_x_phone_longer_than_any_id_is_not_found_and_not_echoed() {
+    let app = Harness::new().await;
+    let long = "9".repeat(4000);
+    let reply = app.send_from(&long, text_to("15550000010")).await;
+    let body = assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
+    assert!(body["message"].as_str().unwrap().contains("4000 bytes") && !reply.text.contains(&long), "{body}");
+}
+
+#[tokio::test]
 async fn without_x_phone_the_orgs_only_phone_sends() {
     let app = Harness::new().await;
     let record = app.accepted(text_to("15550000010")).await;

@@ -46,3 +46,20 @@ async fn queue_health_counts_the_phones_messages_and_a_purge_cancels_the_queued_
     let reply = app.json(Method::DELETE, "/v1/queue/purge", json!({"queue_id": "3EB0000000000000000000"})).await;
     assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn a_purge_list_names_1_to_1000_ids() {
+    let app = Harness::new().await;
+    let queued = app.accepted(text_to("15550000010")).await;
+    let mut ids = vec![json!(queued.queue_id.as_str()); 1001];
+    let reply = app.json(Method::DELETE, "/v1/queue/purge", json!({"queue_id": ids})).await;
+    let body = assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_queue_ids");
+    assert!(body["message"].as_str().unwrap().contains("1 to 1000"), "{body}");
+    let reply = app.json(Method::DELETE, "/v1/queue/purge", json!({"queue_id": []})).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_queue_ids");
+    assert_eq!(app.record(&app.org, &queued.queue_id).await.expect("a record").status, Status::Queued);
+    ids.truncate(1000);
+    let reply = app.json(Method::DELETE, "/v1/queue/purge", json!({"queue_id": ids})).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    assert_eq!(app.record(&app.org, &queued.queue_id).await.expect("a record").status, Status::Cancelled);
+}

@@ -12,6 +12,7 @@ use crate::api::body::{read_body, require_json};
 use crate::api::routes::message::find_message;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::ids::QueueId;
+use crate::domain::limits::MAX_PURGE_IDS;
 use crate::domain::message::MessageRecord;
 use crate::domain::validation::ValidationError;
 use crate::send::PurgeSelection;
@@ -46,6 +47,10 @@ pub async fn purge(
     let selection = match (request.get("queue_id"), request.get("broadcast_id")) {
         (Some(Value::String(id)), None) => PurgeSelection::Messages(own_messages(&app, &caller, &[id.as_str()]).await?),
         (Some(Value::Array(ids)), None) => {
+            if ids.is_empty() || ids.len() > MAX_PURGE_IDS {
+                let message = format!("queue_id lists 1 to {MAX_PURGE_IDS} ids; it lists {}", ids.len());
+                return Err(bad("invalid_queue_ids", "queue_id", message));
+            }
             let ids = ids
                 .iter()
                 .enumerate()
