@@ -20,6 +20,8 @@ pub struct Config {
     pub retention: Duration,
     /// The delivery Lambda's timeout: an attempt older than this was interrupted.
     pub delivery_timeout: Duration,
+    /// The API Lambda's timeout: an `Idempotency-Key` claim older than this was abandoned.
+    pub api_timeout: Duration,
     /// How long an API key or phone lookup is reused within one process.
     pub auth_cache_ttl: Duration,
     /// The largest request body the API reads (Lambda's synchronous payload limit is 6 MB).
@@ -110,6 +112,7 @@ impl Config {
             max_attempts: max_attempts as u32,
             retention: Duration::from_secs(number("OUTBOX_RETENTION_DAYS", 30)? * 86_400),
             delivery_timeout: Duration::from_secs(number("OUTBOX_DELIVERY_TIMEOUT_SECS", 30)?),
+            api_timeout: Duration::from_secs(number("OUTBOX_API_TIMEOUT_SECS", 29)?.max(1)),
             auth_cache_ttl: Duration::from_secs(number("OUTBOX_AUTH_CACHE_SECS", 10)?),
             max_body_bytes: number("OUTBOX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)? as usize,
             rate_limit_per_minute,

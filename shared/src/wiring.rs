@@ -65,6 +65,7 @@ fn api_settings(config: &Config) -> ApiSettings {
         max_body_bytes: config.max_body_bytes,
         auth_cache_ttl: config.auth_cache_ttl,
         rate_limit_per_minute: config.rate_limit_per_minute,
+        idempotency_lease: config.api_timeout,
     }
 }
 
@@ -119,6 +120,7 @@ pub struct InMemoryApi {
     pub store: Arc<MemoryStore>,
     pub queue: Arc<MemoryQueue>,
     pub media: Arc<MemoryMedia>,
+    pub idempotency: Arc<MemoryIdempotency>,
     pub clock: Arc<ManualClock>,
 }
 
@@ -137,13 +139,14 @@ pub fn in_memory_api(settings: ApiSettings) -> InMemoryApi {
         depth: Arc::new(QueueDepth::new(QUEUE_DEPTH_MAX_AGE)),
         uploads: Uploads { store: store.clone(), media: media.clone(), clock: clock.clone() },
     };
+    let idempotency = Arc::new(MemoryIdempotency::default());
     let ports = ApiPorts {
         store: store.clone(),
         tenants: store.clone(),
-        idempotency: Arc::new(MemoryIdempotency::default()),
+        idempotency: idempotency.clone(),
         rate_counter: Arc::new(MemoryRateCounter::default()),
         tracking: store.clone(),
     };
     let state = AppState::new(ports, enqueuer, settings);
-    InMemoryApi { state, store, queue, media, clock }
+    InMemoryApi { state, store, queue, media, idempotency, clock }
 }

@@ -9,12 +9,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tracing::warn;
 
 use super::state::AppState;
 use crate::domain::ids::OrgId;
 use crate::domain::limits::IDEMPOTENCY_KEY_BYTES;
 use crate::domain::validation::ValidationError;
 use crate::ports::{Claim, Clock, IdempotencyStore, StoreError};
+use crate::telemetry::chain;
 
 /// How long a key's answer is kept.
 pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
@@ -119,12 +121,15 @@ pub enum Answer {
 
 /// Runs `work` at most once per key: the winner of the claim runs it and stores its answer;
 /// duplicates wait for that answer. A failed `work` releases the key so that a retry can run.
+/// A claim holds for `lease` (the function's timeout): a request that died without answering
+/// leaves a claim that the same request may take over once the lease has passed.
 pub async fn run_once<E, F, Fut>(
     store: &dyn IdempotencyStore,
     clock: &dyn Clock,
     org: &OrgId,
     key: &IdempotencyKey,
     fingerprint: &str,
+    lease: Duration,
     work: F,
 ) -> Result<Result<Answer, E>, IdempotencyError>
 where
@@ -136,14 +141,19 @@ where
     loop {
         let now = clock.now().epoch_secs();
         let key_expires_at = now + KEY_LIFETIME.as_secs() as i64;
-        let claim = store.claim(org, key.as_str(), fingerprint, now, key_expires_at).await?;
+        let lease_until = now + lease.as_secs() as i64;
+        let claim = store.claim(org, key.as_str(), fingerprint, now, lease_until, key_expires_at).await?;
         let existing = match claim {
             Claim::Claimed => {
                 let Some(work) = work.take() else { return Err(IdempotencyError::InProgress) };
                 return match work().await {
                     Ok(WorkAnswer { json, keep_until }) => {
                         let expires_at = keep_until.map_or(key_expires_at, |until| until.max(key_expires_at));
-                        store.complete(org, key.as_str(), &json, expires_at).await?;
+                        // The work is done: its answer stands even if it cannot be kept, and the
+                        // key is left to its lease.
+                        if let Err(err) = store.complete(org, key.as_str(), &json, expires_at).await {
+                            warn!(error = %chain(&err), "the answer of a keyed request could not be stored");
+                        }
                         Ok(Ok(Answer::Fresh(json)))
                     }
                     Err(err) => {
@@ -169,6 +179,9 @@ where
             match store.lookup(org, key.as_str(), clock.now().epoch_secs()).await? {
                 Some(record) if record.fingerprint != fingerprint => return Err(IdempotencyError::Mismatch),
                 Some(record) => {
+                    if record.abandoned(clock.now().epoch_secs()) {
+                        break;
+                    }
                     if let Some(answer) = record.response {
                         return Ok(Ok(Answer::Replayed(answer)));
                     }
@@ -199,7 +212,8 @@ where
     // The body was validated as JSON already; an empty one fingerprints as null.
     let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let fingerprint = fingerprint(route, phone_id, &value);
-    match run_once(app.idempotency.as_ref(), app.clock.as_ref(), org, &key, &fingerprint, work).await? {
+    let lease = app.idempotency_lease;
+    match run_once(app.idempotency.as_ref(), app.clock.as_ref(), org, &key, &fingerprint, lease, work).await? {
         Ok(Answer::Fresh(answer)) => Ok(json_ok(answer, false)),
         Ok(Answer::Replayed(answer)) => Ok(json_ok(answer, true)),
         Err(err) => Err(err),
@@ -222,6 +236,8 @@ mod tests {
     use serde_json::json;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    const LEASE: Duration = Duration::from_secs(29);
 
     #[test]
     fn fingerprints_ignore_key_order_and_white_space_but_not_values() {
@@ -252,25 +268,31 @@ mod tests {
             runs.fetch_add(1, Ordering::SeqCst);
             Ok::<_, ()>(WorkAnswer::from("answer"))
         };
-        assert_eq!(run_once(&store, &clock, &org, &key, "f1", work).await.unwrap(), Ok(Answer::Fresh("answer".into())));
         assert_eq!(
-            run_once(&store, &clock, &org, &key, "f1", work).await.unwrap(),
+            run_once(&store, &clock, &org, &key, "f1", LEASE, work).await.unwrap(),
+            Ok(Answer::Fresh("answer".into()))
+        );
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f1", LEASE, work).await.unwrap(),
             Ok(Answer::Replayed("answer".into()))
         );
-        assert!(matches!(run_once(&store, &clock, &org, &key, "f2", work).await, Err(IdempotencyError::Mismatch)));
+        assert!(matches!(
+            run_once(&store, &clock, &org, &key, "f2", LEASE, work).await,
+            Err(IdempotencyError::Mismatch)
+        ));
         // Another org's identical key is its own.
         let other = OrgId::from("org-2");
         assert_eq!(
-            run_once(&store, &clock, &other, &key, "f2", work).await.unwrap(),
+            run_once(&store, &clock, &other, &key, "f2", LEASE, work).await.unwrap(),
             Ok(Answer::Fresh("answer".into()))
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2);
 
         let failing = IdempotencyKey::parse(b"k2").unwrap();
         let fail = || async { Err::<WorkAnswer, _>("down") };
-        assert_eq!(run_once(&store, &clock, &org, &failing, "f1", fail).await.unwrap(), Err("down"));
+        assert_eq!(run_once(&store, &clock, &org, &failing, "f1", LEASE, fail).await.unwrap(), Err("down"));
         assert_eq!(
-            run_once(&store, &clock, &org, &failing, "f1", work).await.unwrap(),
+            run_once(&store, &clock, &org, &failing, "f1", LEASE, work).await.unwrap(),
             Ok(Answer::Fresh("answer".into()))
         );
     }
@@ -291,7 +313,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Ok::<_, ()>(WorkAnswer::from("the answer"))
                 };
-                match run_once(store.as_ref(), &clock, &org, &key, "f", work).await.unwrap().unwrap() {
+                match run_once(store.as_ref(), &clock, &org, &key, "f", LEASE, work).await.unwrap().unwrap() {
                     Answer::Fresh(a) | Answer::Replayed(a) => a,
                 }
             }));
@@ -308,14 +330,17 @@ mod tests {
         let (org, key) = (OrgId::from("org-1"), IdempotencyKey::parse(b"k").unwrap());
         let work = |answer: &'static str| move || async move { Ok::<_, ()>(WorkAnswer::from(answer)) };
         assert_eq!(
-            run_once(&store, &clock, &org, &key, "f1", work("first")).await.unwrap(),
+            run_once(&store, &clock, &org, &key, "f1", LEASE, work("first")).await.unwrap(),
             Ok(Answer::Fresh("first".into()))
         );
         clock.advance(KEY_LIFETIME);
-        assert!(matches!(run_once(&store, &clock, &org, &key, "f2", work("x")).await, Err(IdempotencyError::Mismatch)));
+        assert!(matches!(
+            run_once(&store, &clock, &org, &key, "f2", LEASE, work("x")).await,
+            Err(IdempotencyError::Mismatch)
+        ));
         clock.advance(Duration::from_secs(1));
         assert_eq!(
-            run_once(&store, &clock, &org, &key, "f2", work("second")).await.unwrap(),
+            run_once(&store, &clock, &org, &key, "f2", LEASE, work("second")).await.unwrap(),
             Ok(Answer::Fresh("second".into()))
         );
     }
@@ -328,13 +353,89 @@ mod tests {
         let keep_until = clock.now().plus(Duration::from_secs(21 * 86_400)).epoch_secs();
         let scheduled =
             || async move { Ok::<_, ()>(WorkAnswer { json: "scheduled".into(), keep_until: Some(keep_until) }) };
-        run_once(&store, &clock, &org, &key, "f", scheduled).await.unwrap().unwrap();
+        run_once(&store, &clock, &org, &key, "f", LEASE, scheduled).await.unwrap().unwrap();
         clock.advance(Duration::from_secs(20 * 86_400));
         assert_eq!(
-            run_once(&store, &clock, &org, &key, "f", scheduled).await.unwrap(),
+            run_once(&store, &clock, &org, &key, "f", LEASE, scheduled).await.unwrap(),
             Ok(Answer::Replayed("scheduled".into()))
         );
         clock.advance(Duration::from_secs(86_400 + 1));
-        assert!(matches!(run_once(&store, &clock, &org, &key, "f", scheduled).await.unwrap(), Ok(Answer::Fresh(_))));
+        assert!(matches!(
+            run_once(&store, &clock, &org, &key, "f", LEASE, scheduled).await.unwrap(),
+            Ok(Answer::Fresh(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_claim_is_taken_over_by_the_same_request_once_its_lease_has_passed() {
+        let (store, clock) = (MemoryIdempotency::default(), ManualClock::starting_now());
+        let (org, key) = (OrgId::from("org-1"), IdempotencyKey::parse(b"k").unwrap());
+        // A request claimed the key and died before answering.
+        let now = clock.now().epoch_secs();
+        let expires = now + KEY_LIFETIME.as_secs() as i64;
+        assert_eq!(store.claim(&org, "k", "f", now, now + 29, expires).await.unwrap(), Claim::Claimed);
+        // Within the lease the claim holds.
+        assert!(matches!(store.claim(&org, "k", "f", now + 29, now + 58, expires).await, Ok(Claim::Existing(_))));
+        clock.advance(LEASE + Duration::from_secs(1));
+        // Another request with the key still conflicts; the same request takes the claim over.
+        let work = || async { Ok::<_, ()>(WorkAnswer::from("retried")) };
+        assert!(matches!(
+            run_once(&store, &clock, &org, &key, "other", LEASE, work).await,
+            Err(IdempotencyError::Mismatch)
+        ));
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f", LEASE, work).await.unwrap(),
+            Ok(Answer::Fresh("retried".into()))
+        );
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f", LEASE, work).await.unwrap(),
+            Ok(Answer::Replayed("retried".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_waiting_on_a_claim_takes_it_over_when_its_lease_passes() {
+        let (store, clock) = (Arc::new(MemoryIdempotency::default()), Arc::new(ManualClock::starting_now()));
+        let org = OrgId::from("org-1");
+        let now = clock.now().epoch_secs();
+        store.claim(&org, "k", "f", now, now + 29, now + 86_400).await.unwrap();
+        let waiter = {
+            let (store, clock, org) = (store.clone(), clock.clone(), org.clone());
+            tokio::spawn(async move {
+                let key = IdempotencyKey::parse(b"k").unwrap();
+                let work = || async { Ok::<_, ()>(WorkAnswer::from("taken over")) };
+                run_once(store.as_ref(), clock.as_ref(), &org, &key, "f", LEASE, work).await
+            })
+        };
+        tokio::time::sleep(POLL_EVERY * 3).await;
+        assert!(!waiter.is_finished(), "the claim's lease still holds");
+        clock.advance(LEASE + Duration::from_secs(1));
+        assert_eq!(waiter.await.unwrap().unwrap(), Ok(Answer::Fresh("taken over".into())));
+    }
+
+    #[tokio::test]
+    async fn a_failed_completion_still_answers_the_work_and_leaves_the_key_to_its_lease() {
+        let (store, clock) = (MemoryIdempotency::default(), ManualClock::starting_now());
+        let (org, key) = (OrgId::from("org-1"), IdempotencyKey::parse(b"k").unwrap());
+        store.fail_complete.store(true, Ordering::Relaxed);
+        let runs = AtomicU32::new(0);
+        let work = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(WorkAnswer::from("queued"))
+        };
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f", LEASE, work).await.unwrap(),
+            Ok(Answer::Fresh("queued".into()))
+        );
+        let now = clock.now().epoch_secs();
+        let record = store.lookup(&org, "k", now).await.unwrap().expect("the claim stays");
+        assert_eq!((record.response, record.lease_until), (None, Some(now + LEASE.as_secs() as i64)));
+        store.fail_complete.store(false, Ordering::Relaxed);
+        clock.advance(LEASE + Duration::from_secs(1));
+        assert_eq!(
+            run_once(&store, &clock, &org, &key, "f", LEASE, work).await.unwrap(),
+            Ok(Answer::Fresh("queued".into()))
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "at least once: the lease, not the key's day, bounds the wait");
     }
 }

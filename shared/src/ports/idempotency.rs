@@ -10,6 +10,15 @@ use crate::domain::ids::OrgId;
 pub struct IdempotencyRecord {
     pub fingerprint: String,
     pub response: Option<String>,
+    /// Until when (epoch seconds) the claim without a response holds: its request's deadline.
+    pub lease_until: Option<i64>,
+}
+
+impl IdempotencyRecord {
+    /// A claim whose request never answered and whose lease has passed: it died.
+    pub fn abandoned(&self, now: i64) -> bool {
+        self.response.is_none() && self.lease_until.is_some_and(|until| until < now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,14 +31,16 @@ pub enum Claim {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for the request with `fingerprint`, atomically: of concurrent claims, one wins.
-    /// A key whose `expires_at` (epoch seconds) has passed counts as free.
+    /// Claims `key` for the request with `fingerprint` until `lease_until`, atomically: of
+    /// concurrent claims, one wins. A key whose `expires_at` (epoch seconds) has passed counts as
+    /// free, and so does an abandoned claim (no answer, lease passed) of the same request.
     async fn claim(
         &self,
         org: &OrgId,
         key: &str,
         fingerprint: &str,
         now: i64,
+        lease_until: i64,
         expires_at: i64,
     ) -> Result<Claim, StoreError>;
     /// Stores the answer of the request that claimed the key, kept until `expires_at` (epoch seconds).

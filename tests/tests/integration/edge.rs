@@ -218,3 +218,25 @@ async fn an_oversized_body_is_read_to_its_end_and_answered_413_like_api_gateway(
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(300)]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idempotency_claim_without_an_answer_expires_with_its_lease_on_dynamodb() {
+    use outbox_tests::outbox::ports::{Claim, IdempotencyStore};
+
+    let stack = Stack::start_with(no_consumers()).await;
+    let (store, org) = (stack.store(), OrgId::from("org-lease"));
+    let (now, lease, day) = (SystemClock.now().epoch_secs(), 29, 86_400);
+    assert_eq!(store.claim(&org, "k", "f", now, now + lease, now + day).await.unwrap(), Claim::Claimed);
+    // Within the lease: held, for the same request and any other.
+    let held = store.claim(&org, "k", "f", now + lease, now + 2 * lease, now + day).await.unwrap();
+    assert!(matches!(held, Claim::Existing(ref r) if r.lease_until == Some(now + lease) && r.response.is_none()));
+    // Past it: another request still conflicts, the same one takes the claim over.
+    let later = now + lease + 1;
+    assert!(matches!(store.claim(&org, "k", "g", later, later + lease, now + day).await.unwrap(), Claim::Existing(_)));
+    assert_eq!(store.claim(&org, "k", "f", later, later + lease, now + day).await.unwrap(), Claim::Claimed);
+    // An answered key is never taken over, whatever its lease.
+    store.complete(&org, "k", "{}", now + day).await.unwrap();
+    let much_later = later + 10 * lease;
+    let answered = store.claim(&org, "k", "f", much_later, much_later + lease, now + day).await.unwrap();
+    assert!(matches!(answered, Claim::Existing(ref r) if r.response.as_deref() == Some("{}")));
+}

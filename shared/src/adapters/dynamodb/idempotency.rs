@@ -19,8 +19,12 @@ fn n(value: i64) -> AttributeValue {
 
 fn record_of(item: &Item) -> IdempotencyRecord {
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-    IdempotencyRecord { fingerprint: text("fingerprint").unwrap_or_default(), response: text("response") }
+    let lease_until = item.get(LEASE_UNTIL).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+    IdempotencyRecord { fingerprint: text("fingerprint").unwrap_or_default(), response: text("response"), lease_until }
 }
+
+/// Until when (epoch seconds) a claim without an answer holds the key.
+const LEASE_UNTIL: &str = "lease_until";
 
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
@@ -30,32 +34,43 @@ impl IdempotencyStore for DynamoStore {
         idem: &str,
         fingerprint: &str,
         now: i64,
+        lease_until: i64,
         expires_at: i64,
     ) -> Result<Claim, StoreError> {
         let mut item = idempotency_key(org, idem);
         item.insert("fingerprint".into(), s(fingerprint));
         item.insert("claimed_at".into(), n(now));
+        item.insert(LEASE_UNTIL.into(), n(lease_until));
         item.insert(EXPIRES_AT.into(), n(expires_at));
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            // DynamoDB's TTL deletes lazily, so an expired key is free even while it is still stored.
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            // DynamoDB's TTL deletes lazily, so an expired key is free even while it is still stored;
+            // a claim of the same request that never answered is free once its lease has passed.
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_at < :now \
+                 OR (attribute_not_exists(#response) AND #lease < :now AND #fingerprint = :fingerprint)",
+            )
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_names("#fingerprint", "fingerprint")
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":fingerprint", s(fingerprint))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(Claim::Claimed),
             Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => Ok(Claim::Existing(
-                    failed
-                        .item()
-                        .map(record_of)
-                        .unwrap_or(IdempotencyRecord { fingerprint: String::new(), response: None }),
-                )),
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    Ok(Claim::Existing(failed.item().map(record_of).unwrap_or(IdempotencyRecord {
+                        fingerprint: String::new(),
+                        response: None,
+                        lease_until: None,
+                    })))
+                }
                 _ => Err(unavailable(err)),
             },
         }

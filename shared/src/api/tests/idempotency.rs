@@ -3,6 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::*;
+use crate::domain::message::Status;
 
 async fn send_keyed(h: &Harness, idempotency_key: &str, body: Value) -> (StatusCode, HeaderMap, Value) {
     let request = Request::post("/v1/message/send")
@@ -65,4 +66,21 @@ async fn a_failed_enqueue_releases_the_key_for_the_retry() {
     let (status, _, _) = send_keyed(&h, "order-4", body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(h.queue.jobs.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_cannot_be_kept_still_answers_200_and_its_retry_waits_for_the_lease() {
+    let h = Harness::new().await;
+    h.idempotency.fail_complete.store(true, Ordering::SeqCst);
+    let body = json!({"chat_id": "919537851844", "message": "accepted once"});
+    let (status, _, answer) = send_keyed(&h, "order-5", body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let queue_id = QueueId::from(answer["queue_id"].as_str().expect("the work's queue_id"));
+    assert_eq!(h.record(&h.org, &queue_id).await.expect("recorded").status, Status::Queued);
+    h.idempotency.fail_complete.store(false, Ordering::SeqCst);
+    // The claim holds for the lease, then the same request may run again (at least once).
+    h.clock.advance(LEASE + std::time::Duration::from_secs(1));
+    let (status, headers, _) = send_keyed(&h, "order-5", body).await;
+    assert_eq!((status, headers.get("idempotent-replayed")), (StatusCode::OK, None));
+    assert_eq!(h.queue.jobs.lock().unwrap().len(), 2);
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{ApiSettings, AppState, router};
-use crate::adapters::memory::{ManualClock, MemoryMedia, MemoryQueue, MemoryStore};
+use crate::adapters::memory::{ManualClock, MemoryIdempotency, MemoryMedia, MemoryQueue, MemoryStore};
 use crate::domain::ids::{OrgId, QueueId};
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{NewApiKey, Phone, ProviderSettings};
@@ -33,6 +33,8 @@ const SEND: &str = "/v1/message/send";
 const KEY: &str = "obx_test_key_of_org_a";
 const NUMBER: &str = "15550100000";
 const PHONE_ID: &str = "phone-a";
+/// The idempotency claims' lease, the API function's timeout.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(29);
 /// Roomy enough for a 4097-character message; the size tests use a smaller limit.
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -41,6 +43,7 @@ struct Harness {
     store: Arc<MemoryStore>,
     queue: Arc<MemoryQueue>,
     media: Arc<MemoryMedia>,
+    idempotency: Arc<MemoryIdempotency>,
     clock: Arc<ManualClock>,
     state: AppState,
     org: OrgId,
@@ -57,12 +60,14 @@ impl Harness {
             max_body_bytes,
             auth_cache_ttl: std::time::Duration::ZERO,
             rate_limit_per_minute: Some(1000),
+            idempotency_lease: LEASE,
         };
         let api = in_memory_api(settings);
         let harness = Harness {
             store: api.store,
             queue: api.queue,
             media: api.media,
+            idempotency: api.idempotency,
             clock: api.clock,
             state: api.state,
             org: OrgId::from("org-a"),
