@@ -96,7 +96,7 @@ fn app(rate_limit_per_minute: Option<u32>, runtime: &tokio::runtime::Runtime) ->
         max_body_bytes: 6 * 1024 * 1024,
         auth_cache_ttl: Duration::from_secs(600),
         rate_limit_per_minute,
-        idempotency_lease: Duration::from_secs(29),
+        api_timeout: Duration::from_secs(29),
     };
     let api = in_memory_api(settings);
     let org = OrgId::from("org-bench");

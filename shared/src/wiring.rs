@@ -65,7 +65,7 @@ fn api_settings(config: &Config) -> ApiSettings {
         max_body_bytes: config.max_body_bytes,
         auth_cache_ttl: config.auth_cache_ttl,
         rate_limit_per_minute: config.rate_limit_per_minute,
-        idempotency_lease: config.api_timeout,
+        api_timeout: config.api_timeout,
     }
 }
 

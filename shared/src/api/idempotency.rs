@@ -212,7 +212,7 @@ where
     // The body was validated as JSON already; an empty one fingerprints as null.
     let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let fingerprint = fingerprint(route, phone_id, &value);
-    let lease = app.idempotency_lease;
+    let lease = app.api_timeout;
     match run_once(app.idempotency.as_ref(), app.clock.as_ref(), org, &key, &fingerprint, lease, work).await? {
         Ok(Answer::Fresh(answer)) => Ok(json_ok(answer, false)),
         Ok(Answer::Replayed(answer)) => Ok(json_ok(answer, true)),

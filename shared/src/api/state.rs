@@ -30,8 +30,9 @@ pub struct ApiSettings {
     pub auth_cache_ttl: Duration,
     /// Requests per minute per key unless the key has its own; `None` switches the limiter off.
     pub rate_limit_per_minute: Option<u32>,
-    /// How long an `Idempotency-Key` claim holds off other requests: the API function's timeout.
-    pub idempotency_lease: Duration,
+    /// The API function's timeout: how long an `Idempotency-Key` claim holds off other requests,
+    /// and after which a broadcast still `queuing` has no request left to finish it.
+    pub api_timeout: Duration,
 }
 
 /// Everything the routes need, cloned cheaply into each request.
@@ -48,7 +49,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
-    pub idempotency_lease: Duration,
+    /// See `ApiSettings::api_timeout`.
+    pub api_timeout: Duration,
     pub(super) keys: Arc<TtlCache<KeyHash, ApiKeyRecord>>,
     pub(super) phones: Arc<TtlCache<OrgId, Vec<Phone>>>,
 }
@@ -69,7 +71,7 @@ impl AppState {
             limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),
             clock,
             max_body_bytes: settings.max_body_bytes,
-            idempotency_lease: settings.idempotency_lease,
+            api_timeout: settings.api_timeout,
             keys: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
             phones: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
         }

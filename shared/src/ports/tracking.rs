@@ -42,6 +42,18 @@ pub struct BroadcastRecord {
     pub expires_at: i64,
 }
 
+impl BroadcastRecord {
+    /// Its state as readers should take it: a summary still `queuing` after `api_timeout` has no
+    /// request left to finish it (its final write failed), so whatever was recorded is all there
+    /// is, as if `partially_queued`.
+    pub fn settled_state(&self, now: Timestamp, api_timeout: std::time::Duration) -> EnqueueState {
+        match self.state {
+            EnqueueState::Queuing if now > self.created_at.plus(api_timeout) => EnqueueState::PartiallyQueued,
+            state => state,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Tracking: Send + Sync {
     async fn put_broadcast(&self, record: &BroadcastRecord) -> Result<(), StoreError>;

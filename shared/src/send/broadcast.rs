@@ -1,8 +1,10 @@
 //! Broadcasting: one validated message to up to 1,000 chats. Media is staged once, records are
 //! written 25 at a time and jobs queued 10 at a time, concurrently; jobs are spaced by `delay` from
-//! `scheduled_at`. The broadcast record always says how much of it was queued.
+//! `scheduled_at`. The broadcast record says how much of it was queued; once any job is queued the
+//! broadcast is accepted, and a summary whose final write failed is settled by its readers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use tracing::{error, info, warn};
@@ -14,7 +16,7 @@ use crate::domain::ids::{BroadcastId, OrgId, QueueId};
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::Phone;
-use crate::ports::{BroadcastRecord, EnqueueState, QueueError, Tracking};
+use crate::ports::{BroadcastRecord, EnqueueState, QueueError, StoreError, Tracking};
 use crate::telemetry::chain;
 
 /// A broadcast the queue has taken.
@@ -24,6 +26,11 @@ pub struct BroadcastAccepted {
     /// When its summary (and its last message) expires, epoch seconds.
     pub expires_at: i64,
 }
+
+/// Tries of the summary's final write, and the wait before the second (doubling): 0.7 s in all,
+/// far inside the API's timeout.
+const SUMMARY_WRITE_ATTEMPTS: u32 = 4;
+const SUMMARY_RETRY_FIRST_WAIT: Duration = Duration::from_millis(100);
 
 #[derive(Clone)]
 pub struct Broadcaster {
@@ -108,11 +115,33 @@ impl Broadcaster {
         if record.state == EnqueueState::PartiallyQueued {
             warn!(%broadcast_id, queued = record.queued_chats, total = record.total_chats, "broadcast partially queued");
         }
-        self.tracking.put_broadcast(&record).await?;
+        let summarised = self.put_final_summary(&record).await;
         if record.queued_chats == 0 {
             let none = format!("none of the broadcast's {} messages could be queued", record.total_chats);
             return Err(EnqueueError::Queue(QueueError::new(none, "every SendMessageBatch entry failed")));
         }
+        // Jobs are queued: the broadcast is accepted whatever became of its summary, or a client
+        // retrying with its Idempotency-Key would send every message again.
+        if let Err(err) = summarised {
+            error!(%broadcast_id, error = %chain(&err), "the broadcast's summary stays `queuing`; readers settle it");
+        }
         Ok(BroadcastAccepted { broadcast_id, expires_at: record.expires_at })
+    }
+
+    /// The summary's final write, retried in-process; a summary left `queuing` is settled by its
+    /// readers once no request can still be writing it (`BroadcastRecord::settled_state`).
+    async fn put_final_summary(&self, record: &BroadcastRecord) -> Result<(), StoreError> {
+        let mut backoff = SUMMARY_RETRY_FIRST_WAIT;
+        for _ in 1..SUMMARY_WRITE_ATTEMPTS {
+            match self.tracking.put_broadcast(record).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    warn!(broadcast_id = %record.broadcast_id, error = %chain(&err), "retrying the broadcast's summary")
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+        self.tracking.put_broadcast(record).await
     }
 }

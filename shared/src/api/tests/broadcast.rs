@@ -7,6 +7,7 @@ use axum::http::Method;
 
 use super::*;
 use crate::domain::job::Job;
+use crate::ports::{EnqueueState, StoreError};
 
 const BROADCAST: &str = "/v1/message/broadcast";
 
@@ -95,4 +96,51 @@ async fn another_orgs_broadcast_is_not_found() {
     let id = create(&app, json!({"chat_ids": ["15550000010"], "message": "hi"})).await;
     let reply = app.get("obx_test_key_of_org_b", &format!("/v1/queue/broadcast?broadcast_id={id}")).await;
     assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn a_failed_summary_write_is_retried_and_the_broadcast_is_accepted() {
+    let app = Harness::new().await;
+    // The first write (`queuing`) goes through; the final one fails once, then succeeds.
+    app.store.inject_fault("put_broadcast", 1, 1, StoreError::unavailable("PutItem", "throttled"));
+    let id = create(&app, json!({"chat_ids": ["15550000010", "15550000011"], "message": "hi"})).await;
+    let summary = app
+        .store
+        .get_broadcast(&app.org, &crate::domain::ids::BroadcastId::from(id.as_str()))
+        .await
+        .expect("memory store")
+        .expect("a summary");
+    assert_eq!((summary.state, summary.queued_chats), (EnqueueState::Queued, 2));
+}
+
+#[tokio::test]
+async fn a_broadcast_whose_summary_cannot_be_finished_is_accepted_once_and_settled_by_its_reader() {
+    let app = Harness::new().await;
+    app.store.inject_fault("put_broadcast", 1, 100, StoreError::unavailable("PutItem", "down"));
+    let at = app.now().plus(Duration::from_secs(3600));
+    let body = json!({"chat_ids": ["15550000010", "15550000011"], "message": "hi", "scheduled_at": at.to_string()});
+    let keyed = |body: &Value| {
+        Request::post(BROADCAST)
+            .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", "campaign-7")
+            .body(Body::from(body.to_string()))
+            .expect("request")
+    };
+    let first = app.call(keyed(&body)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(app.jobs().len(), 2);
+    // The client's retry replays the answer: nothing is sent twice.
+    let again = app.call(keyed(&body)).await;
+    assert_eq!((again.status, again.text.as_str()), (StatusCode::OK, first.text.as_str()));
+    assert_eq!(app.jobs().len(), 2);
+
+    // The summary still says `queuing`: while its request may be running, it reads in progress;
+    // after the API's timeout, the reader settles it from the records.
+    let id = first.json()["broadcast_id"].as_str().expect("a broadcast_id").to_string();
+    let path = format!("/v1/queue/broadcast?broadcast_id={id}");
+    assert_eq!(app.get(KEY, &path).await.json()["broadcast_status"], "in_progress");
+    app.clock.advance(LEASE + Duration::from_secs(1));
+    let settled = app.get(KEY, &path).await.json();
+    assert_eq!((settled["broadcast_status"].as_str(), settled["pending_chats"].as_u64()), (Some("scheduled"), Some(2)));
 }

@@ -60,7 +60,7 @@ impl Harness {
             max_body_bytes,
             auth_cache_ttl: std::time::Duration::ZERO,
             rate_limit_per_minute: Some(1000),
-            idempotency_lease: LEASE,
+            api_timeout: LEASE,
         };
         let api = in_memory_api(settings);
         let harness = Harness {

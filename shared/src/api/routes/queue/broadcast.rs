@@ -21,7 +21,8 @@ pub async fn status(
         .get("broadcast_id")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| bad("missing_field", "broadcast_id", "give ?broadcast_id=<broadcast_id>"))?;
-    let broadcast = find_broadcast(&app, &caller, broadcast_id).await?;
+    let mut broadcast = find_broadcast(&app, &caller, broadcast_id).await?;
+    broadcast.state = broadcast.settled_state(app.clock.now(), app.api_timeout);
     let messages = app.tracking.broadcast_messages(&caller.org_id, &broadcast.broadcast_id).await?;
     let counts = BroadcastCounts::of(&broadcast, &messages);
     Ok(Json(json!({
