@@ -94,6 +94,9 @@ pub enum JobOutcome {
     PassOn { after: Duration },
 }
 
+/// How long a job queued ahead of its record waits before looking for it again.
+const RECORD_POLL: Duration = Duration::from_secs(2);
+
 /// The Lambda handler: every record decoded and delivered on its own, concurrently, each within
 /// the invocation's `deadline` (Lambda's `Context::deadline`; the local event source's own).
 pub async fn handle_batch(delivery: &Delivery, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse {
@@ -127,7 +130,8 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
         }
         JobOutcome::Defer => {
             let Some(job) = job else { return false };
-            match delivery.queue.enqueue(&job, delivery.clock.now()).await {
+            let now = delivery.clock.now();
+            match delivery.queue.enqueue(&job, now).await {
                 Ok(()) => true,
                 Err(err) => {
                     warn!(message_id = %record.message_id, error = %chain(&err), "could not pass a scheduled job on; it will be seen again");
@@ -192,8 +196,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
             info!(?remaining, "another worker is delivering this message; passing it on past its lease");
             return JobOutcome::PassOn { after: remaining + Duration::from_secs(1) };
         }
-        Ok(BeginAttempt::Missing) => {
-            return JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) };
+        Ok(BeginAttempt::Missing) => return missing_record(job, started),
         }
         Err(err) => {
             warn!(error = %chain(&err), "could not start the attempt; passing it on");
@@ -252,6 +255,21 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
 
 /// A job not due yet hops on only while its record may still be delivered: a purged (cancelled)
 /// or otherwise finished message stops hopping, and a missing record is poison.
+/// What a job whose record is not there becomes. The API queues the job before it records the
+/// message, so until the job's `record_by` the record is on its way; after it, the request never
+/// recorded it and so never answered that the message was accepted. A job without `record_by`
+/// (a replay's) always had its record first.
+fn missing_record(job: &Job, now: Timestamp) -> JobOutcome {
+    match job.record_by {
+        Some(by) if now.epoch_secs() <= by => JobOutcome::PassOn { after: RECORD_POLL },
+        Some(_) => {
+            info!("no record by its deadline: the message was never accepted; dropping the job");
+            JobOutcome::Acknowledge
+        }
+        None => JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) },
+    }
+}
+
 async fn defer(delivery: &Delivery, job: &Job) -> JobOutcome {
     match delivery.store.get(&job.org_id, &job.queue_id).await {
         Ok(Some(record)) if record.status.is_final() => {
@@ -262,7 +280,11 @@ async fn defer(delivery: &Delivery, job: &Job) -> JobOutcome {
             debug!(due_at = ?job.due_at, "not due yet; passing it on");
             JobOutcome::Defer
         }
-        Ok(None) => JobOutcome::DeadLetter { reason: format!("no message record for queue_id {}", job.queue_id) },
+        Ok(None) => match missing_record(job, delivery.clock.now()) {
+            // Not due yet anyway: it hops on as scheduled and looks for its record next time.
+            JobOutcome::PassOn { .. } => JobOutcome::Defer,
+            outcome => outcome,
+        },
         Err(err) => {
             warn!(error = %chain(&err), "could not read the record of a job not due yet");
             JobOutcome::Retry { visible_in: None }

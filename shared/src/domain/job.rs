@@ -23,6 +23,12 @@ pub struct Job {
     /// of an older job that reaches the DLQ is told apart from the job that died.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generation: u32,
+    /// Epoch seconds by which the API has written the job's record: the API queues the job first
+    /// and records the message second, so a consumer that finds no record before this waits for it,
+    /// and one that finds none after it knows the message was never accepted. Absent on jobs whose
+    /// record was written first (replays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_by: Option<i64>,
 }
 
 fn is_zero(generation: &u32) -> bool {
@@ -48,12 +54,18 @@ impl Job {
             phone_id: record.phone_id.clone(),
             due_at: record.scheduled_at.map(|at| at.epoch_secs_ceil()),
             generation: record.generation,
+            record_by: None,
         }
     }
 
     /// The job a replay of `record` (as listed, before its requeue) enqueues: the next generation.
     pub fn for_replay(record: &MessageRecord) -> Job {
         Job { generation: record.generation + 1, ..Job::for_record(record) }
+    }
+
+    /// The job of a record not yet written, which will be by `record_by` (epoch seconds).
+    pub fn ahead_of_record(record: &MessageRecord, record_by: i64) -> Job {
+        Job { record_by: Some(record_by), ..Job::for_record(record) }
     }
 
     /// How long SQS should hold the job before handing it out: until it is due, at most `max`

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tracing::{error, info, warn};
 
-use super::enqueue::{EnqueueError, Enqueuer, NOT_QUEUED, RecordParts};
+use super::enqueue::{EnqueueError, Enqueuer, NOT_QUEUED, RECORD_DEADLINE, RecordParts};
 use crate::domain::broadcast::ValidatedBroadcast;
 use crate::domain::content::Content;
 use crate::domain::ids::{BroadcastId, OrgId, QueueId};
@@ -86,27 +86,34 @@ impl Broadcaster {
             })
             .collect();
 
+        // Jobs first, then records, as for one message (`Enqueuer::enqueue_message`): a crash
+        // between the two leaves jobs that find no record and are dropped, never records without a job.
         let timer = std::time::Instant::now();
-        let not_written = self.tracking.create_many(&messages).await.unwrap_or_else(|err| {
-            error!(%broadcast_id, error = %chain(&err), "no message of the broadcast could be recorded");
-            messages.iter().map(|m| m.queue_id.clone()).collect()
-        });
-        let written: Vec<&MessageRecord> = messages.iter().filter(|m| !not_written.contains(&m.queue_id)).collect();
-        let recorded_in = timer.elapsed();
-        let jobs: Vec<_> = written.iter().map(|m| Job::for_record(m)).collect();
+        let record_by = now.plus(RECORD_DEADLINE).epoch_secs_ceil();
+        let jobs: Vec<_> = messages.iter().map(|m| Job::ahead_of_record(m, record_by)).collect();
         let not_queued = self.enqueuer.queue.enqueue_many(&jobs, now).await;
-        info!(%broadcast_id, chats = messages.len(), ?recorded_in, queued_in = ?(timer.elapsed() - recorded_in), "broadcast queued");
-        // Recorded but never queued: the record must not claim a job that will never run.
-        let failures = not_queued
+        let queued: Vec<MessageRecord> = messages.into_iter().filter(|m| !not_queued.contains(&m.queue_id)).collect();
+        let queued_in = timer.elapsed();
+        let not_written = if queued.is_empty() {
+            vec![]
+        } else {
+            self.tracking.create_many(&queued).await.unwrap_or_else(|err| {
+                error!(%broadcast_id, error = %chain(&err), "no message of the broadcast could be recorded");
+                queued.iter().map(|m| m.queue_id.clone()).collect()
+            })
+        };
+        info!(%broadcast_id, chats = record.total_chats, ?queued_in, recorded_in = ?(timer.elapsed() - queued_in), "broadcast queued");
+        // A write that landed unseen must not be sent: the broadcast does not count it.
+        let failures = not_written
             .iter()
             .map(|queue_id| self.enqueuer.store.mark_enqueue_failed(org, queue_id, NOT_QUEUED, record.created_at));
-        for (queue_id, result) in not_queued.iter().zip(join_all(failures).await) {
+        for (queue_id, result) in not_written.iter().zip(join_all(failures).await) {
             if let Err(err) = result {
-                error!(%queue_id, error = %chain(&err), "an unqueued broadcast message could not be marked failed");
+                error!(%queue_id, error = %chain(&err), "an unrecorded broadcast message could not be marked failed");
             }
         }
 
-        record.queued_chats = (written.len() - not_queued.len()) as u32;
+        record.queued_chats = (queued.len() - not_written.len()) as u32;
         record.state = if record.queued_chats == record.total_chats {
             EnqueueState::Queued
         } else {

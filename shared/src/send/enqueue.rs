@@ -1,6 +1,7 @@
 //! Accepting a validated message, whichever dialect it came in: stage its media (or resolve the
-//! upload it names), record it as `queued`, then put its job on the queue. The broadcast path
-//! builds its records with the same `queued_record` and jobs with `Job::for_record`.
+//! upload it names), put its job on the queue, then record it as `queued` (the job waits for its
+//! record, see `Job::record_by`). The broadcast path builds its records with the same
+//! `queued_record` and jobs with `Job::ahead_of_record`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,8 +68,12 @@ pub struct RecordParts {
     pub broadcast_id: Option<BroadcastId>,
 }
 
-/// The reason recorded on a message whose job never reached the queue. The adapter's error
-/// (queue ARN, account) stays in the logs.
+/// How long after its job is queued a message's record is certainly written or never will be:
+/// longer than any API request runs (API Gateway stops waiting at 29 s, the function's timeout).
+pub const RECORD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The reason recorded on a message that was not accepted (its job, or its record's write,
+/// failed). The adapter's error (queue ARN, account) stays in the logs.
 pub const NOT_QUEUED: &str = "could not be queued for delivery; nothing will be sent, send the message again";
 
 impl Enqueuer {
@@ -86,13 +91,18 @@ impl Enqueuer {
         let media = self.stage_media(org, queue_id.as_str(), content.media.take()).await?;
         let parts = RecordParts { chat_id, content: content.with_media(media), broadcast_id: None };
         let record = self.queued_record(org, phone, queue_id.clone(), parts, now);
-        // The queue depth is refreshed alongside the write, never as an extra sequential round trip.
-        let (created, queue_position) =
-            tokio::join!(self.store.create(&record), self.depth.position(self.queue.as_ref()));
-        created?;
-        if let Err(err) = self.queue.enqueue(&Job::for_record(&record), now).await {
+        // The job first, then the record: a crash between the two leaves a job that finds no record
+        // by `record_by` and is dropped, never a `queued` record without a job (README, "Failure
+        // windows"). The queue depth is refreshed alongside, never as an extra round trip.
+        let job = Job::ahead_of_record(&record, now.plus(RECORD_DEADLINE).epoch_secs_ceil());
+        let (queue_position, enqueued) =
+            tokio::join!(self.depth.position(self.queue.as_ref()), self.queue.enqueue(&job, now));
+        enqueued?;
+        if let Err(err) = self.store.create(&record).await {
+            // The write may have landed unseen: then it must not be sent either, as the caller
+            // is told nothing was accepted.
             if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, NOT_QUEUED, self.clock.now()).await {
-                error!(error = %chain(&store_err), "the record of an unqueued message could not be marked failed");
+                error!(error = %chain(&store_err), "a record whose write failed could not be marked failed");
             }
             return Err(err.into());
         }

@@ -144,3 +144,19 @@ async fn a_broadcast_whose_summary_cannot_be_finished_is_accepted_once_and_settl
     let settled = app.get(KEY, &path).await.json();
     assert_eq!((settled["broadcast_status"].as_str(), settled["pending_chats"].as_u64()), (Some("scheduled"), Some(2)));
 }
+
+#[tokio::test]
+async fn a_broadcast_whose_records_cannot_be_written_after_its_jobs_leaves_no_queued_record() {
+    let app = Harness::new().await;
+    app.store.inject_fault("create_many", 0, 1, StoreError::unavailable("BatchWriteItem", "the API died here"));
+    let reply =
+        app.json(Method::POST, BROADCAST, json!({"chat_ids": ["15550000010", "15550000011"], "message": "hi"})).await;
+    assert_error(&reply, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+    // The jobs went first and wait for records that never come; the consumer drops them
+    // (`deliver::tests::stranded`). No record claims a job.
+    let jobs: Vec<Job> = app.jobs().iter().map(|j| Job::decode(j).expect("a job")).collect();
+    assert_eq!(jobs.len(), 2);
+    for job in jobs {
+        assert!(job.record_by.is_some() && app.record(&app.org, &job.queue_id).await.is_none());
+    }
+}

@@ -77,15 +77,14 @@ async fn status_of_a_retried_then_sent_message_shows_its_attempts_message_id_and
 }
 
 #[tokio::test]
-async fn an_unqueued_messages_status_description_does_not_expose_the_queue_error() {
+async fn an_unqueued_message_is_not_found_and_its_answer_does_not_expose_the_queue_error() {
     let app = Harness::new().await;
     app.queue.fail_enqueue.store(true, Ordering::Relaxed);
     let filedata = base64::engine::general_purpose::STANDARD.encode(b"bytes");
-    app.send(image(json!({"filedata": filedata}))).await;
-    let body = app.status_of(KEY, app.queue_id_of_staged_media().as_str()).await.json();
-    assert_eq!(body["status"], "failed");
-    let description = body["status_description"].as_str().unwrap_or_default();
-    assert!(!description.is_empty() && !description.contains("simulated outage"), "{description}");
+    let sent = app.send(image(json!({"filedata": filedata}))).await;
+    assert!(!sent.text.contains("simulated outage"), "{}", sent.text);
+    let reply = app.status_of(KEY, app.queue_id_of_staged_media().as_str()).await;
+    assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod dead_letter;
 mod delivery;
+mod stranded;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
