@@ -232,3 +232,39 @@ async fn the_jobs_queue_redrives_only_after_the_crash_allowance_beyond_the_attem
     assert_eq!(count, Some(u64::from(max_receives(stack.config.max_attempts))), "{policy}");
     assert_eq!(max_receives(3), 10);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_queued_before_its_record_waits_for_it_through_sqs_and_is_sent_once() {
+    use outbox_tests::outbox::domain::ids::UniqueId;
+    use outbox_tests::outbox::domain::job::Job;
+    use outbox_tests::outbox::local::LOCAL_ORG;
+    use outbox_tests::outbox::ports::{Clock, SystemClock};
+
+    let provider = CountingProvider::new(Duration::ZERO);
+    let stack = Stack::start_with(StackOptions {
+        consumers: Consumers::DeliveryOnly,
+        providers: Providers::new(provider.clone()),
+        ..Default::default()
+    })
+    .await;
+    // A record to copy, scheduled a day ahead so that its own job does not deliver it meanwhile.
+    let tomorrow = SystemClock.now().plus(Duration::from_secs(86_400));
+    let (code, held) = stack
+        .send(json!({"chat_id": "919537851844", "message": "late record", "scheduled_at": tomorrow.to_string()}))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{held}");
+    let (store, org) = (stack.store(), OrgId::from(LOCAL_ORG));
+    let template = store.get(&org, &QueueId::from(held["queue_id"].as_str().unwrap())).await.unwrap().unwrap();
+    let mut record = template.clone();
+    (record.queue_id, record.unique_id, record.scheduled_at) = (QueueId::generate(), UniqueId::generate(), None);
+
+    // The job goes out as the API sends it, ahead of a record that is written 3 s later.
+    let job = Job::ahead_of_record(&record, SystemClock.now().plus(Duration::from_secs(60)).epoch_secs_ceil());
+    stack.aws.sqs.send_message().queue_url(&stack.config.queue_url).message_body(job.encode()).send().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(provider.calls_for(record.queue_id.as_str()), 0);
+    store.create(&record).await.unwrap();
+    let status = stack.wait_for(record.queue_id.as_str(), Duration::from_secs(20), |s| s["status"] == "sent").await;
+    assert_eq!(status["attempts"], 1, "{status}");
+    assert_eq!(provider.calls_for(record.queue_id.as_str()), 1);
+}
