@@ -197,7 +197,6 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
             return JobOutcome::PassOn { after: remaining + Duration::from_secs(1) };
         }
         Ok(BeginAttempt::Missing) => return missing_record(job, started),
-        }
         Err(err) => {
             warn!(error = %chain(&err), "could not start the attempt; passing it on");
             return JobOutcome::PassOn { after: delivery.retry.delay_for(1) };

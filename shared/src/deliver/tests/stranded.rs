@@ -74,3 +74,24 @@ async fn an_enqueue_failure_records_nothing() {
     let live = crate::ports::Tracking::live_messages(h.store.as_ref(), h.org(), &h.phone.phone_id).await.unwrap();
     assert!(live.is_empty(), "{live:?}");
 }
+
+#[tokio::test]
+async fn a_scheduled_job_that_arrives_before_its_record_hops_on_instead_of_dying() {
+    let h = Harness::new();
+    h.store.inject_fault("create", 0, 1, StoreError::unavailable("PutItem", "the API died here"));
+    let due = h.now().plus(Duration::from_secs(3_600));
+    let body = json!({"chat_id": NORMAL, "message": "later", "scheduled_at": due.to_string()}).to_string();
+    let message = parse_send_request(body.as_bytes(), h.now()).expect("a valid request");
+    assert!(h.enqueuer.enqueue_message(h.org(), &h.phone, message).await.is_err());
+    let early = take_jobs(&h).pop().expect("the job went out first");
+
+    // Not due and no record yet: within its record deadline it hops on as scheduled.
+    assert!(h.receive(&early, 1).await.is_empty());
+    let hopped = take_jobs(&h).pop().expect("passed on, not dead-lettered");
+    assert!(h.dead_letters().is_empty());
+    assert_eq!(Job::decode(&hopped).expect("a job").due_at, Job::decode(&early).expect("a job").due_at);
+    // Past the deadline a record never came: dropped, neither sent nor dead-lettered.
+    h.clock.advance(RECORD_DEADLINE + Duration::from_secs(2));
+    assert!(h.receive(&hopped, 1).await.is_empty());
+    assert!(take_jobs(&h).is_empty() && h.dead_letters().is_empty());
+}
