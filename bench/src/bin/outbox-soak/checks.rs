@@ -150,8 +150,9 @@ fn check_calls(analysis: &mut Analysis, record: &MessageRecord, calls: &[&Call])
         };
         match entry.outcome {
             Some(outcome) if outcome == expected => recorded_sent += usize::from(expected == AttemptOutcome::Sent),
-            None if expected == AttemptOutcome::Sent => unrecorded_sent += 1,
-            None => analysis.unrecorded_failures += 1,
+            // A takeover records a killed worker's attempt as interrupted: its outcome was never known.
+            None | Some(AttemptOutcome::Interrupted) if expected == AttemptOutcome::Sent => unrecorded_sent += 1,
+            None | Some(AttemptOutcome::Interrupted) => analysis.unrecorded_failures += 1,
             Some(outcome) => analysis.violations.push(format!(
                 "{queue_id}: attempt {} called the provider with outcome {} but recorded {outcome:?}",
                 call.attempt, call.outcome
@@ -162,9 +163,13 @@ fn check_calls(analysis: &mut Analysis, record: &MessageRecord, calls: &[&Call])
         .attempt_log
         .iter()
         .enumerate()
-        .filter(|(i, entry)| entry.outcome.is_some() && !attempts_called.contains(&(*i as u32 + 1)))
+        .filter(|(i, entry)| {
+            let known = entry.outcome.is_some_and(|outcome| outcome != AttemptOutcome::Interrupted);
+            known && !attempts_called.contains(&(*i as u32 + 1))
+        })
         .count();
-    // The dead-letter consumer records no attempt outcome, so every recorded outcome had a provider call.
+    // The dead-letter consumer records no attempt outcome, so every known outcome had a provider call
+    // (an interrupted one is a killed worker's, which may have died before or after its call).
     if recorded_without_call > 0 {
         analysis
             .violations
