@@ -4,7 +4,6 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
-use outbox::domain::time::Timestamp;
 use outbox::ports::{Clock, SystemClock};
 use outbox::providers::Providers;
 
@@ -16,11 +15,7 @@ async fn main() -> Result<(), Error> {
     let delivery = &outbox::wiring::delivery(&config, &aws, Providers::standard());
     let config_timeout = config.delivery_timeout;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        // Lambda's deadline for this invocation, in epoch milliseconds.
-        let deadline = i64::try_from(event.context.deadline)
-            .ok()
-            .and_then(Timestamp::from_epoch_millis)
-            .unwrap_or_else(|| SystemClock.now().plus(config_timeout));
+        let deadline = outbox::deliver::invocation_deadline(event.context.deadline, SystemClock.now(), config_timeout);
         Ok::<_, Error>(outbox::deliver::handle_batch(delivery, event.payload, deadline).await)
     }))
     .await

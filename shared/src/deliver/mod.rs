@@ -97,6 +97,17 @@ pub enum JobOutcome {
 /// How long a job queued ahead of its record waits before looking for it again.
 const RECORD_POLL: Duration = Duration::from_secs(2);
 
+/// The invocation's deadline from the runtime's `deadline_ms` (epoch milliseconds). Lambda's is
+/// always ahead of the invocation; a Runtime API emulator may send none or one already past (cargo
+/// lambda watch does), which would starve every attempt, so such a value means `now + timeout`.
+pub fn invocation_deadline(deadline_ms: u64, now: Timestamp, timeout: Duration) -> Timestamp {
+    i64::try_from(deadline_ms)
+        .ok()
+        .and_then(Timestamp::from_epoch_millis)
+        .filter(|deadline| *deadline > now)
+        .unwrap_or_else(|| now.plus(timeout))
+}
+
 /// The Lambda handler: every record decoded and delivered on its own, concurrently, each within
 /// the invocation's `deadline` (Lambda's `Context::deadline`; the local event source's own).
 pub async fn handle_batch(delivery: &Delivery, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse {

@@ -252,6 +252,20 @@ fn the_provider_gets_the_smaller_of_its_timeout_and_what_the_invocation_leaves()
     assert_eq!(call_budget(own, Duration::ZERO), None);
 }
 
+#[test]
+fn the_runtimes_deadline_is_used_when_it_lies_ahead_and_the_timeout_when_it_does_not() {
+    use crate::deliver::invocation_deadline;
+    let now = Timestamp::parse("2030-01-01T00:00:00Z").expect("a time");
+    let timeout = Duration::from_secs(30);
+    let ahead = now.plus(Duration::from_secs(12));
+    let ms = |at: Timestamp| u64::try_from(at.epoch_millis()).expect("after 1970");
+    assert_eq!(invocation_deadline(ms(ahead), now, timeout), ahead);
+    // An emulator's deadline of 0, or of the invocation's own start, is no deadline.
+    assert_eq!(invocation_deadline(0, now, timeout), now.plus(timeout));
+    assert_eq!(invocation_deadline(ms(now), now, timeout), now.plus(timeout));
+    assert_eq!(invocation_deadline(u64::MAX, now, timeout), now.plus(timeout));
+}
+
 #[tokio::test]
 async fn an_invocation_near_its_deadline_starts_no_attempt() {
     let app = Harness::new();
