@@ -1,4 +1,6 @@
 //! Message records: creation, lookups by queue_id or unique_id, and the conditional status transitions.
+//! Over 400 lines on purpose: it is the one DynamoDB `StatusStore`, and each transition's condition
+//! expression, index attributes and takeover rule are read best side by side with the others.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
