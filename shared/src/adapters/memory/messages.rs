@@ -1,7 +1,5 @@
 //! Message records in memory, with the DynamoDB adapter's conditional rules.
 
-use std::sync::atomic::Ordering;
-
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
@@ -38,9 +36,7 @@ impl StatusStore for MemoryStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError> {
-        if self.fail_begin.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
-            return Err(StoreError::unavailable("UpdateItem", "simulated throttling"));
-        }
+        self.fault("begin_attempt")?;
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(BeginAttempt::Missing);
@@ -78,10 +74,7 @@ impl StatusStore for MemoryStore {
         result: AttemptResult,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let failing = self.fail_finish.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
-        if failing.is_ok() {
-            return Err(StoreError::unavailable("UpdateItem", "simulated throttling"));
-        }
+        self.fault("finish_attempt")?;
         let mut messages = lock(&self.messages);
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(false);

@@ -43,10 +43,6 @@ pub struct MemoryStore {
     pub poison: Mutex<Vec<(String, String)>>,
     broadcasts: Mutex<HashMap<(OrgId, BroadcastId), BroadcastRecord>>,
     uploads: Mutex<HashMap<(OrgId, UploadId), UploadRecord>>,
-    /// How many of the next `finish_attempt` calls fail as if DynamoDB were unavailable.
-    pub fail_finish: std::sync::atomic::AtomicU32,
-    /// How many of the next `begin_attempt` calls fail so (throttling before any attempt).
-    pub fail_begin: std::sync::atomic::AtomicU32,
     faults: Mutex<Vec<Fault>>,
 }
 
@@ -63,6 +59,11 @@ impl MemoryStore {
     /// Makes `op` fail with `error` `times` times, after `skip` calls succeed.
     pub fn inject_fault(&self, op: &'static str, skip: usize, times: usize, error: StoreError) {
         lock(&self.faults).push(Fault { op, skip, times, error });
+    }
+
+    /// How many injected failures of `op` are still to come.
+    pub fn faults_left(&self, op: &str) -> usize {
+        lock(&self.faults).iter().filter(|f| f.op == op).map(|f| f.times).sum()
     }
 
     /// The injected failure of this call of `op`, if any.

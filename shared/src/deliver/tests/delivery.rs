@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::adapters::memory::ManualClock;
 
 use super::*;
+use crate::ports::StoreError;
 use crate::providers::sandbox;
 
 // --- outcomes of one attempt ---
@@ -313,9 +314,9 @@ impl Provider for TakesTime {
 async fn an_accepted_message_whose_record_write_fails_is_recorded_by_retrying_not_sent_again() {
     let app = Harness::new();
     let (queue_id, job) = app.accept(NORMAL).await;
-    app.store.fail_finish.store(3, Ordering::SeqCst);
+    app.store.inject_fault("finish_attempt", 0, 3, StoreError::unavailable("UpdateItem", "simulated throttling"));
     assert!(app.receive(&job, 1).await.is_empty(), "acknowledged once the write went through");
-    assert_eq!(app.store.fail_finish.load(Ordering::SeqCst), 0, "three failed writes, then the fourth");
+    assert_eq!(app.store.faults_left("finish_attempt"), 0, "three failed writes, then the fourth");
     let record = app.record(&queue_id).await;
     assert_eq!((record.status, record.attempts), (Status::Sent, 1));
     assert_eq!(app.calls(&queue_id), 1);
@@ -328,13 +329,18 @@ async fn an_outcome_write_that_keeps_failing_gives_up_before_the_deadline() {
     app.delivery.providers =
         Providers::new(Arc::new(TakesTime { clock: app.clock.clone(), by: Duration::from_millis(8_950) }));
     let (queue_id, job) = app.accept(NORMAL).await;
-    app.store.fail_finish.store(u32::MAX, Ordering::SeqCst);
+    app.store.inject_fault(
+        "finish_attempt",
+        0,
+        usize::MAX,
+        StoreError::unavailable("UpdateItem", "simulated throttling"),
+    );
     let deadline = app.now().plus(Duration::from_secs(10));
     let started = std::time::Instant::now();
     let response = app.deliver_by(vec![sqs_message("msg-1", &job, 1)], deadline).await;
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     assert_eq!(failed_ids(&response), ["msg-1"], "seen again after the visibility timeout");
-    assert!(u32::MAX - app.store.fail_finish.load(Ordering::SeqCst) > 1, "the write was retried");
+    assert!(usize::MAX - app.store.faults_left("finish_attempt") > 1, "the write was retried");
     let record = app.record(&queue_id).await;
     assert_eq!(record.status, Status::Sending, "left to the lease: a takeover marks it interrupted");
     assert!(app.visibility_changes().is_empty());
@@ -395,7 +401,12 @@ async fn run_script(app: &Harness, script: &[Receive]) -> Option<u32> {
         let holder = match step {
             Receive::Crash => continue,
             Receive::Throttled => {
-                app.store.fail_begin.store(1, Ordering::SeqCst);
+                app.store.inject_fault(
+                    "begin_attempt",
+                    0,
+                    1,
+                    StoreError::unavailable("UpdateItem", "simulated throttling"),
+                );
                 None
             }
             Receive::Duplicate => {
