@@ -43,7 +43,7 @@ build: ## Build every binary (release)
 # Empty means: what a guided deploy saved in samconfig.toml, else arm64.
 ARCH ?=
 
-build-lambda: ## sam build of the three functions for ARCH (default arm64): the zips sam deploy uploads, and their sizes
+build-lambda: ## sam build of the four functions for ARCH (default arm64): the zips sam deploy uploads, and their sizes
 	@bash scripts/sam-build.sh $(or $(ARCH),arm64)
 
 FN ?=

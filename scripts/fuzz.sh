@@ -33,27 +33,9 @@ config="$report_dir/schemathesis.toml"
 printf '[cache]\ndirectory = "%s/cache"\n' "$PWD/$report_dir" > "$config"
 export HYPOTHESIS_STORAGE_DIRECTORY="$PWD/$report_dir/hypothesis"
 
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# moto on a free port; it prints the port first, and stops when its stdin (our pipe) closes.
-coproc MOTO { exec .venv/bin/python scripts/moto_server.py --port 0 --until-stdin-closes 2>"$report_dir/moto.log"; }
-pids+=("$MOTO_PID")
-moto_port=""
-read -r -t 60 moto_port <&"${MOTO[0]}" || true
-if ! [[ "$moto_port" =~ ^[0-9]+$ ]]; then
-  cat "$report_dir/moto.log" >&2
-  echo "fuzz: moto did not start" >&2
-  exit 1
-fi
-
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+source scripts/processes.sh
+start_moto "$report_dir/moto.log" fuzz
+port=$(free_port)
 prefix="fz$(od -An -N5 -tx1 /dev/urandom | tr -d ' \n')"
 base="http://127.0.0.1:$port"
 # The rate limiter is off: schemathesis sends hundreds of requests a minute with one key.

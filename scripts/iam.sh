@@ -27,7 +27,7 @@ case "$mutations" in
   # The two gaps this harness was built to catch, and an operator permission.
   quick)
     timeout --kill-after=10 900 .venv/bin/python scripts/iam/mutate.py \
-      --only ApiFunctionRole/MessagesTable/dynamodb:BatchWriteItem \
+      --only ApiFunctionRole/MessagesTable/dynamodb:BatchGetItem \
       --only DeliveryFunctionRole/ConsumeJobs/sqs:SendMessage \
       --only OperatorPolicy/ProviderSecrets/secretsmanager:CreateSecret ;;
   all) .venv/bin/python scripts/iam/mutate.py ;;

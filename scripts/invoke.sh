@@ -77,16 +77,7 @@ if [ -z "${OUTBOX_LOCAL_BIN:-}" ]; then
   OUTBOX_LOCAL_BIN=$(bash scripts/build-local.sh --path)
 fi
 
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source scripts/processes.sh
 
 # The emulator; --check-all (make test) always starts its own, so that nothing else can change its result.
 [ "$check" = 1 ] && unset AWS_ENDPOINT_URL
@@ -94,11 +85,7 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ] && [ "$check" = 0 ] && (exec 3<>/dev/tcp/127.0
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566
   echo "invoke: using the emulator on $AWS_ENDPOINT_URL (make run's)"
 elif [ -z "${AWS_ENDPOINT_URL:-}" ]; then
-  coproc MOTO { exec $py scripts/moto_server.py --port 0 --until-stdin-closes 2>"$logs/moto.log"; }
-  pids+=("$MOTO_PID")
-  moto_port=""
-  read -r -t 60 moto_port <&"${MOTO[0]}" || true
-  [[ "$moto_port" =~ ^[0-9]+$ ]] || { cat "$logs/moto.log" >&2; echo "invoke: moto did not start" >&2; exit 1; }
+  start_moto "$logs/moto.log" invoke
   export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
   echo "invoke: started moto on $AWS_ENDPOINT_URL (log: $logs/moto.log)"
 else

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Lints template.yaml offline: `sam validate --lint` (SAM transform + cfn-lint) and cfn-lint itself.
+# Lints template.yaml offline: `sam validate --lint` (SAM transform + cfn-lint) and cfn-lint itself,
+# then checks its alarms (scripts/test_template_alarms.py) and renders TableBillingMode both ways
+# (scripts/test_template_capacity.py).
 # Needs no AWS account: dummy credentials keep boto3 quiet and telemetry is off. (SAM CLI may still
 # ask PyPI for a newer version once a week; offline that gives up after 5 s and changes nothing.)
 set -euo pipefail
@@ -15,4 +17,7 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 .venv/bin/sam validate --lint --template template.yaml --region us-east-1
 .venv/bin/cfn-lint template.yaml
-echo "template.yaml: sam validate --lint and cfn-lint passed"
+# Each alarm of issue 12 exists and reads the resource it is about; the dashboard is valid JSON;
+# TableBillingMode PAY_PER_REQUEST renders no capacity, PROVISIONED scales the table and every index.
+.venv/bin/python -m pytest -q -p no:cacheprovider scripts/test_template_alarms.py scripts/test_template_capacity.py
+echo "template.yaml: sam validate --lint, cfn-lint, the alarm and the capacity checks passed"

@@ -12,6 +12,8 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ] && (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2
   exit 1
 fi
 mkdir -p .local
+# The sandbox's messages go on to delivered and read, so the whole lifecycle runs locally.
+export OUTBOX_SANDBOX_RECEIPTS=${OUTBOX_SANDBOX_RECEIPTS:-on}
 venv_pid=""
 if ! bash scripts/venv.sh --check; then
   echo "run: installing the Python tools into .venv beside the build (full log: .local/venv.log)"

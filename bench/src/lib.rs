@@ -1,8 +1,9 @@
 //! The harness behind `make soak` and `make bench`: starting moto and the `outbox-local`
 //! processes on loopback, provisioning and seeding the stack they run, reading its records and
 //! queues directly, a counting proxy in front of the emulator, and a Lambda Runtime API emulator
-//! for cold starts.
+//! for cold starts; and the cost model (`cost`).
 
+pub mod cost;
 pub mod processes;
 pub mod proxy;
 pub mod records;

@@ -19,13 +19,21 @@ LOCAL_ENV = {
     "OUTBOX_MEDIA_BUCKET": "t1-media",
 }
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"
+# What the emulator answers for a table's StreamArn (stack.py looks it up in moto).
+STREAM = "table/t1-table/stream/2026-01-01T00:00:00.000"
+
+
+def lookup(kind: str, ref: str, attribute: str) -> str:
+    if (kind, attribute) != ("AWS::DynamoDB::Table", "StreamArn"):
+        raise render.RenderError(f"GetAtt {attribute} of a {kind} is not resolved for the local stack")
+    return ARN.format("dynamodb", f"table/{ref}/stream/2026-01-01T00:00:00.000")
 
 
 def rendered(sam: dict) -> tuple[dict, list[render.Function], list[render.Identity], render.Resolver]:
     cfn = render.translate(sam, "t1")
     funcs = render.functions(cfn, sam)
     refs = render.bind_environment(funcs, LOCAL_ENV)
-    resolver = render.Resolver(cfn, render.LocalStack("t1", render.parameters(sam, "t1"), refs))
+    resolver = render.Resolver(cfn, render.LocalStack("t1", render.parameters(sam, "t1"), refs, lookup))
     return cfn, funcs, render.identities(cfn, funcs), resolver
 
 
@@ -67,10 +75,13 @@ def test_embedded_managed_policies_match_the_snapshot_moto_ships() -> None:
 def test_every_function_of_the_template_gets_its_own_role_with_the_two_fixed_gaps() -> None:
     _, funcs, identities, resolver = rendered(render.load(str(ROOT / "template.yaml")))
     roles = {f.logical_id: f.role for f in funcs}
-    assert set(roles) >= {"ApiFunction", "DeliveryFunction", "DeadLetterFunction"}
+    assert set(roles) >= {"ApiFunction", "DeliveryFunction", "DeadLetterFunction", "StatusStreamFunction"}
     by_id = {i.logical_id: i for i in identities}
     api = allowed(by_id[roles["ApiFunction"]], resolver)
-    assert ("dynamodb:BatchWriteItem", ARN.format("dynamodb", "table/t1-table")) in api
+    assert ("dynamodb:BatchGetItem", ARN.format("dynamodb", "table/t1-table")) in api
+    stream = allowed(by_id[roles["StatusStreamFunction"]], resolver)
+    assert ("dynamodb:GetRecords", ARN.format("dynamodb", STREAM)) in stream
+    assert ("dynamodb:UpdateItem", ARN.format("dynamodb", "table/t1-table")) in stream
     delivery = allowed(by_id[roles["DeliveryFunction"]], resolver)
     assert ("sqs:SendMessage", ARN.format("sqs", "t1-jobs")) in delivery
     assert ("sqs:SendMessage", ARN.format("sqs", "t1-dlq")) in delivery

@@ -33,12 +33,19 @@ pub struct Config {
     pub endpoint_url: Option<String>,
     /// `OUTBOX_SANDBOX_FAULTS`: the sandbox's chaos mode for soak runs; off (`None`) unless set.
     pub sandbox_faults: Option<Faults>,
+    /// The status-stream consumer reports the sandbox's sent messages `delivered`, then `read`
+    /// (`OUTBOX_SANDBOX_RECEIPTS`, on in the template and `make run`, off by default so tests
+    /// that wait for `sent` see it stay).
+    pub sandbox_receipts: bool,
     /// `OUTBOX_ALLOW_PRIVATE_TARGETS`: provider URLs may be http and reach private and loopback
     /// addresses (the local stack and its loopback fakes); off unless set, and never in AWS.
     pub allow_private_targets: bool,
     /// The longest SQS delay a job is sent with (SQS allows 15 minutes); a job due later hops
     /// through the queue. Shorter locally, so that a schedule's hops happen within seconds.
     pub max_delay: Duration,
+    /// The CloudWatch namespace of the service's metrics (`OUTBOX_METRICS_NAMESPACE`, default
+    /// `Outbox`; the template gives each stack its own).
+    pub metrics_namespace: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +58,7 @@ pub enum ConfigError {
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = crate::domain::limits::MAX_REQUEST_BYTES;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
+pub const DEFAULT_METRICS_NAMESPACE: &str = "Outbox";
 
 impl Config {
     /// Reads the configuration; fails with the name of the first missing or malformed variable.
@@ -103,6 +111,16 @@ impl Config {
                 });
             }
         };
+        let sandbox_receipts = match get("OUTBOX_SANDBOX_RECEIPTS").filter(|v| !v.is_empty()).as_deref() {
+            None | Some("off") | Some("false") | Some("0") => false,
+            Some("on") | Some("true") | Some("1") => true,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "OUTBOX_SANDBOX_RECEIPTS",
+                    reason: format!("{v:?} is neither on nor off"),
+                });
+            }
+        };
         Ok(Config {
             table: required("OUTBOX_TABLE")?,
             queue_url: required("OUTBOX_QUEUE_URL")?,
@@ -118,8 +136,12 @@ impl Config {
             rate_limit_per_minute,
             endpoint_url: get("AWS_ENDPOINT_URL").filter(|v| !v.is_empty()),
             sandbox_faults,
+            sandbox_receipts,
             allow_private_targets,
             max_delay: Duration::from_secs(max_delay),
+            metrics_namespace: get("OUTBOX_METRICS_NAMESPACE")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
         })
     }
 }
@@ -146,6 +168,7 @@ mod tests {
         assert_eq!(config.endpoint_url, None);
         assert_eq!(config.rate_limit_per_minute, Some(600));
         assert_eq!(config.sandbox_faults, None);
+        assert!(!config.sandbox_receipts);
         assert!(!config.allow_private_targets);
         assert_eq!(config.max_delay, Duration::from_secs(900));
     }

@@ -1,5 +1,7 @@
-//! Outbox's hexagon. The three flows each have a folder: `send` (accept a message), `deliver`
-//! (the consumers) and `admin` (orgs, keys, phones, replay); `api` is the HTTP edge in front of
+//! Outbox's hexagon. The flows each have a folder: `send` (accept a message), `deliver` (the job
+//! consumers), `stream` (the status-stream consumer: what follows a status change), `receipts`
+//! (providers' delivery receipts applied to the records) and `admin`
+//! (orgs, keys, phones, replay); `api` is the HTTP edge in front of
 //! `send`. They work on `domain` types through `ports`, which `adapters` and `providers`
 //! implement; `net` says where outbound requests may go; `wiring` puts it together for every
 //! Lambda binary and for `local`, the emulator runner.
@@ -13,10 +15,13 @@ pub mod deliver;
 pub mod domain;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod metrics;
 pub mod net;
 pub mod ports;
 pub mod providers;
+pub mod receipts;
 pub mod send;
+pub mod stream;
 pub mod telemetry;
 pub mod wiring;
 

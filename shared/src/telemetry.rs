@@ -1,21 +1,28 @@
-//! Tracing setup (JSON lines inside Lambda, compact coloured text on a laptop) and how log lines
-//! show an error with its causes.
+//! Tracing setup (inside Lambda, `lambda_runtime`'s, which follows the function's logging
+//! configuration; compact coloured text on a laptop), how log lines show an error with its causes,
+//! and (`xray`) the X-Ray subsegments of an invocation's calls.
+
+pub mod xray;
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber once; `RUST_LOG` filters (default `info`).
+/// Installs the global subscriber once. Inside Lambda: `lambda_runtime`'s, which takes its level
+/// from `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else info) and writes JSON lines when
+/// `AWS_LAMBDA_LOG_FORMAT` is `JSON` (the template sets it). Elsewhere `RUST_LOG` filters (default `info`).
 pub fn init() {
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        lambda_runtime::tracing::init_default_subscriber();
+        return;
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let result = if in_lambda {
-        // Lambda adds its own timestamp and request id to every line.
-        builder.json().flatten_event(true).without_time().with_current_span(false).try_init()
-    } else {
-        builder.compact().with_target(false).with_ansi(std::io::stdout().is_terminal()).try_init()
-    };
+    let result = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .compact()
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .try_init();
     // A second init (tests, the local runner's subcommands) keeps the first subscriber.
     let _ = result;
 }

@@ -71,7 +71,20 @@ pub fn moto_endpoint() -> &'static str {
 pub enum Consumers {
     None,
     DeliveryOnly,
+    /// Delivery, dead letters and the status stream: every consumer of a deployment.
     Both,
+    /// The status stream alone (its counters), for tests that drive delivery themselves.
+    StreamOnly,
+}
+
+impl Consumers {
+    fn delivery(self) -> bool {
+        matches!(self, Consumers::DeliveryOnly | Consumers::Both)
+    }
+
+    fn stream(self) -> bool {
+        matches!(self, Consumers::Both | Consumers::StreamOnly)
+    }
 }
 
 pub struct StackOptions {
@@ -123,10 +136,12 @@ impl Stack {
         {
             let (config, aws, shutdown) = (config.clone(), aws.clone(), shutdown.clone());
             tasks.push(tokio::spawn(async move {
-                local::serve_api(&config, &aws, listener, shutdown).await.expect("serve");
+                local::serve_api(&config, &aws, outbox::wiring::message_store(&config, &aws), listener, shutdown)
+                    .await
+                    .expect("serve");
             }));
         }
-        if options.consumers != Consumers::None {
+        if options.consumers.delivery() {
             let delivery = Arc::new(outbox::wiring::delivery(&config, &aws, options.providers.clone()));
             let source = EventSource {
                 sqs: aws.sqs.clone(),
@@ -137,6 +152,14 @@ impl Stack {
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
                 source.run(|event, deadline| outbox::deliver::handle_batch(&delivery, event, deadline), shutdown).await;
+            }));
+        }
+        if options.consumers.stream() {
+            // The status-stream consumer keeps the counters, as in a deployment.
+            let (config, aws, endpoint, shutdown) =
+                (config.clone(), aws.clone(), settings.endpoint.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                local::run_status_stream(&config, &aws, &endpoint, shutdown).await;
             }));
         }
         if options.consumers == Consumers::Both {

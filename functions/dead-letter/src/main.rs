@@ -3,16 +3,20 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use outbox::Config;
-use outbox::adapters::aws::AwsClients;
+use outbox::adapters::aws::AwsSdk;
+use outbox::telemetry::xray::{self, Daemon};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     outbox::telemetry::init();
     let config = Config::from_env()?;
-    let aws = AwsClients::from_environment(config.endpoint_url.as_deref()).await;
+    let aws = AwsSdk::from_environment(config.endpoint_url.as_deref()).await;
     let dead_letters = &outbox::wiring::dead_letters(&config, &aws);
+    let daemon = &Daemon::from_env();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(outbox::deliver::dead_letter::handle_batch(dead_letters, event.payload).await)
+        let trace = event.context.xray_trace_id.as_deref();
+        let handled = outbox::deliver::dead_letter::handle_batch(dead_letters, event.payload);
+        Ok::<_, Error>(xray::in_invocation(daemon.as_ref(), trace, handled).await)
     }))
     .await
 }

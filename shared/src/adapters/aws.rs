@@ -1,11 +1,15 @@
-//! Building the AWS SDK clients, once per process, each with the timeouts every request gets.
+//! Building the AWS SDK clients, once per process, each with the timeouts every request gets;
+//! inside Lambda from its environment variables alone, and only the clients a function uses.
 
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+
+use super::sdk_trace::SdkCalls;
 
 /// Opening a connection to an endpoint; in-region (or on loopback) this takes milliseconds.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -60,7 +64,16 @@ impl Timeouts {
     }
 }
 
-/// The three clients every Outbox process uses.
+/// Where the wiring gets its clients: all built up front (`AwsClients`), or each built when a
+/// function asks for it (`AwsSdk`), so a Lambda builds only the ones it uses.
+pub trait ClientSource {
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client;
+    fn sqs(&self) -> aws_sdk_sqs::Client;
+    fn s3(&self) -> aws_sdk_s3::Client;
+    fn secrets(&self) -> aws_sdk_secretsmanager::Client;
+}
+
+/// The four clients the local runner, the admin CLI, the tests and the bench share.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -69,13 +82,26 @@ pub struct AwsClients {
     pub secrets: aws_sdk_secretsmanager::Client,
 }
 
+/// The credentials of a process against an emulator (see `AwsClients::emulator`).
+pub fn emulator_credentials() -> aws_sdk_dynamodb::config::SharedCredentialsProvider {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+        aws_sdk_dynamodb::config::SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new())
+    } else {
+        aws_sdk_dynamodb::config::SharedCredentialsProvider::new(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "outbox-emulator",
+        ))
+    }
+}
+
 impl AwsClients {
-    /// The standard credential and region chain (Lambda's role, or a user's profile).
-    /// `AWS_ENDPOINT_URL` is honoured by the SDK itself; S3 then needs path-style addressing.
+    /// As `AwsSdk::from_environment`, every client built.
     pub async fn from_environment(endpoint_url: Option<&str>) -> AwsClients {
-        let timeouts = if endpoint_url.is_some() { Timeouts::EMULATOR } else { Timeouts::DEPLOYED };
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts.general()).load().await;
-        Self::from_sdk_config(&sdk, endpoint_url.is_some(), timeouts)
+        AwsSdk::from_environment(endpoint_url).await.clients()
     }
 
     /// An AWS emulator (moto, LocalStack) at `endpoint`, region us-east-1. Credentials come from
@@ -87,25 +113,100 @@ impl AwsClients {
             .timeout_config(Timeouts::EMULATOR.general())
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"));
-        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
-        let loader = if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
-            loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        } else {
-            loader.credentials_provider(Credentials::new("test", "test", None, None, "outbox-emulator"))
+        let sdk = loader.credentials_provider(emulator_credentials()).load().await;
+        AwsSdk { sdk, path_style: true, timeouts: Timeouts::EMULATOR }.clients()
+    }
+}
+
+impl ClientSource for AwsClients {
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb.clone()
+    }
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        self.sqs.clone()
+    }
+    fn s3(&self) -> aws_sdk_s3::Client {
+        self.s3.clone()
+    }
+    fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        self.secrets.clone()
+    }
+}
+
+/// One process's SDK configuration, from which each client is built when asked for.
+#[derive(Clone, Debug)]
+pub struct AwsSdk {
+    sdk: SdkConfig,
+    /// S3 on an emulator's endpoint needs path-style addressing.
+    path_style: bool,
+    timeouts: Timeouts,
+}
+
+impl AwsSdk {
+    /// Inside Lambda (a region and the role's credentials in the environment), the configuration
+    /// is built from those variables alone: the default chain's profile files, SSO, web identity
+    /// and instance-metadata providers find nothing there and cost the cold start milliseconds.
+    /// Elsewhere, the standard chain (a user's profile). `endpoint_url` is `AWS_ENDPOINT_URL`.
+    pub async fn from_environment(endpoint_url: Option<&str>) -> AwsSdk {
+        let timeouts = if endpoint_url.is_some() { Timeouts::EMULATOR } else { Timeouts::DEPLOYED };
+        let sdk = match from_variables(|name| std::env::var(name).ok(), endpoint_url, timeouts) {
+            Some(sdk) => sdk,
+            None => aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts.general()).load().await,
         };
-        Self::from_sdk_config(&loader.load().await, true, Timeouts::EMULATOR)
+        AwsSdk { sdk, path_style: endpoint_url.is_some(), timeouts }
     }
 
-    fn from_sdk_config(sdk: &aws_config::SdkConfig, path_style: bool, timeouts: Timeouts) -> AwsClients {
-        let s3_config =
-            aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).timeout_config(timeouts.s3()).build();
-        AwsClients {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            secrets: aws_sdk_secretsmanager::Client::new(sdk),
-        }
+    pub fn clients(&self) -> AwsClients {
+        AwsClients { dynamodb: self.dynamodb(), sqs: self.sqs(), s3: self.s3(), secrets: self.secrets() }
     }
+}
+
+impl ClientSource for AwsSdk {
+    // Each client carries `SdkCalls`, which records its calls as X-Ray subsegments when traced.
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&self.sdk).interceptor(SdkCalls).build(),
+        )
+    }
+    fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&self.sdk).interceptor(SdkCalls).build())
+    }
+    fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.path_style)
+            .timeout_config(self.timeouts.s3())
+            .interceptor(SdkCalls)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+    fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        let config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk).interceptor(SdkCalls).build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+}
+
+/// The SDK configuration from the variables Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), or `None` when they are not all there.
+fn from_variables(
+    var: impl Fn(&str) -> Option<String>,
+    endpoint_url: Option<&str>,
+    timeouts: Timeouts,
+) -> Option<SdkConfig> {
+    let var = |name: &str| var(name).filter(|value| !value.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?;
+    var("AWS_ACCESS_KEY_ID")?;
+    var("AWS_SECRET_ACCESS_KEY")?;
+    let builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        // Reads the variables at each refresh, as the default chain's first provider does.
+        .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .retry_config(RetryConfig::standard())
+        .timeout_config(timeouts.general());
+    Some(match endpoint_url {
+        Some(url) => builder.endpoint_url(url).build(),
+        None => builder.build(),
+    })
 }
 
 #[cfg(test)]
@@ -140,7 +241,7 @@ mod tests {
             .region(Region::new("us-east-1"))
             .timeout_config(Timeouts::DEPLOYED.general())
             .build();
-        let deployed = AwsClients::from_sdk_config(&sdk, false, Timeouts::DEPLOYED);
+        let deployed = AwsSdk { sdk, path_style: false, timeouts: Timeouts::DEPLOYED }.clients();
         assert_eq!(timeouts_of(&deployed), expected(Timeouts::DEPLOYED));
         let emulator = AwsClients::emulator("http://127.0.0.1:9").await;
         assert_eq!(timeouts_of(&emulator), expected(Timeouts::EMULATOR));
@@ -149,5 +250,40 @@ mod tests {
         }
         // A delivery's writes must fit in a 30 s Lambda with the provider's 20 s.
         assert!(Timeouts::DEPLOYED.operation < Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn lambda_variables_give_region_credentials_and_timeouts_without_the_default_chain() {
+        let lambda = |name: &str| {
+            let value = match name {
+                "AWS_REGION" => "eu-west-1",
+                "AWS_ACCESS_KEY_ID" => "AKIDEXAMPLE",
+                "AWS_SECRET_ACCESS_KEY" => "secret",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let sdk = from_variables(lambda, None, Timeouts::DEPLOYED).expect("all variables set");
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(sdk.credentials_provider().is_some() && sdk.endpoint_url().is_none());
+        assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(RetryConfig::standard().max_attempts()));
+        let clients = AwsSdk { sdk, path_style: false, timeouts: Timeouts::DEPLOYED }.clients();
+        assert_eq!(timeouts_of(&clients), expected(Timeouts::DEPLOYED));
+        let local = from_variables(lambda, Some("http://127.0.0.1:9"), Timeouts::EMULATOR).expect("set");
+        assert_eq!(local.endpoint_url(), Some("http://127.0.0.1:9"));
+        // Without a region or credentials there, the standard chain decides.
+        let no_region = |name: &str| if name == "AWS_REGION" { None } else { lambda(name) };
+        assert!(from_variables(no_region, None, Timeouts::DEPLOYED).is_none());
+        let no_secret = |name: &str| if name == "AWS_SECRET_ACCESS_KEY" { Some(String::new()) } else { lambda(name) };
+        assert!(from_variables(no_secret, None, Timeouts::DEPLOYED).is_none());
+        // A request gets as far as connecting: the clients' defaults supply the sleep and time
+        // source the timeouts and retries need, which the config does not set.
+        let closed = AwsSdk { sdk: local, path_style: true, timeouts: Timeouts::EMULATOR };
+        let err = closed.dynamodb().list_tables().send().await.expect_err("nothing listens on port 9");
+        assert!(
+            matches!(err, aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)),
+            "{}",
+            crate::telemetry::chain(&err)
+        );
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::adapters::memory::{MemoryQueue, MemorySecrets, MemoryStore};
-use crate::domain::ids::{OrgId, PhoneId, QueueId};
+use crate::domain::ids::{OrgId, PhoneId, QueueId, UniqueId};
 use crate::domain::job::Job;
 use crate::domain::message::{AttemptOutcome, MessageRecord, Status};
 use crate::domain::tenant::{HttpSecrets, KeyHash, ProviderSettings, WhatsappCloudSecrets};
@@ -308,7 +308,7 @@ async fn provider_urls_must_be_https_and_reach_public_addresses_only() {
 /// A message that failed three times and was dead-lettered at `when`, through the store's own
 /// transitions; scheduled for `scheduled_at` when given.
 async fn dead_lettered(store: &MemoryStore, org: &OrgId, when: &str, scheduled_at: Option<&str>) -> MessageRecord {
-    let queue_id = QueueId::generate();
+    let queue_id = QueueId::of(&UniqueId::generate());
     let record: MessageRecord = serde_json::from_value(json!({
         "org_id": org, "queue_id": queue_id, "unique_id": "3EB0ABC", "phone_id": "phone-a",
         "provider": "sandbox", "chat_id": "15550000001@c.us", "text": "hi", "status": "queued",
@@ -318,7 +318,7 @@ async fn dead_lettered(store: &MemoryStore, org: &OrgId, when: &str, scheduled_a
     store.create(&record).await.unwrap();
     for attempt in 1..=3 {
         assert!(matches!(
-            store.begin_attempt(org, &queue_id, now(), now()).await.unwrap(),
+            store.begin_attempt(org, &queue_id, None, now(), now()).await.unwrap(),
             crate::ports::BeginAttempt::Started(_)
         ));
         let result = if attempt < 3 {
@@ -408,14 +408,14 @@ async fn a_message_whose_last_attempt_was_interrupted_is_replayed_only_with_forc
     let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
     let org = OrgId::from("org-a");
     let record: MessageRecord = serde_json::from_value(json!({
-        "org_id": org, "queue_id": QueueId::generate(), "unique_id": "3EB0ABD", "phone_id": "phone-a",
+        "org_id": org, "queue_id": QueueId::of(&UniqueId::generate()), "unique_id": "3EB0ABD", "phone_id": "phone-a",
         "provider": "sandbox", "chat_id": "15550000001@c.us", "text": "hi", "status": "queued",
         "timeline": {"queued_at": now()}, "expires_at": 0
     }))
     .unwrap();
     store.create(&record).await.unwrap();
     // Its worker died mid-attempt; the job reached the DLQ after the lease.
-    store.begin_attempt(&org, &record.queue_id, now(), now()).await.unwrap();
+    store.begin_attempt(&org, &record.queue_id, None, now(), now()).await.unwrap();
     let dead_at = at("2026-01-01T00:05:00Z");
     assert_eq!(
         store.mark_dead_lettered(&org, &record.queue_id, 0, dead_at).await.unwrap(),

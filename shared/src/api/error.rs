@@ -19,6 +19,11 @@ pub enum ApiError {
     Validation(#[from] ValidationError),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A provider's request whose signature is missing or wrong.
+    #[error("{0}")]
+    BadSignature(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -58,7 +63,8 @@ impl IntoResponse for ApiError {
                 };
                 (status, err.code, err.field)
             }
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::Unauthorized(_) | ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::PhoneRequired(_) => (StatusCode::BAD_REQUEST, "phone_required", Some("x-phone".into())),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None),
@@ -139,12 +145,16 @@ impl From<EnqueueError> for ApiError {
         } {
             return rejected;
         }
-        if let EnqueueError::Upload(err) = err {
-            return err.into();
-        }
+        let err = match err {
+            EnqueueError::Upload(err) => return err.into(),
+            EnqueueError::Unsupported(err) => return ApiError::Validation(err),
+            err => err,
+        };
         error!(error = %chain(&err), "could not accept a message");
         ApiError::Unavailable(match err {
-            EnqueueError::Media(_) | EnqueueError::Upload(_) => "media storage is temporarily unavailable".into(),
+            EnqueueError::Media(_) | EnqueueError::Upload(_) | EnqueueError::Unsupported(_) => {
+                "media storage is temporarily unavailable".into()
+            }
             EnqueueError::Store(_) => "message storage is temporarily unavailable".into(),
             EnqueueError::Queue(_) => "the delivery queue is temporarily unavailable".into(),
         })

@@ -208,10 +208,33 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<WorkAnswer, E>>,
 {
-    let Some(key) = key else { return Ok(json_ok(work().await?.json, false)) };
-    // The body was validated as JSON already; an empty one fingerprints as null.
-    let value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let request = key.map(|key| (key, request_json(body)));
+    answer_once_parsed(app, org, request, route, phone_id, work).await
+}
+
+/// The body as the fingerprint reads it. It was validated as JSON already; an empty one is null.
+pub fn request_json(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or(Value::Null)
+}
+
+/// As `answer_once`, for a route that read the key's body (`request_json`) before it consumed the
+/// body (decoding inline media over it).
+pub async fn answer_once_parsed<E, F, Fut>(
+    app: &AppState,
+    org: &OrgId,
+    request: Option<(IdempotencyKey, Value)>,
+    route: &str,
+    phone_id: &str,
+    work: F,
+) -> Result<Response, E>
+where
+    E: From<IdempotencyError>,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<WorkAnswer, E>>,
+{
+    let Some((key, value)) = request else { return Ok(json_ok(work().await?.json, false)) };
     let fingerprint = fingerprint(route, phone_id, &value);
+    drop(value);
     let lease = app.api_timeout;
     match run_once(app.idempotency.as_ref(), app.clock.as_ref(), org, &key, &fingerprint, lease, work).await? {
         Ok(Answer::Fresh(answer)) => Ok(json_ok(answer, false)),

@@ -21,10 +21,11 @@ use axum::routing::{MethodRouter, delete, get, post};
 pub use auth::Caller;
 pub use error::ApiError;
 pub use idempotency::{IdempotencyError, IdempotencyKey};
+pub use rate_limit::block_size as rate_token_block;
 pub use rate_limit::{RateLimiter, RateStatus};
 pub use state::{ApiPorts, ApiSettings, AppState};
 
-use routes::{assets, chats, health, media, message, queue, send};
+use routes::{assets, chats, health, media, message, provider, queue, send};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub enum Access {
     Public,
     /// A Bearer API key, counted by the rate limiter.
     ApiKey,
+    /// No API key: a provider signs the request with the phone's secret, which the handler checks.
+    ProviderSigned,
 }
 
 /// Every route, once: the router is built from this table, and the OpenAPI check reads it.
@@ -65,6 +68,20 @@ pub fn routes() -> Vec<(Method, &'static str, Access, MethodRouter<AppState>)> {
         ),
         (Method::POST, "/v1/assets/upload/base64", Access::ApiKey, post(assets::upload::base64::upload)),
         (Method::POST, "/v1/media/uploads", Access::ApiKey, post(media::uploads::create)),
+        // Signed with the phone's secret instead of an API key; each bounds its own body.
+        (Method::GET, "/v1/provider/whatsapp/webhook", Access::ProviderSigned, get(provider::whatsapp::verify)),
+        (
+            Method::POST,
+            "/v1/provider/whatsapp/webhook",
+            Access::ProviderSigned,
+            post(provider::whatsapp::receive).layer(DefaultBodyLimit::disable()),
+        ),
+        (
+            Method::POST,
+            "/v1/provider/http/receipts",
+            Access::ProviderSigned,
+            post(provider::http::receipts).layer(DefaultBodyLimit::disable()),
+        ),
     ]
 }
 
@@ -73,7 +90,7 @@ pub fn router(state: AppState) -> Router {
     let (mut public, mut keyed) = (Router::new(), Router::new());
     for (_, path, access, handler) in routes() {
         match access {
-            Access::Public => public = public.route(path, handler),
+            Access::Public | Access::ProviderSigned => public = public.route(path, handler),
             Access::ApiKey => keyed = keyed.route(path, handler),
         }
     }

@@ -7,7 +7,11 @@ use super::rate_limit::RateLimiter;
 use crate::cache::TtlCache;
 use crate::domain::ids::OrgId;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
-use crate::ports::{Clock, IdempotencyStore, RateCounter, StatusStore, TenantStore, Tracking};
+use crate::ports::{
+    Clock, Counters, IdempotencyStore, RateCounter, ReceiptStore, SecretStore, StatusStore, TenantStore, Tracking,
+};
+use crate::receipts::Receipts;
+use crate::receipts::inbound::Inbound;
 use crate::send::{Broadcaster, Enqueuer, Purger, Uploads};
 
 /// Keys and phone lists kept per warm instance; bounded so a flood of keys cannot grow it.
@@ -21,6 +25,12 @@ pub struct ApiPorts {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub rate_counter: Arc<dyn RateCounter>,
     pub tracking: Arc<dyn Tracking>,
+    /// The status-stream consumer's counters (`stream`), read by the queue routes.
+    pub counters: Arc<dyn Counters>,
+    /// Providers' receipts: phones by Meta's number id, messages by provider id, the conditional write.
+    pub receipts: Arc<dyn ReceiptStore>,
+    /// Phones' provider secrets (Meta's app secret and verify token, a gateway's signing secret).
+    pub secrets: Arc<dyn SecretStore>,
 }
 
 /// The edge's knobs, from `Config`.
@@ -46,7 +56,10 @@ pub struct AppState {
     pub purger: Purger,
     pub uploads: Uploads,
     pub tracking: Arc<dyn Tracking>,
+    pub counters: Arc<dyn Counters>,
     pub limiter: RateLimiter,
+    /// Providers' receipts in (no API key: each request is signed with its phone's secret).
+    pub inbound: Arc<Inbound>,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
     /// See `ApiSettings::api_timeout`.
@@ -59,6 +72,13 @@ impl AppState {
     /// The edge over `ports`; the clock is the enqueuer's, so one clock rules a whole request.
     pub fn new(ports: ApiPorts, enqueuer: Enqueuer, settings: ApiSettings) -> AppState {
         let clock = enqueuer.clock.clone();
+        let receipts = Receipts {
+            store: ports.store.clone(),
+            receipts: ports.receipts,
+            clock: clock.clone(),
+            metrics: enqueuer.metrics.clone(),
+        };
+        let inbound = Inbound::new(receipts, ports.tenants.clone(), ports.secrets, settings.auth_cache_ttl);
         AppState {
             store: ports.store,
             tenants: ports.tenants,
@@ -67,8 +87,10 @@ impl AppState {
             purger: Purger { tracking: ports.tracking.clone(), clock: clock.clone() },
             uploads: enqueuer.uploads.clone(),
             tracking: ports.tracking,
+            counters: ports.counters,
             enqueuer,
             limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),
+            inbound: Arc::new(inbound),
             clock,
             max_body_bytes: settings.max_body_bytes,
             api_timeout: settings.api_timeout,

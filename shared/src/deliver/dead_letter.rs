@@ -11,6 +11,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use super::sqs_batch::{ReceivedRecord, batch_response};
 use crate::domain::job::Job;
 use crate::domain::time::Timestamp;
+use crate::metrics::{self, Metrics};
 use crate::ports::{Clock, DeadLetterMark, StatusStore, StoreError};
 use crate::telemetry::chain;
 
@@ -20,6 +21,8 @@ pub struct DeadLetters {
     pub clock: Arc<dyn Clock>,
     /// How long poison evidence is kept.
     pub retention: Duration,
+    /// Where each arrival's metric line goes (`metrics`).
+    pub metrics: Metrics,
 }
 
 pub async fn handle_batch(dead_letters: &DeadLetters, event: SqsEvent) -> SqsBatchResponse {
@@ -43,44 +46,78 @@ async fn settle(dead_letters: &DeadLetters, record: &ReceivedRecord) -> Result<b
     let job = match Job::decode(&record.body) {
         Ok(job) => job,
         Err(err) => {
-            return keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await.map(|()| true);
+            keep_poison(dead_letters, record, &format!("malformed job: {err}"), now).await?;
+            arrived(dead_letters, now, "poison");
+            return Ok(true);
         }
     };
     let span = info_span!("dead_letter", queue_id = %job.queue_id, org_id = %job.org_id);
-    mark(dead_letters, record, &job, now).instrument(span).await
+    let settled = mark(dead_letters, record, &job, now).instrument(span).await?;
+    if let Some(outcome) = settled {
+        arrived(dead_letters, now, outcome);
+    }
+    Ok(settled.is_some())
 }
 
+/// A settled arrival's metrics (the provider is not known without reading the record): every
+/// arrival counts, and one that failed its message counts as a failure too.
+fn arrived(dead_letters: &DeadLetters, now: Timestamp, outcome: &str) {
+    let mut values = vec![(metrics::DEAD_LETTERED, 1.0)];
+    if outcome == DEAD_LETTERED_FAILED {
+        values.push((metrics::FAILED, 1.0));
+    }
+    dead_letters.metrics.emit(now, None, Some(outcome), &values);
+}
+
+/// The outcome of an arrival that turned a live message `failed`.
+const DEAD_LETTERED_FAILED: &str = "dead_lettered";
+
+/// How the arrival was settled (its metrics' outcome), or `None` when it must stay on the DLQ for now.
 async fn mark(
     dead_letters: &DeadLetters,
     record: &ReceivedRecord,
     job: &Job,
     now: Timestamp,
-) -> Result<bool, StoreError> {
-    match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, job.generation, now).await? {
+) -> Result<Option<&'static str>, StoreError> {
+    let outcome = match dead_letters.store.mark_dead_lettered(&job.org_id, &job.queue_id, job.generation, now).await? {
         DeadLetterMark::MarkedFailed => {
-            warn!("dead-lettered before an outcome was recorded; marked failed");
+            warn!(
+                queue_id = %job.queue_id,
+                org_id = %job.org_id,
+                outcome = DEAD_LETTERED_FAILED,
+                status = "failed",
+                "state change: dead-lettered before an outcome was recorded; marked failed"
+            );
+            DEAD_LETTERED_FAILED
         }
         DeadLetterMark::InFlight => {
             // Left on the DLQ: its visibility timeout outlasts the lease, and then this is settled.
             info!("dead-lettered copy of a message another worker is still delivering; settling it later");
-            return Ok(false);
+            return Ok(None);
         }
         DeadLetterMark::Stale => {
             info!(generation = job.generation, "dead-lettered copy of a job the message was replayed past; ignored");
+            "stale"
         }
-        DeadLetterMark::AlreadyFailed => info!("dead-lettered; already failed, kept for replay"),
+        DeadLetterMark::AlreadyFailed => {
+            info!("dead-lettered; already failed, kept for replay");
+            "already_failed"
+        }
         DeadLetterMark::PermanentlyFailed => {
             info!("dead-lettered copy of a permanent failure; not kept for replay");
+            "permanently_failed"
         }
         DeadLetterMark::NotFailed(status) => {
             info!(status = status.as_str(), "dead-lettered copy of a finished message; nothing to replay");
+            "not_failed"
         }
         DeadLetterMark::Missing => {
             let reason = format!("no message record for queue_id {}", job.queue_id);
-            return keep_poison(dead_letters, record, &reason, now).await.map(|()| true);
+            keep_poison(dead_letters, record, &reason, now).await?;
+            "poison"
         }
-    }
-    Ok(true)
+    };
+    Ok(Some(outcome))
 }
 
 async fn keep_poison(

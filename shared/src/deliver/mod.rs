@@ -15,8 +15,10 @@ use futures_util::future::join_all;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::domain::job::Job;
-use crate::domain::message::AttemptOutcome;
+use crate::domain::message::{AttemptOutcome, MessageRecord};
+use crate::domain::tenant::ProviderKind;
 use crate::domain::time::Timestamp;
+use crate::metrics::{self, Metrics};
 use crate::ports::{AttemptResult, BeginAttempt, Clock, JobQueue, StatusStore, StoreError};
 use crate::providers::{DeliveryError, Providers, REQUEST_TIMEOUT};
 use crate::telemetry::chain;
@@ -42,6 +44,19 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 const MAX_WRITE_BACKOFF: Duration = Duration::from_secs(1);
 /// Less provider time than this is not worth an attempt: the job is retried without one.
 const MIN_CALL_BUDGET: Duration = Duration::from_secs(1);
+/// Slow-downs a job may wait out without using an attempt; past them each one counts as a
+/// transient failure, so a provider that always answers 429 still ends the message (after at
+/// most this many waits plus the attempt budget).
+pub const MAX_SLOW_DOWNS: u32 = 10;
+/// The longest wait for one slow-down, whatever `Retry-After` says: SQS's longest delay, so
+/// the fresh copy needs no extra hop.
+pub const MAX_SLOW_DOWN_WAIT: Duration = Duration::from_secs(900);
+
+/// How long a job waits after its `slow_downs`-th slow-down (from 1): the provider's
+/// `Retry-After` when it gave one, else the retry backoff for that count; 1 s to 15 minutes.
+pub fn slow_down_wait(retry_after: Option<Duration>, retry: RetryPolicy, slow_downs: u32) -> Duration {
+    retry_after.unwrap_or_else(|| retry.delay_for(slow_downs)).clamp(Duration::from_secs(1), MAX_SLOW_DOWN_WAIT)
+}
 
 /// How long the provider call may take: its own timeout, or what remains of the invocation
 /// minus the margin for the final write, whichever is smaller; `None` when too little remains.
@@ -65,6 +80,8 @@ pub struct Delivery {
     pub lease: Duration,
     /// The first pause before retrying a failed outcome write; doubles up to `MAX_WRITE_BACKOFF`.
     pub write_backoff: Duration,
+    /// Where each outcome's metric line goes (`metrics`).
+    pub metrics: Metrics,
 }
 
 impl Delivery {
@@ -92,6 +109,9 @@ pub enum JobOutcome {
     /// passed on as a fresh copy due `after` from now, so the receive is not counted toward the
     /// redrive policy; retried on this copy if that cannot be enqueued.
     PassOn { after: Duration },
+    /// The provider asked to slow down and the attempt was undone: passed on like `PassOn`,
+    /// with the job's slow-down count one higher.
+    SlowDown { after: Duration },
 }
 
 /// How long a job queued ahead of its record waits before looking for it again.
@@ -150,11 +170,12 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
                 }
             }
         }
-        JobOutcome::PassOn { after } => {
+        JobOutcome::PassOn { after } | JobOutcome::SlowDown { after } => {
             let Some(job) = job else { return false };
             let now = delivery.clock.now();
             let due = now.plus(after).epoch_secs_ceil();
-            let fresh = Job { due_at: Some(job.due_at.map_or(due, |at| at.max(due))), ..job };
+            let slow_downs = job.slow_downs + u32::from(matches!(outcome, JobOutcome::SlowDown { .. }));
+            let fresh = Job { due_at: Some(job.due_at.map_or(due, |at| at.max(due))), slow_downs, ..job };
             match delivery.queue.enqueue(&fresh, now).await {
                 Ok(()) => true,
                 Err(err) => {
@@ -194,7 +215,8 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
     };
     // Never before the invocation's end: a takeover must not race a worker that is still running.
     let lease_until = started.plus(delivery.lease).max(deadline);
-    let begin = delivery.store.begin_attempt(&job.org_id, &job.queue_id, started, lease_until).await;
+    let begin =
+        delivery.store.begin_attempt(&job.org_id, &job.queue_id, job.unique_id.as_ref(), started, lease_until).await;
     let message = match begin {
         Ok(BeginAttempt::Started(message)) => message,
         Ok(BeginAttempt::Finished(message)) => {
@@ -215,18 +237,53 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
     };
 
     let attempt = message.attempts;
+    // Read after the attempt began, so a purge either saw this message sending or is seen here.
+    match delivery.store.phone_purged_at(&job.org_id, &message.phone_id).await {
+        Ok(Some(purged_at)) if message.purged_by(purged_at) => {
+            let recorded = record_outcome(delivery, job, attempt, AttemptResult::Purged, deadline).await;
+            if let Ok(true) = recorded {
+                observe(delivery, &message, attempt, &AttemptResult::Purged, Duration::ZERO);
+            }
+            return match recorded {
+                Ok(_) => JobOutcome::Acknowledge,
+                // Its lease expires and the next delivery finds the purge again.
+                Err(_) => JobOutcome::Retry { visible_in: None },
+            };
+        }
+        Ok(_) => {}
+        Err(err) => {
+            warn!(error = %chain(&err), "could not read the phone's purge marker; undoing the attempt and passing it on");
+            // If the undo fails too, the lease expires and a takeover reads the marker again.
+            let _ = record_outcome(delivery, job, attempt, AttemptResult::Released, deadline).await;
+            return JobOutcome::PassOn { after: delivery.retry.delay_for(1) };
+        }
+    }
     // The budget and the backoff count this generation's attempts: a replay gets the full budget again.
     let this_round = attempt.saturating_sub(message.attempts_before_replay);
     let provider = message.provider.as_str();
     // Bounded so the outcome is recorded before the invocation's deadline.
     let call = delivery.providers.deliver(&message, attempt);
+    let called = std::time::Instant::now();
     let result = tokio::time::timeout(budget, call).await.unwrap_or_else(|_| {
         Err(DeliveryError::Transient(format!("the provider did not answer within {} ms", budget.as_millis())))
+    });
+    let latency = called.elapsed();
+    let result = result.map_err(|err| match err {
+        DeliveryError::SlowDown { reason, .. } if job.slow_downs >= MAX_SLOW_DOWNS => DeliveryError::Transient(
+            format!("{reason} (asked to slow down {} times already: this one counts as an attempt)", job.slow_downs),
+        ),
+        err => err,
     });
     let (record, outcome) = match result {
         Ok(receipt) => {
             info!(attempt, provider, provider_message_id = %receipt.provider_message_id, "sent");
-            (AttemptResult::Sent { provider_message_id: receipt.provider_message_id }, JobOutcome::Acknowledge)
+            {
+                let findable = message.provider != ProviderKind::Sandbox;
+                (
+                    AttemptResult::Sent { provider_message_id: receipt.provider_message_id, findable },
+                    JobOutcome::Acknowledge,
+                )
+            }
         }
         Err(DeliveryError::Permanent(error)) => {
             warn!(attempt, provider, %error, "permanent failure; not retrying");
@@ -247,8 +304,17 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
             warn!(attempt, provider, %error, ?delay, "transient failure; will retry");
             (AttemptResult::Retry { error }, JobOutcome::Retry { visible_in: Some(delay) })
         }
+        Err(DeliveryError::SlowDown { retry_after, reason }) => {
+            let wait = slow_down_wait(retry_after, delivery.retry, job.slow_downs + 1);
+            warn!(attempt, provider, %reason, ?wait, slow_downs = job.slow_downs + 1, "the provider asked to slow down; waiting without using an attempt");
+            (AttemptResult::Released, JobOutcome::SlowDown { after: wait })
+        }
     };
-    match record_outcome(delivery, job, attempt, record, deadline).await {
+    let recorded = record_outcome(delivery, job, attempt, record.clone(), deadline).await;
+    if let Ok(true) = recorded {
+        observe(delivery, &message, attempt, &record, latency);
+    }
+    match recorded {
         Ok(true) => outcome,
         Ok(false) => {
             // Someone else moved the record on (a purge, or a worker that took over the lease).
@@ -261,6 +327,52 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
             JobOutcome::Retry { visible_in: None }
         }
     }
+}
+
+/// The state change an attempt's outcome made, as one log line (the fields a search needs) and
+/// its metrics.
+fn observe(delivery: &Delivery, message: &MessageRecord, attempt: u32, result: &AttemptResult, latency: Duration) {
+    let now = delivery.clock.now();
+    let provider = message.provider.as_str();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    let (outcome, status, values) = match result {
+        AttemptResult::Sent { .. } => {
+            let end_to_end = now.since(message.due()).as_secs_f64() * 1000.0;
+            let values = vec![
+                (metrics::SENT, 1.0),
+                (metrics::ATTEMPTS, f64::from(attempt)),
+                (metrics::PROVIDER_LATENCY, latency_ms),
+                (metrics::END_TO_END, end_to_end),
+            ];
+            ("sent", "sent", values)
+        }
+        AttemptResult::Failed { outcome, .. } => {
+            let values = vec![
+                (metrics::FAILED, 1.0),
+                (metrics::ATTEMPTS, f64::from(attempt)),
+                (metrics::PROVIDER_LATENCY, latency_ms),
+            ];
+            (outcome.as_str(), "failed", values)
+        }
+        AttemptResult::Retry { .. } => {
+            ("transient_error", "queued", vec![(metrics::RETRIED, 1.0), (metrics::PROVIDER_LATENCY, latency_ms)])
+        }
+        AttemptResult::Released => {
+            ("slow_down", "queued", vec![(metrics::SLOWED_DOWN, 1.0), (metrics::PROVIDER_LATENCY, latency_ms)])
+        }
+        // No provider call was made: nothing to measure.
+        AttemptResult::Purged => ("purged", "cancelled", vec![]),
+    };
+    info!(
+        queue_id = %message.queue_id,
+        org_id = %message.org_id,
+        attempt,
+        provider,
+        outcome,
+        status,
+        "state change"
+    );
+    delivery.metrics.emit(now, Some(provider), Some(outcome), &values);
 }
 
 /// A job not due yet hops on only while its record may still be delivered: a purged (cancelled)
@@ -281,7 +393,10 @@ fn missing_record(job: &Job, now: Timestamp) -> JobOutcome {
 }
 
 async fn defer(delivery: &Delivery, job: &Job) -> JobOutcome {
-    match delivery.store.get(&job.org_id, &job.queue_id).await {
+    // A record with another unique_id is another message's (see `Job::unique_id`): none of this job's.
+    let found = delivery.store.get(&job.org_id, &job.queue_id).await;
+    let found = found.map(|record| record.filter(|r| job.unique_id.as_ref().is_none_or(|id| *id == r.unique_id)));
+    match found {
         Ok(Some(record)) if record.status.is_final() => {
             info!(status = record.status.as_str(), "not due yet, but already finished; dropping the job");
             JobOutcome::Acknowledge

@@ -8,7 +8,10 @@ use super::limits::{
     MAX_PREVIEW_FIELDS, MAX_PREVIEW_KEY_CHARS, MAX_PREVIEW_VALUE_CHARS, MAX_REPLY_TO_CHARS, MAX_SCHEDULE_AHEAD,
     MAX_SCHEDULE_AHEAD_DAYS, MAX_TEXT_CHARS,
 };
-use super::media::{Attachment, Media};
+use super::media::{
+    Attachment, Media, MediaKind, MediaSource, UploadRef, check_filename, check_mimetype, non_blank, non_empty,
+    parse_upload_id, parse_url, required,
+};
 use super::message::StoredMedia;
 use super::poll::Poll;
 use super::time::Timestamp;
@@ -173,6 +176,49 @@ pub fn check_text_length(text: &str) -> Result<(), ValidationError> {
              shorten it or split it into several messages"
         ),
     ))
+}
+
+// Parsing media lives beside the content that carries it: `media` stays free of the wire
+// shapes, which decode base64 through `media` (one direction, no module cycle).
+impl Media {
+    /// Checks type, filename, mimetype, then the one source, in that order. A `upload_id` instead
+    /// of a source names an upload; then `filename` and `mimetype` may be left out.
+    pub fn parse(raw: RawMedia) -> Result<Attachment, ValidationError> {
+        let kind = MediaKind::parse(&required(raw.r#type, "media.type")?)?;
+        if let Some(upload_id) = non_empty(raw.upload_id) {
+            if non_empty(raw.url).is_some() || raw.filedata.is_some_and(|f| !f.is_empty()) {
+                return Err(ValidationError::bad_request(
+                    "invalid_media_source",
+                    Some("media"),
+                    "give exactly one of media.url, media.filedata or media.upload_id",
+                ));
+            }
+            let filename = non_blank(raw.filename).map(|f| check_filename(f, "media.filename")).transpose()?;
+            let mimetype = non_blank(raw.mimetype).map(|m| check_mimetype(m, "media.mimetype")).transpose()?;
+            return Ok(Attachment::Upload(UploadRef {
+                upload_id: parse_upload_id(&upload_id),
+                kind: Some(kind),
+                filename,
+                mimetype,
+                field: "media.upload_id",
+            }));
+        }
+        let filename = check_filename(required(raw.filename, "media.filename")?, "media.filename")?;
+        let mimetype = check_mimetype(required(raw.mimetype, "media.mimetype")?, "media.mimetype")?;
+        // An empty string is treated as absent, like an empty `message`.
+        let source = match (non_empty(raw.url), raw.filedata.filter(|f| !f.is_empty())) {
+            (Some(url), None) => MediaSource::Url(parse_url(url, "media.url")?),
+            (None, Some(filedata)) => MediaSource::Inline(filedata.decode("media.filedata", kind)?),
+            _ => {
+                return Err(ValidationError::bad_request(
+                    "invalid_media_source",
+                    Some("media"),
+                    "give exactly one of media.url, media.filedata or media.upload_id",
+                ));
+            }
+        };
+        Ok(Attachment::Media(Media { kind, source, filename, mimetype }))
+    }
 }
 
 #[cfg(test)]

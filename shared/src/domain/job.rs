@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{OrgId, PhoneId, QueueId};
+use super::ids::{OrgId, PhoneId, QueueId, UniqueId};
 use super::message::MessageRecord;
 
 pub const JOB_VERSION: u8 = 1;
@@ -29,10 +29,20 @@ pub struct Job {
     /// record was written first (replays).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_by: Option<i64>,
+    /// How often the provider has asked this job to slow down (each time it waited without using
+    /// an attempt); bounded by `deliver::MAX_SLOW_DOWNS`, so a provider that always says so
+    /// still ends the message.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slow_downs: u32,
+    /// The unique_id of the message a job queued ahead of its record was made for: should that
+    /// record's write find its queue_id taken (another message drew the same unique_id), the send
+    /// draws again and this job must not deliver the other message (`StatusStore::begin_attempt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_id: Option<UniqueId>,
 }
 
-fn is_zero(generation: &u32) -> bool {
-    *generation == 0
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +65,8 @@ impl Job {
             due_at: record.scheduled_at.map(|at| at.epoch_secs_ceil()),
             generation: record.generation,
             record_by: None,
+            slow_downs: 0,
+            unique_id: None,
         }
     }
 
@@ -65,7 +77,7 @@ impl Job {
 
     /// The job of a record not yet written, which will be by `record_by` (epoch seconds).
     pub fn ahead_of_record(record: &MessageRecord, record_by: i64) -> Job {
-        Job { record_by: Some(record_by), ..Job::for_record(record) }
+        Job { record_by: Some(record_by), unique_id: Some(record.unique_id.clone()), ..Job::for_record(record) }
     }
 
     /// How long SQS should hold the job before handing it out: until it is due, at most `max`
@@ -105,7 +117,7 @@ mod tests {
 
     fn job(scheduled_at: Option<&str>) -> Job {
         let record = MessageRecord {
-            queue_id: QueueId::generate(),
+            queue_id: QueueId::of(&UniqueId::generate()),
             scheduled_at: scheduled_at.map(|at| Timestamp::parse(at).expect("a time")),
             ..sending_fixture("phone-x", ProviderKind::Sandbox, "hi")
         };

@@ -3,7 +3,7 @@
 //! it names). The kinds and their mapping live here only, so a per-provider capability table can
 //! take them as they are.
 
-use std::borrow::Cow;
+use std::ops::Range;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -14,7 +14,6 @@ use super::limits::{
     MAX_URL_CHARS, MAX_VIDEO_BYTES,
 };
 use super::validation::{ValidationError, parse_web_url};
-use super::wire::RawMedia;
 
 const MIB: usize = 1024 * 1024;
 
@@ -234,47 +233,6 @@ pub struct Media {
     pub mimetype: String,
 }
 
-impl Media {
-    /// Checks type, filename, mimetype, then the one source, in that order. A `upload_id` instead
-    /// of a source names an upload; then `filename` and `mimetype` may be left out.
-    pub fn parse(raw: RawMedia) -> Result<Attachment, ValidationError> {
-        let kind = MediaKind::parse(&required(raw.r#type, "media.type")?)?;
-        if let Some(upload_id) = non_empty(raw.upload_id) {
-            if non_empty(raw.url).is_some() || non_empty(raw.filedata).is_some() {
-                return Err(ValidationError::bad_request(
-                    "invalid_media_source",
-                    Some("media"),
-                    "give exactly one of media.url, media.filedata or media.upload_id",
-                ));
-            }
-            let filename = non_blank(raw.filename).map(|f| check_filename(f, "media.filename")).transpose()?;
-            let mimetype = non_blank(raw.mimetype).map(|m| check_mimetype(m, "media.mimetype")).transpose()?;
-            return Ok(Attachment::Upload(UploadRef {
-                upload_id: parse_upload_id(&upload_id),
-                kind: Some(kind),
-                filename,
-                mimetype,
-                field: "media.upload_id",
-            }));
-        }
-        let filename = check_filename(required(raw.filename, "media.filename")?, "media.filename")?;
-        let mimetype = check_mimetype(required(raw.mimetype, "media.mimetype")?, "media.mimetype")?;
-        // An empty string is treated as absent, like an empty `message`.
-        let source = match (non_empty(raw.url), non_empty(raw.filedata)) {
-            (Some(url), None) => MediaSource::Url(parse_url(url, "media.url")?),
-            (None, Some(filedata)) => MediaSource::Inline(decode_filedata(&filedata, kind)?),
-            _ => {
-                return Err(ValidationError::bad_request(
-                    "invalid_media_source",
-                    Some("media"),
-                    "give exactly one of media.url, media.filedata or media.upload_id",
-                ));
-            }
-        };
-        Ok(Attachment::Media(Media { kind, source, filename, mimetype }))
-    }
-}
-
 /// An upload id as given; one no upload could have is kept as is and simply not found.
 pub fn parse_upload_id(raw: &str) -> UploadId {
     UploadId::from(if is_plausible_id(raw) { raw } else { "" })
@@ -299,15 +257,15 @@ pub fn check_mimetype(mimetype: String, field: &str) -> Result<String, Validatio
     Ok(mimetype)
 }
 
-fn non_blank(value: Option<String>) -> Option<String> {
+pub(super) fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
-fn non_empty(value: Option<String>) -> Option<String> {
+pub(super) fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
-fn required(value: Option<String>, field: &str) -> Result<String, ValidationError> {
+pub(super) fn required(value: Option<String>, field: &str) -> Result<String, ValidationError> {
     value.filter(|v| !v.trim().is_empty()).ok_or_else(|| ValidationError::missing_field(field))
 }
 
@@ -332,47 +290,161 @@ pub fn parse_url(url: String, field: &str) -> Result<String, ValidationError> {
     }
 }
 
-/// Decodes `filedata`, rejecting an over-limit payload before allocating the decoded copy.
-fn decode_filedata(filedata: &str, kind: MediaKind) -> Result<Vec<u8>, ValidationError> {
-    decode_base64(filedata, "media.filedata", Some(kind))
-}
-
 /// Decodes the base64 in `field` (optionally a `data:<mime>;base64,` URL); with a `kind`, a file
 /// over its limit is refused before the decoded copy is allocated.
 pub fn decode_base64(data: &str, field: &str, kind: Option<MediaKind>) -> Result<Vec<u8>, ValidationError> {
-    let invalid = |why: &str| {
-        ValidationError::bad_request(
-            "invalid_base64",
-            Some(field),
-            format!(
-                "{field} {why}; send the file's bytes as standard base64 (A-Z, a-z, 0-9, +, /), \
-                 optionally as data:<mime>;base64,<data>"
-            ),
-        )
-    };
-    let payload = match data.strip_prefix("data:") {
+    Base64Decoded::of_text(data, kind).into_bytes(field, kind)
+}
+
+/// Base64 symbols decoded per step: a multiple of 4, small enough for the stack.
+const DECODE_CHUNK: usize = 8 * 1024;
+
+/// Why a text is not a file in base64; completes "{field} …".
+type NotBase64 = &'static str;
+
+const NOT_BASE64: NotBase64 = "is not valid base64";
+
+/// Base64 media decoded, or why not, with its size as counted before decoding (so a file over its
+/// kind's limit is `media_too_large` even when it is not valid base64 either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base64Decoded {
+    size: usize,
+    bytes: Result<Vec<u8>, NotBase64>,
+}
+
+impl Base64Decoded {
+    /// Decodes `data` into a new buffer of the decoded size; over `kind`'s limit, without decoding.
+    pub fn of_text(data: &str, kind: Option<MediaKind>) -> Base64Decoded {
+        let payload = match base64_payload(data) {
+            Ok(payload) => payload.as_bytes(),
+            Err(why) => return Base64Decoded { size: 0, bytes: Err(why) },
+        };
+        let size = decoded_size(payload);
+        if kind.is_some_and(|kind| size > kind.max_bytes()) {
+            return Base64Decoded { size, bytes: Err(NOT_BASE64) };
+        }
+        let mut out = Vec::with_capacity(size);
+        let bytes = decode_chunks(payload, 0..payload.len(), |bytes| out.extend_from_slice(bytes)).map(|_| out);
+        Base64Decoded { size, bytes }
+    }
+
+    /// Decodes the base64 text at `text` of `body` over the body itself, from its first byte: the
+    /// decoded file is the body's buffer, truncated, with no second copy of the media in memory.
+    pub fn in_place(mut body: Vec<u8>, text: Range<usize>) -> Base64Decoded {
+        let payload = match body.get(text.clone()).map(std::str::from_utf8) {
+            Some(Ok(text)) => base64_payload(text).map(str::len),
+            _ => Err(NOT_BASE64),
+        };
+        let payload = match payload {
+            Ok(len) => text.end - len..text.end,
+            Err(why) => return Base64Decoded { size: 0, bytes: Err(why) },
+        };
+        let size = decoded_size(&body[payload.clone()]);
+        let bytes = decode_chunks_in_place(&mut body, payload).map(|len| {
+            body.truncate(len);
+            body
+        });
+        Base64Decoded { size, bytes }
+    }
+
+    /// The decoded file, or the 4xx for `field`: too large for `kind` first, then not base64.
+    pub fn into_bytes(self, field: &str, kind: Option<MediaKind>) -> Result<Vec<u8>, ValidationError> {
+        if let Some(kind) = kind.filter(|kind| self.size > kind.max_bytes()) {
+            return Err(too_large(self.size, kind));
+        }
+        let invalid = |why: &str| {
+            ValidationError::bad_request(
+                "invalid_base64",
+                Some(field),
+                format!(
+                    "{field} {why}; send the file's bytes as standard base64 (A-Z, a-z, 0-9, +, /), \
+                     optionally as data:<mime>;base64,<data>"
+                ),
+            )
+        };
+        match self.bytes {
+            Ok(bytes) if bytes.is_empty() => Err(invalid("decodes to an empty file")),
+            Ok(bytes) => Ok(bytes),
+            Err(why) => Err(invalid(why)),
+        }
+    }
+}
+
+/// The base64 of `data`, past its `data:<mime>;base64,` prefix if it is a data URL.
+fn base64_payload(data: &str) -> Result<&str, NotBase64> {
+    match data.strip_prefix("data:") {
         Some(data_url) => match data_url.split_once(";base64,") {
-            Some((mime, payload)) if !mime.contains(',') => payload,
-            _ => return Err(invalid("is a data: URL without ;base64,")),
+            Some((mime, payload)) if !mime.contains(',') => Ok(payload),
+            _ => Err("is a data: URL without ;base64,"),
         },
-        None => data,
-    };
-    // Exact decoded length of valid base64: 3 bytes per 4 symbols, padding and whitespace excluded.
-    let symbols = payload.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b'=').count();
-    let size = symbols * 3 / 4;
-    if let Some(kind) = kind.filter(|kind| size > kind.max_bytes()) {
-        return Err(too_large(size, kind));
+        None => Ok(data),
     }
-    let compact: Cow<str> = if payload.bytes().any(|b| b.is_ascii_whitespace()) {
-        Cow::Owned(payload.chars().filter(|c| !c.is_ascii_whitespace()).collect())
-    } else {
-        Cow::Borrowed(payload)
-    };
-    let bytes = BASE64.decode(compact.as_bytes()).map_err(|_| invalid("is not valid base64"))?;
-    if bytes.is_empty() {
-        return Err(invalid("decodes to an empty file"));
+}
+
+/// Exact decoded length of valid base64: 3 bytes per 4 symbols, padding and whitespace excluded.
+fn decoded_size(payload: &[u8]) -> usize {
+    payload.iter().filter(|b| !b.is_ascii_whitespace() && **b != b'=').count() * 3 / 4
+}
+
+/// Decodes `input[range]` chunk by chunk, ASCII whitespace skipped, handing each chunk's bytes
+/// to `emit`; returns the decoded length.
+fn decode_chunks(input: &[u8], range: Range<usize>, mut emit: impl FnMut(&[u8])) -> Result<usize, NotBase64> {
+    let (mut read, mut written) = (range.start, 0);
+    let mut symbols = [0u8; DECODE_CHUNK];
+    let mut bytes = [0u8; DECODE_CHUNK / 4 * 3];
+    loop {
+        let (count, last) = next_symbols(&input[..range.end], &mut read, &mut symbols);
+        let decoded = decode_symbols(&symbols[..count], last, &mut bytes)?;
+        emit(&bytes[..decoded]);
+        written += decoded;
+        if last {
+            return Ok(written);
+        }
     }
-    Ok(bytes)
+}
+
+/// As `decode_chunks`, writing the bytes over `buf` from its start. Each chunk of symbols is copied
+/// out before its bytes are written, and 4 symbols give at most 3 bytes, so the writing never
+/// overtakes the reading.
+fn decode_chunks_in_place(buf: &mut [u8], range: Range<usize>) -> Result<usize, NotBase64> {
+    let (mut read, mut written) = (range.start, 0);
+    let mut symbols = [0u8; DECODE_CHUNK];
+    let mut bytes = [0u8; DECODE_CHUNK / 4 * 3];
+    loop {
+        let (count, last) = next_symbols(&buf[..range.end], &mut read, &mut symbols);
+        let decoded = decode_symbols(&symbols[..count], last, &mut bytes)?;
+        buf[written..written + decoded].copy_from_slice(&bytes[..decoded]);
+        written += decoded;
+        if last {
+            return Ok(written);
+        }
+    }
+}
+
+/// Copies the next symbols from `input` at `*read` into `symbols`, skipping whitespace; the chunk
+/// is the last when only whitespace follows it.
+fn next_symbols(input: &[u8], read: &mut usize, symbols: &mut [u8; DECODE_CHUNK]) -> (usize, bool) {
+    let mut count = 0;
+    while count < DECODE_CHUNK && *read < input.len() {
+        let b = input[*read];
+        *read += 1;
+        if !b.is_ascii_whitespace() {
+            symbols[count] = b;
+            count += 1;
+        }
+    }
+    while *read < input.len() && input[*read].is_ascii_whitespace() {
+        *read += 1;
+    }
+    (count, *read == input.len())
+}
+
+/// One chunk: a whole number of quads, or the last chunk, which alone may hold padding.
+fn decode_symbols(symbols: &[u8], last: bool, bytes: &mut [u8]) -> Result<usize, NotBase64> {
+    if !last && symbols.contains(&b'=') {
+        return Err(NOT_BASE64);
+    }
+    BASE64.decode_slice(symbols, bytes).map_err(|_| NOT_BASE64)
 }
 
 /// Inline media over its limit: the error names the ways to send a large file.
@@ -389,6 +461,7 @@ fn too_large(size: usize, kind: MediaKind) -> ValidationError {
 mod tests {
     use super::*;
     use crate::domain::validation::ValidationErrorKind;
+    use crate::domain::wire::RawMedia;
     use base64::engine::general_purpose::STANDARD;
     use proptest::prelude::*;
 
@@ -581,7 +654,7 @@ mod tests {
         let err = assert_rejects(both, "invalid_media_source", "media");
         assert_eq!(err.message, "give exactly one of media.url, media.filedata or media.upload_id");
         assert_rejects(raw("image"), "invalid_media_source", "media");
-        let empties = RawMedia { url: Some(String::new()), filedata: Some(String::new()), ..raw("image") };
+        let empties = RawMedia { url: Some(String::new()), filedata: Some(String::new().into()), ..raw("image") };
         assert_rejects(empties, "invalid_media_source", "media");
     }
 
@@ -694,14 +767,18 @@ mod tests {
     #[test]
     fn limits_depend_on_the_kind() {
         let six_mib = STANDARD.encode(vec![0u8; 6 * MIB]);
-        assert!(parse_media(RawMedia { filedata: Some(six_mib.clone()), ..raw("video") }).is_ok());
-        assert_rejects(RawMedia { filedata: Some(six_mib), ..raw("image") }, "media_too_large", "media.filedata");
+        assert!(parse_media(RawMedia { filedata: Some(six_mib.clone().into()), ..raw("video") }).is_ok());
+        assert_rejects(
+            RawMedia { filedata: Some(six_mib.into()), ..raw("image") },
+            "media_too_large",
+            "media.filedata",
+        );
     }
 
     proptest! {
         #[test]
         fn filedata_decodes_to_exactly_the_encoded_bytes(
-            bytes in prop::collection::vec(any::<u8>(), 1..2048),
+            bytes in prop::collection::vec(any::<u8>(), 1..16_384),
             pad in any::<bool>(),
             wrap in any::<bool>(),
         ) {
@@ -716,7 +793,47 @@ mod tests {
                 data = String::from_utf8(lines.join(&b"\r\n"[..])).expect("base64 is ASCII");
             }
             let media = parse_media(with_data(&data)).expect("valid base64");
-            prop_assert_eq!(media.source, MediaSource::Inline(bytes));
+            prop_assert_eq!(&media.source, &MediaSource::Inline(bytes.clone()));
+            let (body, text) = in_a_body(&data);
+            prop_assert_eq!(Base64Decoded::in_place(body, text).into_bytes("f", None).expect("valid"), bytes);
         }
+    }
+
+    /// `text` between JSON-like bytes, and where it is.
+    fn in_a_body(text: &str) -> (Vec<u8>, Range<usize>) {
+        let body = format!(r#"{{"chat_id": "1", "media": {{"filedata": "{text}"}}}}"#);
+        let start = body.find(text).expect("inside");
+        (body.into_bytes(), start..start + text.len())
+    }
+
+    #[test]
+    fn decoding_over_the_body_matches_decoding_a_copy_chunk_boundaries_included() {
+        let long = STANDARD.encode((0..20_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>());
+        let wrapped = long.as_bytes().chunks(76).map(|l| std::str::from_utf8(l).expect("ascii")).collect::<Vec<_>>();
+        let cases = [
+            long.clone(),
+            wrapped.join("\r\n"),
+            format!("{}{}", " ".repeat(DECODE_CHUNK), &long[..400]),
+            // Padding that ends the first chunk exactly, with more data after it.
+            format!("{}aGk={}", &long[..DECODE_CHUNK - 4], &long[..400]),
+            format!("{}=", &long[..DECODE_CHUNK + 3]),
+            "aGVsbG8=".into(),
+            " aG Vs bG 8= ".into(),
+            "data:text/plain;charset=utf-8;base64,aGVs\nbG8".into(),
+            "data:image/png,aGk=".into(),
+            "not base64!".into(),
+            "aGVsbG8=aGk=".into(),
+            "====".into(),
+            "a".into(),
+            "   ".into(),
+        ];
+        for text in cases {
+            let (body, span) = in_a_body(&text);
+            let copied = Base64Decoded::of_text(&text, None);
+            assert_eq!(Base64Decoded::in_place(body, span), copied, "{}", &text[..text.len().min(40)]);
+        }
+        let split = format!("{}aGk={}", &long[..DECODE_CHUNK - 4], &long[..400]);
+        assert_eq!(Base64Decoded::of_text(&split, None).bytes, Err(NOT_BASE64));
+        assert_eq!(Base64Decoded::of_text(&long, None).bytes.expect("valid").len(), 20_000);
     }
 }

@@ -42,6 +42,11 @@ pub fn parse_send_request(body: &[u8], now: Timestamp) -> Result<ValidatedMessag
     SendRequest::from_json(body)?.validate(now)
 }
 
+/// As `parse_send_request`, taking the body: inline media is decoded over it (`SendRequest::from_body`).
+pub fn parse_send_body(body: Vec<u8>, now: Timestamp) -> Result<ValidatedMessage, ValidationError> {
+    SendRequest::from_body(body)?.validate(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,16 @@
 //! The local stack: the same router and consumers as in Lambda, against an AWS emulator, with
-//! the emulator's resources provisioned (`provision`) and SQS polled like Lambda's event source
-//! mapping does (`event_source`). Used by `outbox-local` (`make run`), `outbox-admin` without a
+//! the emulator's resources provisioned (`provision`), SQS polled like Lambda's event source
+//! mapping does (`event_source`), and the table's stream read in tumbling windows like Lambda's
+//! stream event source mapping does (`stream`). Used by `outbox-local` (`make run`), `outbox-admin` without a
 //! deployment, the integration tests and the bench; compiled only with the `local` feature.
 
 mod drain;
 pub mod event_source;
 pub mod provision;
+pub mod store_faults;
+pub mod stream;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -23,6 +27,7 @@ use crate::domain::tenant::NewApiKey;
 use crate::net::egress::Egress;
 use crate::ports::{Clock, StoreError, SystemClock};
 use crate::providers::Providers;
+use crate::wiring::MessageStore;
 use event_source::EventSource;
 use provision::{ProvisionError, ProvisionSpec, provision};
 
@@ -140,15 +145,34 @@ pub async fn seed(config: &Config, aws: &AwsClients) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// The message store of a local process: the table's, behind `OUTBOX_STORE_FAULTS`' throttles
+/// when that is set. Fails on a malformed spec or a log that cannot be opened.
+pub fn message_store(config: &Config, aws: &AwsClients) -> Result<MessageStore, String> {
+    let messages = crate::wiring::message_store(config, aws);
+    match store_faults::StoreFaults::from_env()? {
+        None => Ok(messages),
+        Some(faults) => {
+            info!(writes = faults.writes, "DynamoDB throttles injected into the message store's writes");
+            faults.wrap(messages).map_err(|err| format!("{}: the log: {err}", store_faults::STORE_FAULTS_VAR))
+        }
+    }
+}
+
 /// Serves the API router until `shutdown` turns true.
 pub async fn serve_api(
     config: &Config,
     aws: &AwsClients,
+    messages: MessageStore,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let router = crate::api::router(crate::wiring::app_state(config, aws))
-        .layer(axum::middleware::from_fn(drain::read_whole_body));
+    let router = crate::api::router(crate::wiring::app_state_on(
+        config,
+        aws,
+        Arc::new(DynamoStore::new(aws.dynamodb.clone(), &config.table)),
+        messages,
+    ))
+    .layer(axum::middleware::from_fn(drain::read_whole_body));
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
@@ -161,11 +185,13 @@ pub async fn serve_api(
 pub async fn run_delivery(
     config: &Config,
     aws: &AwsClients,
+    messages: MessageStore,
     providers: Providers,
     poll_wait: Duration,
     shutdown: watch::Receiver<bool>,
 ) {
-    let delivery = crate::wiring::delivery(config, aws, providers);
+    let mut delivery = crate::wiring::delivery(config, aws, providers);
+    delivery.store = messages.status;
     let jobs = EventSource {
         sqs: aws.sqs.clone(),
         queue_url: config.queue_url.clone(),
@@ -177,8 +203,15 @@ pub async fn run_delivery(
 }
 
 /// Runs the dead-letter consumer (the DLQ's event source) until `shutdown` turns true.
-pub async fn run_dead_letters(config: &Config, aws: &AwsClients, poll_wait: Duration, shutdown: watch::Receiver<bool>) {
-    let dead_letters = crate::wiring::dead_letters(config, aws);
+pub async fn run_dead_letters(
+    config: &Config,
+    aws: &AwsClients,
+    messages: MessageStore,
+    poll_wait: Duration,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut dead_letters = crate::wiring::dead_letters(config, aws);
+    dead_letters.store = messages.status;
     let dlq = EventSource {
         sqs: aws.sqs.clone(),
         queue_url: config.dlq_url.clone(),
@@ -187,6 +220,19 @@ pub async fn run_dead_letters(config: &Config, aws: &AwsClients, poll_wait: Dura
     };
     info!(dlq = %config.dlq_url, "dead-letter consumer polling");
     dlq.run(|event, _| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
+}
+
+/// The status-stream consumer's tumbling window locally: counts follow within about a second
+/// (the template's window is longer, which shares each counter write among more messages).
+pub const LOCAL_STREAM_WINDOW: Duration = Duration::from_secs(1);
+
+/// Runs the status-stream consumer (the table's stream, read like Lambda's event source mapping
+/// with `LOCAL_STREAM_WINDOW`) until `shutdown` turns true; an invocation in progress finishes.
+pub async fn run_status_stream(config: &Config, aws: &AwsClients, endpoint: &str, shutdown: watch::Receiver<bool>) {
+    let status_stream = crate::wiring::status_stream(config, aws);
+    let changes = stream::StreamSource::new(aws, endpoint, &config.table, LOCAL_STREAM_WINDOW);
+    info!(table = %config.table, "status-stream consumer polling");
+    changes.run(|event| crate::stream::handle_window(&status_stream, event), shutdown).await;
 }
 
 /// The configuration of one function's process on resources that already exist, as a Lambda

@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -83,13 +83,39 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, ProvisionError> {
 }
 
 fn index(index: Index) -> Result<GlobalSecondaryIndex, ProvisionError> {
+    let projection = if index.keys_only { ProjectionType::KeysOnly } else { ProjectionType::All };
     GlobalSecondaryIndex::builder()
         .index_name(index.name)
         .key_schema(string_key(index.pk, KeyType::Hash)?)
         .key_schema(string_key(index.sk, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(Projection::builder().projection_type(projection).build())
         .build()
         .map_err(|e| failed(index.name, e))
+}
+
+/// The status-stream consumer reads both images of every change (template.yaml's StreamSpecification).
+fn stream_specification() -> Result<StreamSpecification, ProvisionError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .map_err(|e| failed("the table's stream", e))
+}
+
+/// A table made before it had a stream (an emulator that outlived an older version) gets one.
+async fn enable_stream(aws: &AwsClients, table: &str) -> Result<(), ProvisionError> {
+    let described = aws.dynamodb.describe_table().table_name(table).send().await.map_err(|e| failed(table, e))?;
+    if described.table.and_then(|t| t.latest_stream_arn).is_some() {
+        return Ok(());
+    }
+    aws.dynamodb
+        .update_table()
+        .table_name(table)
+        .stream_specification(stream_specification()?)
+        .send()
+        .await
+        .map_err(|e| failed(table, e))?;
+    Ok(())
 }
 
 async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionError> {
@@ -98,6 +124,7 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream_specification()?)
         .key_schema(string_key(PK, KeyType::Hash)?)
         .key_schema(string_key(SK, KeyType::Range)?);
     for gsi in indexes::ALL {
@@ -111,7 +138,7 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
     match request.send().await {
         Ok(_) => {}
         Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
-            return Ok(());
+            return enable_stream(aws, table).await;
         }
         Err(err) => return Err(failed(table, err)),
     }

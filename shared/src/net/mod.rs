@@ -1,4 +1,5 @@
-//! Outbound network rules: where requests to user-configured URLs (provider endpoints, webhooks)
-//! may go.
+//! The network edge towards users' systems: where requests to user-configured URLs (provider
+//! endpoints, webhooks) may go, and the signatures on what goes out and comes in.
 
 pub mod egress;
+pub mod signatures;

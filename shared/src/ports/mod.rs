@@ -3,26 +3,32 @@
 use std::sync::Arc;
 
 mod clock;
+mod counters;
 mod idempotency;
 mod media;
 mod queue;
 mod rate_limit;
+mod receipts;
 mod secrets;
 mod status;
 mod tenants;
 mod tracking;
 mod uploads;
+mod webhooks;
 
 pub use clock::{Clock, SystemClock};
+pub use counters::Counters;
 pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
 pub use media::{MediaStore, ObjectInfo, PresignedPut};
 pub use queue::JobQueue;
 pub use rate_limit::RateCounter;
+pub use receipts::ReceiptStore;
 pub use secrets::{SecretError, SecretStore};
-pub use status::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore};
+pub use status::{AttemptResult, BeginAttempt, Created, DeadLetterMark, StatusStore};
 pub use tenants::TenantStore;
-pub use tracking::{BroadcastRecord, EnqueueState, Tracking};
+pub use tracking::{BroadcastRecord, EnqueueState, Redraw, Tracking};
 pub use uploads::UploadStore;
+pub use webhooks::WebhookStore;
 
 /// An error from outside (an SDK's, a codec's), kept as the source of ours so logs show the chain.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync>;

@@ -6,7 +6,7 @@ use super::StoreError;
 
 #[async_trait]
 pub trait RateCounter: Send + Sync {
-    /// Counts one request against `bucket` in the window starting at `window_start` (epoch seconds)
-    /// and returns the window's count, this request included.
-    async fn hit(&self, bucket: &str, window_start: i64, expires_at: i64) -> Result<u64, StoreError>;
+    /// Adds `tokens` to `bucket`'s count in the window starting at `window_start` (epoch seconds)
+    /// and returns the window's count, these tokens included.
+    async fn take(&self, bucket: &str, window_start: i64, tokens: u64, expires_at: i64) -> Result<u64, StoreError>;
 }

@@ -3,9 +3,17 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::domain::ids::{OrgId, QueueId, UniqueId};
+use crate::domain::ids::{OrgId, PhoneId, QueueId, UniqueId};
 use crate::domain::message::{AttemptOutcome, MessageRecord, Status};
 use crate::domain::time::Timestamp;
+
+/// What `StatusStore::create` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// A record with this queue_id exists (another message drew the same unique_id): draw again.
+    IdTaken,
+}
 
 /// What `StatusStore::begin_attempt` found.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +24,7 @@ pub enum BeginAttempt {
     InFlight(MessageRecord),
     /// Already sent, failed or cancelled: nothing to do.
     Finished(MessageRecord),
-    /// No such record.
+    /// No such record (or, for a job made for another unique_id, not that job's record).
     Missing,
 }
 
@@ -25,16 +33,19 @@ pub enum BeginAttempt {
 pub enum AttemptResult {
     Sent {
         provider_message_id: String,
+        /// Findable by that id (a real provider's receipts name it); the sandbox's are not.
+        findable: bool,
     },
     /// A transient error with attempts left: back to `queued`.
-    Retry {
-        error: String,
-    },
+    Retry { error: String },
     /// A permanent error, or the last attempt's transient one: `failed`.
-    Failed {
-        outcome: AttemptOutcome,
-        error: String,
-    },
+    Failed { outcome: AttemptOutcome, error: String },
+    /// The provider asked to slow down: the attempt is undone (back to `queued`, `attempts` one
+    /// lower, its log entry dropped), so a rate limit never uses up the message's attempts.
+    Released,
+    /// Its phone was purged while it was queued: `cancelled`, and the attempt undone as for
+    /// `Released` (the provider was never called).
+    Purged,
 }
 
 /// What `StatusStore::mark_dead_lettered` did.
@@ -58,16 +69,18 @@ pub enum DeadLetterMark {
 /// Message status records.
 #[async_trait]
 pub trait StatusStore: Send + Sync {
-    /// Stores a new record; a record with the same queue_id is never overwritten.
-    async fn create(&self, record: &MessageRecord) -> Result<(), StoreError>;
+    /// Stores a new record; a record with the same queue_id is never overwritten (`IdTaken`).
+    async fn create(&self, record: &MessageRecord) -> Result<Created, StoreError>;
+    /// The record, read consistently; a lookup by unique_id derives the queue_id (`QueueId::of`).
     async fn get(&self, org: &OrgId, queue_id: &QueueId) -> Result<Option<MessageRecord>, StoreError>;
-    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &UniqueId) -> Result<Option<MessageRecord>, StoreError>;
     /// The conditional `queued → sending` transition that records a new attempt with a lease.
-    /// A `sending` record whose lease has passed is taken over (its worker died).
+    /// A `sending` record whose lease has passed is taken over (its worker died). Given
+    /// `unique_id` (the job's, see `Job::unique_id`), a record with another one is `Missing`.
     async fn begin_attempt(
         &self,
         org: &OrgId,
         queue_id: &QueueId,
+        unique_id: Option<&UniqueId>,
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError>;
@@ -124,4 +137,6 @@ pub trait StatusStore: Send + Sync {
     /// Undoes `requeue_dead_lettered` when the replayed job could not be enqueued: back to `failed`
     /// and dead-lettered as `before` (the record as listed), unless an attempt has started since.
     async fn restore_dead_lettered(&self, before: &MessageRecord) -> Result<bool, StoreError>;
+    /// When the phone's queue was last purged whole (`Tracking::mark_phone_purged`), read consistently.
+    async fn phone_purged_at(&self, org: &OrgId, phone_id: &PhoneId) -> Result<Option<Timestamp>, StoreError>;
 }

@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use super::{
-    DeliveryError, Provider, Receipt, bounded_id, media_link, read_answer, request_error, retryable_status, snippet,
+    DeliveryError, Provider, Receipt, bounded_id, media_link, read_answer, request_error, retry_after,
+    retryable_status, snippet,
 };
 use crate::domain::message::MessageRecord;
 use crate::domain::poll::Poll;
+use crate::net::signatures::outbox_signature;
 use crate::ports::{Clock, MediaStore};
+use crate::telemetry::xray::{UrlShown, send_remote};
 
 const NAME: &str = "http";
 
@@ -93,15 +94,6 @@ impl<'a> From<&'a Poll> for PollPayload<'a> {
     }
 }
 
-/// The `X-Outbox-Signature` value: `sha256=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"`
-/// under the signing secret. Errs only if the secret cannot key HMAC, which takes any length.
-pub fn signature(secret: &SecretString, timestamp: i64, body: &[u8]) -> Result<String, hmac::digest::InvalidLength> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())?;
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    Ok(format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
-}
-
 impl HttpEndpoint {
     pub fn new(
         http: reqwest::Client,
@@ -142,26 +134,28 @@ impl HttpEndpoint {
         let body = serde_json::to_vec(&payload)
             .map_err(|err| DeliveryError::Permanent(format!("{NAME}: could not encode the message: {err}")))?;
         let timestamp = self.clock.now().epoch_secs();
-        let signature = signature(&self.signing_secret, timestamp, &body)
-            .map_err(|err| DeliveryError::Permanent(format!("{NAME}: the signing secret cannot key HMAC: {err}")))?;
-        let response = self
+        let signature = outbox_signature(&self.signing_secret, timestamp, &body);
+        let request = self
             .http
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Outbox-Timestamp", timestamp)
             .header("X-Outbox-Signature", signature)
             .header("Idempotency-Key", message.queue_id.as_str())
-            .body(body)
-            .send()
-            .await
-            .map_err(|err| request_error(NAME, err))?;
+            .body(body);
+        // The endpoint's path may carry a credential of its own: the trace shows its origin only.
+        let response = send_remote(request, UrlShown::Origin).await.map_err(|err| request_error(NAME, err))?;
         let status = response.status();
+        let wait = retry_after(response.headers());
         let text = read_answer(NAME, response).await?;
         if status.is_success() {
             let provider_message_id = answered_id(&text).unwrap_or_else(|| format!("http.{}", message.queue_id));
             return Ok(Receipt { provider_message_id });
         }
         let error = format!("{NAME}: the endpoint answered HTTP {}: {}", status.as_u16(), snippet(&text));
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(DeliveryError::SlowDown { retry_after: wait, reason: error });
+        }
         Err(if retryable_status(status) { DeliveryError::Transient(error) } else { DeliveryError::Permanent(error) })
     }
 }
@@ -188,15 +182,6 @@ mod tests {
 
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn signatures_are_hmac_sha256_of_timestamp_dot_body() {
-        // Computed independently with Python's hmac module.
-        assert_eq!(
-            signature(&"whsec_test".into(), 1_700_000_000, br#"{"queue_id":"q-1"}"#).unwrap(),
-            "sha256=8c6ea99d528a51adba9bfd130517d6385cd0896b299bf210f1be15fd51151df2"
-        );
-    }
 
     #[test]
     fn the_payload_names_every_field_and_polls_keep_periskopes_shape() {
@@ -318,5 +303,45 @@ mod tests {
         let written = server.await.expect("the server");
         // What the kernel's socket buffers took, not the gigabyte.
         assert!(written < 32 << 20, "the server wrote {written} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_traced_send_records_only_the_endpoints_origin_and_a_429_as_a_throttle() {
+        use crate::adapters::memory::MemoryMedia;
+        use crate::domain::message::sending_fixture;
+        use crate::domain::tenant::ProviderKind;
+        use crate::ports::SystemClock;
+        use crate::telemetry::xray::in_invocation;
+        use crate::telemetry::xray::tests::{FakeDaemon, assert_subsegment_of_the_invocation, sampled_header};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let origin = format!("http://{}", listener.local_addr().expect("bound"));
+        let busy = axum::Router::new().fallback(|| async { (http::StatusCode::TOO_MANY_REQUESTS, "busy") });
+        tokio::spawn(async move { axum::serve(listener, busy).await });
+        let endpoint = HttpEndpoint {
+            http: super::super::http_client(&crate::net::egress::Egress::new(true)).expect("a client"),
+            url: format!("{origin}/hooks/path-credential?token=query-credential"),
+            signing_secret: "whsec_test".into(),
+            media: Arc::new(MemoryMedia::default()),
+            clock: Arc::new(SystemClock),
+        };
+        let message = sending_fixture("phone-1", ProviderKind::Http, "hi");
+        let fake = FakeDaemon::start().await;
+        let sent = in_invocation(Some(&fake.daemon()), Some(&sampled_header()), endpoint.deliver(&message, 1)).await;
+        assert!(matches!(sent, Err(DeliveryError::SlowDown { .. })), "{sent:?}");
+        let documents = fake.documents(Duration::from_secs(2)).await;
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        let document = &documents[0];
+        assert_subsegment_of_the_invocation(document);
+        assert_eq!(document["namespace"], "remote");
+        assert_eq!(
+            document["http"],
+            json!({"request": {"method": "POST", "url": origin}, "response": {"status": 429}})
+        );
+        assert_eq!(
+            [&document["error"], &document["throttle"], &document["fault"]],
+            [&json!(true), &json!(true), &json!(false)]
+        );
+        assert!(!document.to_string().contains("credential"), "{document}");
     }
 }

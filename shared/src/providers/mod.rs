@@ -33,6 +33,10 @@ pub enum DeliveryError {
     Transient(String),
     #[error("{0}")]
     Permanent(String),
+    /// The provider asked us to slow down (a rate limit): try again later, after `retry_after`
+    /// when it said how long, without counting this as one of the message's attempts.
+    #[error("{reason}")]
+    SlowDown { retry_after: Option<Duration>, reason: String },
 }
 
 impl DeliveryError {
@@ -44,6 +48,9 @@ impl DeliveryError {
         match self {
             DeliveryError::Transient(text) => DeliveryError::Transient(mask(text)),
             DeliveryError::Permanent(text) => DeliveryError::Permanent(mask(text)),
+            DeliveryError::SlowDown { retry_after, reason } => {
+                DeliveryError::SlowDown { retry_after, reason: mask(reason) }
+            }
         }
     }
 }
@@ -128,6 +135,13 @@ fn retryable_status(status: reqwest::StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 425 | 429) || status.is_server_error()
 }
 
+/// A `Retry-After` header in delta-seconds, the form rate limiters send; an HTTP date or anything
+/// else is ignored (the caller's backoff applies).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
 /// The start of a response body, for an error message.
 fn snippet(body: &str) -> String {
     const MAX_CHARS: usize = 300;
@@ -174,6 +188,35 @@ mod tests {
         for code in [200, 301, 400, 401, 403, 404, 409, 410, 413, 422] {
             assert!(!retryable_status(reqwest::StatusCode::from_u16(code).unwrap()), "{code}");
         }
+    }
+
+    #[test]
+    fn retry_after_takes_delta_seconds_only() {
+        use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(value));
+            retry_after(&headers)
+        };
+        assert_eq!(with("30"), Some(Duration::from_secs(30)));
+        assert_eq!(with(" 5 "), Some(Duration::from_secs(5)));
+        assert_eq!(with("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(with("-1"), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn redaction_keeps_a_slow_down_and_its_delay() {
+        let err =
+            DeliveryError::SlowDown { retry_after: Some(Duration::from_secs(7)), reason: "tok-9 throttled".into() }
+                .redact(&"tok-9".into());
+        assert_eq!(
+            err,
+            DeliveryError::SlowDown {
+                retry_after: Some(Duration::from_secs(7)),
+                reason: "[redacted] throttled".into()
+            }
+        );
     }
 
     #[test]

@@ -167,6 +167,7 @@ impl FaultySandbox {
             Ok(_) => "sent",
             Err(DeliveryError::Transient(_)) => "transient",
             Err(DeliveryError::Permanent(_)) => "permanent",
+            Err(DeliveryError::SlowDown { .. }) => "slow_down",
         };
         // One write of one line on an O_APPEND file: whole lines, even across processes.
         let line = format!("{queue_id} {attempt} {outcome}\n");
@@ -233,6 +234,7 @@ mod tests {
             match error {
                 Some(DeliveryError::Transient(_)) => transient += 1,
                 Some(DeliveryError::Permanent(_)) => permanent += 1,
+                Some(other) => panic!("the faults decide only transient or permanent errors, not {other:?}"),
                 None => {}
             }
         }

@@ -1,6 +1,7 @@
 //! Meta's WhatsApp Cloud API: `POST {graph_url}/{version}/{phone_number_id}/messages` with a bearer token.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
@@ -10,11 +11,14 @@ use serde_json::{Value, json};
 
 use super::{
     DeliveryError, MAX_PROVIDER_ID_BYTES, Provider, Receipt, bounded_id, media_link, read_answer, request_error,
-    retryable_status, snippet,
+    retry_after, retryable_status, snippet,
 };
+use crate::domain::capabilities::{Shape, refusal};
 use crate::domain::media::MediaKind;
 use crate::domain::message::MessageRecord;
+use crate::domain::tenant::ProviderKind;
 use crate::ports::MediaStore;
+use crate::telemetry::xray::{UrlShown, send_remote};
 
 const NAME: &str = "whatsapp-cloud";
 
@@ -22,6 +26,10 @@ const NAME: &str = "whatsapp-cloud";
 /// 130429 throughput, 131048 spam rate, 131056 pair rate) and service trouble (1 unknown,
 /// 2 service, 131000 something went wrong, 131016 service unavailable, 133004 server unavailable).
 const TRANSIENT_CODES: [i64; 10] = [1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004];
+/// Of those, the ones that mean "slow down" for this number: 130429 (the number's throughput, 80
+/// messages/s by default) and 131056 (too many messages to one recipient); they wait without
+/// using an attempt, like an HTTP 429.
+const SLOW_DOWN_CODES: [i64; 2] = [130429, 131056];
 
 /// One Cloud API phone number, with its access token.
 pub struct WhatsappCloud {
@@ -53,17 +61,13 @@ impl WhatsappCloud {
             None => None,
         };
         let body = request_body(message, to, link.as_deref());
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .bearer_auth(self.access_token.expose_secret())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|err| request_error(NAME, err))?;
+        let request = self.http.post(&self.endpoint).bearer_auth(self.access_token.expose_secret()).json(&body);
+        // The path is the phone number id and version; the token travels in a header, never recorded.
+        let response = send_remote(request, UrlShown::Path).await.map_err(|err| request_error(NAME, err))?;
         let status = response.status();
+        let wait = retry_after(response.headers());
         let text = read_answer(NAME, response).await?;
-        if status.is_success() { receipt(status, &text) } else { Err(graph_error(status, &text)) }
+        if status.is_success() { receipt(status, &text) } else { Err(graph_error(status, &text, wait)) }
     }
 }
 
@@ -74,33 +78,20 @@ impl Provider for WhatsappCloud {
     }
 }
 
-/// The recipient's number, once the message is known to be one the Cloud API can carry.
+/// The recipient's number, once the message is known to be one the Cloud API can carry (the
+/// capability table the send checked too; a message queued before it is refused here).
 fn recipient(message: &MessageRecord) -> Result<&str, DeliveryError> {
-    let unsupported = |what: &str| Err(DeliveryError::Permanent(format!("{NAME}: {what}")));
-    if message.poll.is_some() {
-        return unsupported("polls are not supported by the WhatsApp Cloud API; send the question as text");
+    if let Some(reason) = refusal(ProviderKind::WhatsappCloud, Shape::of_record(message)) {
+        return Err(DeliveryError::Permanent(reason));
     }
-    if let Some(media) = &message.media {
-        let uncaptioned = matches!(media.kind.whatsapp_type(), "audio" | "sticker");
-        if uncaptioned && message.text.is_some() {
-            return unsupported(&format!(
-                "{} messages cannot carry text on the WhatsApp Cloud API; send the text as its own message",
-                media.kind.whatsapp_type()
-            ));
-        }
-    }
-    match message.chat_id.digits() {
-        Some(digits) => Ok(digits),
-        None => unsupported(&format!(
-            "the WhatsApp Cloud API cannot send to groups ({}); send to each member's number instead",
-            message.chat_id.as_str()
-        )),
-    }
+    message.chat_id.digits().ok_or_else(|| {
+        DeliveryError::Permanent(format!("{NAME}: chat {} has no phone number", message.chat_id.as_str()))
+    })
 }
 
 /// The Graph request body: text with its link preview setting, or media by link with the text
 /// as caption (and the filename for documents, `voice` for a voice note), plus `context` for a
-/// reply. A gif goes as a video: the Cloud API has no gif playback. Custom link-preview fields
+/// reply, and our queue_id as `biz_opaque_callback_data`. A gif goes as a video: the Cloud API has no gif playback. Custom link-preview fields
 /// have no place in the Cloud API either: the default preview is kept.
 fn request_body(message: &MessageRecord, to: &str, link: Option<&str>) -> Value {
     let mut body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
@@ -129,6 +120,8 @@ fn request_body(message: &MessageRecord, to: &str, link: Option<&str>) -> Value 
     if let Some(reply_to) = &message.reply_to {
         body["context"] = json!({"message_id": reply_to});
     }
+    // Meta echoes it in this message's status webhooks: the receipt finds the record by GetItem.
+    body["biz_opaque_callback_data"] = json!(message.queue_id);
     body
 }
 
@@ -176,8 +169,9 @@ struct GraphErrorData {
     details: Option<String>,
 }
 
-/// Classifies a Graph error by its code first, as Meta advises, then by HTTP status.
-fn graph_error(status: StatusCode, text: &str) -> DeliveryError {
+/// Classifies a Graph error by its code first, as Meta advises, then by HTTP status;
+/// `retry_after` is the answer's `Retry-After`, if any.
+fn graph_error(status: StatusCode, text: &str, retry_after: Option<Duration>) -> DeliveryError {
     let error = serde_json::from_str::<GraphErrorBody>(text).ok().map(|body| body.error);
     let code = error.as_ref().and_then(|error| error.code);
     let description = match &error {
@@ -196,6 +190,9 @@ fn graph_error(status: StatusCode, text: &str) -> DeliveryError {
         None => snippet(text),
     };
     let text = format!("{NAME}: HTTP {}, {description}", status.as_u16());
+    if status == StatusCode::TOO_MANY_REQUESTS || code.is_some_and(|code| SLOW_DOWN_CODES.contains(&code)) {
+        return DeliveryError::SlowDown { retry_after, reason: text };
+    }
     if code.is_some_and(|code| TRANSIENT_CODES.contains(&code)) || retryable_status(status) {
         DeliveryError::Transient(text)
     } else {
@@ -255,7 +252,7 @@ mod tests {
             json!({
                 "messaging_product": "whatsapp", "recipient_type": "individual", "to": "919537851844",
                 "type": "text", "text": {"body": "see https://example.com", "preview_url": true},
-                "context": {"message_id": "wamid.ABC"}
+                "context": {"message_id": "wamid.ABC"}, "biz_opaque_callback_data": "q-1"
             })
         );
         let hidden = MessageRecord { hide_url_preview: true, ..text("x") };
@@ -313,7 +310,7 @@ mod tests {
             poll_id: None,
         };
         let poll = MessageRecord { poll: Some(poll), text: None, ..text("") };
-        assert!(permanent_reason(&poll).contains("polls are not supported by the WhatsApp Cloud API"));
+        assert!(permanent_reason(&poll).contains("cannot send polls"));
         assert!(
             permanent_reason(&with_media(MediaKind::Audio, Some("listen")))
                 .contains("audio messages cannot carry text")
@@ -336,16 +333,14 @@ mod tests {
     fn graph(status: u16, code: i64) -> DeliveryError {
         let body = json!({"error": {"message": format!("(#{code}) title"), "type": "OAuthException", "code": code,
             "error_data": {"messaging_product": "whatsapp", "details": "why"}, "fbtrace_id": "A1"}});
-        graph_error(StatusCode::from_u16(status).unwrap(), &body.to_string())
+        graph_error(StatusCode::from_u16(status).unwrap(), &body.to_string(), None)
     }
 
     #[test]
     fn temporary_graph_codes_and_statuses_are_transient_the_rest_permanent() {
         for (status, code) in [
             (400, 131000),
-            (400, 131056),
             (400, 131048),
-            (429, 130429),
             (400, 4),
             (400, 80007),
             (500, 1),
@@ -362,14 +357,78 @@ mod tests {
             assert!(matches!(graph(status, code), DeliveryError::Permanent(_)), "{status} {code}");
         }
         assert!(matches!(
-            graph_error(StatusCode::BAD_GATEWAY, "<html>bad gateway</html>"),
+            graph_error(StatusCode::BAD_GATEWAY, "<html>bad gateway</html>", None),
             DeliveryError::Transient(_)
         ));
-        assert!(matches!(graph_error(StatusCode::NOT_FOUND, ""), DeliveryError::Permanent(_)));
+        assert!(matches!(graph_error(StatusCode::NOT_FOUND, "", None), DeliveryError::Permanent(_)));
+    }
+
+    #[test]
+    fn throughput_and_pair_rate_limits_and_429s_are_slow_downs_with_their_retry_after() {
+        for (status, code) in [(429, 130429), (400, 130429), (400, 131056), (429, 4)] {
+            assert!(
+                matches!(graph(status, code), DeliveryError::SlowDown { retry_after: None, .. }),
+                "{status} {code}"
+            );
+        }
+        let wait = Some(Duration::from_secs(12));
+        match graph_error(StatusCode::TOO_MANY_REQUESTS, "", wait) {
+            DeliveryError::SlowDown { retry_after, reason } => {
+                assert_eq!(retry_after, wait);
+                assert_eq!(reason, "whatsapp-cloud: HTTP 429, (empty body)");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn graph_errors_name_the_code_title_and_details() {
         assert_eq!(graph(400, 131026).to_string(), "whatsapp-cloud: HTTP 400, error 131026: (#131026) title: why");
+    }
+
+    #[tokio::test]
+    async fn a_traced_send_is_a_remote_subsegment_with_the_path_and_never_the_token() {
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+
+        use crate::adapters::memory::MemoryMedia;
+        use crate::net::egress::Egress;
+        use crate::telemetry::xray::in_invocation;
+        use crate::telemetry::xray::tests::{FakeDaemon, assert_subsegment_of_the_invocation, sampled_header};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let origin = format!("http://{}", listener.local_addr().expect("bound"));
+        let authorization = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&authorization);
+        let graph = axum::Router::new().fallback(move |headers: http::HeaderMap| async move {
+            *seen.lock().expect("not poisoned") = headers.get("authorization").cloned();
+            r#"{"messages": [{"id": "wamid.1"}]}"#
+        });
+        tokio::spawn(async move { axum::serve(listener, graph).await });
+        let provider = WhatsappCloud::new(
+            super::super::http_client(&Egress::new(true)).expect("a client"),
+            WhatsappCloud::endpoint(&origin, "v21.0", "1065"),
+            "EAAG-secret-token".into(),
+            Arc::new(MemoryMedia::default()),
+        );
+        let fake = FakeDaemon::start().await;
+        let sent = in_invocation(Some(&fake.daemon()), Some(&sampled_header()), provider.deliver(&text("hi"), 1)).await;
+        assert_eq!(sent.expect("accepted").provider_message_id, "wamid.1");
+        // The token went to the Graph API, in its header...
+        let header = authorization.lock().expect("not poisoned").clone().expect("an Authorization header");
+        assert_eq!(header, "Bearer EAAG-secret-token");
+        let documents = fake.documents(Duration::from_secs(2)).await;
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        let document = &documents[0];
+        assert_subsegment_of_the_invocation(document);
+        assert_eq!(document["namespace"], "remote");
+        assert_eq!(document["name"], "127.0.0.1");
+        assert_eq!(
+            document["http"],
+            json!({"request": {"method": "POST", "url": format!("{origin}/v21.0/1065/messages")}, "response": {"status": 200}})
+        );
+        assert_eq!([&document["error"], &document["throttle"], &document["fault"]], [&json!(false); 3]);
+        // ...and into no part of the trace.
+        assert!(!document.to_string().contains("secret-token"), "{document}");
     }
 }

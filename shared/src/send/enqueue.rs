@@ -6,10 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{Span, error};
+use tracing::{Span, error, info, warn};
 
 use super::queue_depth::QueueDepth;
 use super::uploads::{UploadError, Uploads};
+use crate::domain::capabilities::{self, Shape};
 use crate::domain::chat_id::ChatId;
 use crate::domain::content::Content;
 use crate::domain::ids::{BroadcastId, OrgId, QueueId, UniqueId};
@@ -20,7 +21,9 @@ use crate::domain::send::ValidatedMessage;
 use crate::domain::tenant::Phone;
 use crate::domain::time::Timestamp;
 use crate::domain::upload::safe_file_name;
-use crate::ports::{Clock, JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError};
+use crate::domain::validation::ValidationError;
+use crate::metrics::{self, Metrics};
+use crate::ports::{Clock, Created, JobQueue, MediaError, MediaStore, QueueError, StatusStore, StoreError};
 use crate::telemetry::chain;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,9 @@ pub enum EnqueueError {
     /// The upload the media names cannot be sent (missing, not the caller's, too large).
     #[error(transparent)]
     Upload(#[from] UploadError),
+    /// The phone's provider cannot send this message (`domain::capabilities`).
+    #[error(transparent)]
+    Unsupported(ValidationError),
 }
 
 /// A message the queue has taken.
@@ -58,6 +64,8 @@ pub struct Enqueuer {
     pub depth: Arc<QueueDepth>,
     /// Resolves the uploads that media names.
     pub uploads: Uploads,
+    /// Where each acceptance's metric line goes (`metrics`).
+    pub metrics: Metrics,
 }
 
 /// What one message record is made of, besides its ids and timestamps: its chat, its content
@@ -72,6 +80,10 @@ pub struct RecordParts {
 /// longer than any API request runs (API Gateway stops waiting at 29 s, the function's timeout).
 pub const RECORD_DEADLINE: Duration = Duration::from_secs(60);
 
+/// How many unique_ids a send draws before it gives up: a drawn one is taken (its queue_id in use)
+/// with odds of the org's retained messages in 2^72, so even a second draw is all but unheard of.
+pub const MAX_DRAWS: u32 = 3;
+
 /// The reason recorded on a message that was not accepted (its job, or its record's write,
 /// failed). The adapter's error (queue ARN, account) stays in the logs.
 pub const NOT_QUEUED: &str = "could not be queued for delivery; nothing will be sent, send the message again";
@@ -84,28 +96,62 @@ impl Enqueuer {
         message: ValidatedMessage,
     ) -> Result<Accepted, EnqueueError> {
         let now = self.clock.now();
-        let queue_id = QueueId::generate();
-        // The request's span (see `api`) carries the queue_id from here on.
-        Span::current().record("queue_id", tracing::field::display(&queue_id));
+        let unique_id = UniqueId::generate();
         let ValidatedMessage { chat_id, mut content } = message;
-        let media = self.stage_media(org, queue_id.as_str(), content.media.take()).await?;
+        let provider = phone.provider.kind();
+        capabilities::check(provider, Shape::of_content(&chat_id, &content)).map_err(EnqueueError::Unsupported)?;
+        // Staged under the first draw's queue_id; the record keeps the key, whichever draw it gets.
+        let media = self.stage_media(org, QueueId::of(&unique_id).as_str(), content.media.take()).await?;
         let parts = RecordParts { chat_id, content: content.with_media(media), broadcast_id: None };
-        let record = self.queued_record(org, phone, queue_id.clone(), parts, now);
-        // The job first, then the record: a crash between the two leaves a job that finds no record
-        // by `record_by` and is dropped, never a `queued` record without a job (README, "Failure
-        // windows"). The queue depth is refreshed alongside, never as an extra round trip.
-        let job = Job::ahead_of_record(&record, now.plus(RECORD_DEADLINE).epoch_secs_ceil());
-        let (queue_position, enqueued) =
-            tokio::join!(self.depth.position(self.queue.as_ref()), self.queue.enqueue(&job, now));
-        enqueued?;
-        if let Err(err) = self.store.create(&record).await {
-            // The write may have landed unseen: then it must not be sent either, as the caller
-            // is told nothing was accepted.
-            if let Err(store_err) = self.store.mark_enqueue_failed(org, &queue_id, NOT_QUEUED, self.clock.now()).await {
-                error!(error = %chain(&store_err), "a record whose write failed could not be marked failed");
+        let mut record = self.queued_record(org, phone, unique_id, parts, now);
+        let record_by = now.plus(RECORD_DEADLINE).epoch_secs_ceil();
+        // The queue depth is refreshed alongside the first job, never as an extra round trip.
+        let mut queue_position = None;
+        for draw in 1..=MAX_DRAWS {
+            // The request's span (see `api`) carries the queue_id from here on.
+            Span::current().record("queue_id", tracing::field::display(&record.queue_id));
+            // The job first, then the record: a crash between the two leaves a job that finds no
+            // record by `record_by` and is dropped, never a `queued` record without a job (README,
+            // "Failure windows").
+            let job = Job::ahead_of_record(&record, record_by);
+            if queue_position.is_none() {
+                let (position, enqueued) =
+                    tokio::join!(self.depth.position(self.queue.as_ref()), self.queue.enqueue(&job, now));
+                enqueued?;
+                queue_position = Some(position);
+            } else {
+                self.queue.enqueue(&job, now).await?;
             }
-            return Err(err.into());
+            match self.store.create(&record).await {
+                Ok(Created::Created) => break,
+                // Another message has this queue_id: its record is left alone, and the job just
+                // queued finds a record with another unique_id, which it never delivers.
+                Ok(Created::IdTaken) if draw < MAX_DRAWS => {
+                    warn!(draw, "the drawn unique_id is taken; drawing again");
+                    record.unique_id = UniqueId::generate();
+                    record.queue_id = QueueId::of(&record.unique_id);
+                }
+                Ok(Created::IdTaken) => {
+                    return Err(
+                        StoreError::unavailable("PutItem", format!("{MAX_DRAWS} drawn unique_ids were taken")).into()
+                    );
+                }
+                Err(err) => {
+                    // The write may have landed unseen: then it must not be sent either, as the
+                    // caller is told nothing was accepted.
+                    let marked =
+                        self.store.mark_enqueue_failed(org, &record.queue_id, NOT_QUEUED, self.clock.now()).await;
+                    if let Err(store_err) = marked {
+                        error!(error = %chain(&store_err), "a record whose write failed could not be marked failed");
+                    }
+                    return Err(err.into());
+                }
+            }
         }
+        let (queue_id, queue_position) = (record.queue_id, queue_position.unwrap_or_default());
+        let provider = record.provider.as_str();
+        info!(queue_id = %queue_id, org_id = %org, attempt = 0, provider, outcome = "accepted", status = "queued", "state change");
+        self.metrics.emit(now, Some(provider), None, &[(metrics::ACCEPTED, 1.0)]);
         Ok(Accepted {
             queue_id,
             unique_id: record.unique_id,
@@ -147,12 +193,13 @@ impl Enqueuer {
         }))
     }
 
-    /// A new `queued` record; a schedule that is not in the future is dropped (due now).
+    /// A new `queued` record with `unique_id` (and the queue_id it leads to); a schedule that is
+    /// not in the future is dropped (due now).
     pub fn queued_record(
         &self,
         org: &OrgId,
         phone: &Phone,
-        queue_id: QueueId,
+        unique_id: UniqueId,
         parts: RecordParts,
         now: Timestamp,
     ) -> MessageRecord {
@@ -160,8 +207,8 @@ impl Enqueuer {
         let scheduled_at = content.scheduled_at.filter(|at| *at > now);
         MessageRecord {
             org_id: org.clone(),
-            queue_id,
-            unique_id: UniqueId::generate(),
+            queue_id: QueueId::of(&unique_id),
+            unique_id,
             phone_id: phone.phone_id.clone(),
             provider: phone.provider.kind(),
             chat_id: parts.chat_id,
@@ -176,11 +223,13 @@ impl Enqueuer {
             provider_message_id: None,
             attempts: 0,
             attempt_log: vec![],
+            attempt_log_dropped: 0,
             timeline: Timeline::queued(now),
             lease_until: None,
             dead_lettered_at: None,
             generation: 0,
             attempts_before_replay: 0,
+            requeued_at: None,
             scheduled_at,
             broadcast_id: parts.broadcast_id,
             expires_at: self.expires_at(scheduled_at.unwrap_or(now)),

@@ -351,7 +351,7 @@ async fn dead_letter_by_hand(stack: &Stack, org: &OrgId, queue_id: &QueueId) -> 
     let store = stack.store();
     let now = SystemClock.now();
     for attempt in 1..=3 {
-        store.begin_attempt(org, queue_id, now, now).await.unwrap();
+        store.begin_attempt(org, queue_id, None, now, now).await.unwrap();
         let result = if attempt < 3 {
             AttemptResult::Retry { error: "busy".into() }
         } else {

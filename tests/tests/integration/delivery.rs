@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use outbox_tests::outbox::domain::ids::{OrgId, QueueId};
 use outbox_tests::outbox::domain::time::Timestamp;
@@ -168,15 +169,16 @@ async fn a_takeover_marks_the_dead_workers_attempt_interrupted_in_the_table() {
     let (org, store) = (OrgId::from("org-local"), stack.store());
     let t0 = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
     // A worker starts attempt 1 with a 30 s lease, then dies.
-    let first = store.begin_attempt(&org, &queue_id, t0, t0.plus(Duration::from_secs(30))).await.unwrap();
+    let first = store.begin_attempt(&org, &queue_id, None, t0, t0.plus(Duration::from_secs(30))).await.unwrap();
     assert!(matches!(first, BeginAttempt::Started(_)), "{first:?}");
     // Within the lease, another copy is left alone.
-    let busy = store.begin_attempt(&org, &queue_id, t0.plus(Duration::from_secs(10)), t0.plus(Duration::from_secs(40)));
+    let busy =
+        store.begin_attempt(&org, &queue_id, None, t0.plus(Duration::from_secs(10)), t0.plus(Duration::from_secs(40)));
     assert!(matches!(busy.await.unwrap(), BeginAttempt::InFlight(_)));
     // After it, the next copy takes over and the stored log says attempt 1 was interrupted.
     let later = t0.plus(Duration::from_secs(31));
     let BeginAttempt::Started(record) =
-        store.begin_attempt(&org, &queue_id, later, later.plus(Duration::from_secs(30))).await.unwrap()
+        store.begin_attempt(&org, &queue_id, None, later, later.plus(Duration::from_secs(30))).await.unwrap()
     else {
         panic!("not taken over");
     };
@@ -184,8 +186,113 @@ async fn a_takeover_marks_the_dead_workers_attempt_interrupted_in_the_table() {
     assert_eq!((record.attempts, outcomes), (2, vec![Some(AttemptOutcome::Interrupted), None]));
     assert_eq!(store.get(&org, &queue_id).await.unwrap().unwrap(), record);
     // A second takeover of the same lease loses: only one worker starts attempt 2.
-    let again = store.begin_attempt(&org, &queue_id, later, later.plus(Duration::from_secs(30))).await.unwrap();
+    let again = store.begin_attempt(&org, &queue_id, None, later, later.plus(Duration::from_secs(30))).await.unwrap();
     assert!(matches!(again, BeginAttempt::InFlight(_)), "{again:?}");
+}
+
+/// The item stored under a message's key, as DynamoDB returns it.
+async fn stored_item(
+    stack: &Stack,
+    org: &OrgId,
+    queue_id: &QueueId,
+) -> std::collections::HashMap<String, AttributeValue> {
+    let key = [("pk", format!("MSG#{org}#{queue_id}")), ("sk", "MSG".to_string())];
+    let output = stack
+        .aws
+        .dynamodb
+        .get_item()
+        .table_name(&stack.config.table)
+        .set_key(Some(key.into_iter().map(|(name, value)| (name.to_string(), AttributeValue::S(value))).collect()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    output.item.expect("the message item")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_items_the_cost_model_sizes_are_the_items_the_adapter_stores() {
+    use outbox_tests::outbox::adapters::dynamodb::stored_message_item;
+    use outbox_tests::outbox::ports::AttemptResult;
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::None, ..Default::default() }).await;
+    let (org, store) = (OrgId::from("org-local"), stack.store());
+    let t0 = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    let lease = t0.plus(Duration::from_secs(30));
+    let same = |record: &outbox_tests::outbox::domain::message::MessageRecord, stored| {
+        assert_eq!(stored_message_item(record).unwrap(), stored, "{:?}", record.status);
+    };
+    // Sent: created, begun, finished.
+    let queue_id = QueueId::from(send_text(&stack, "919537851844").await.as_str());
+    same(&store.get(&org, &queue_id).await.unwrap().unwrap(), stored_item(&stack, &org, &queue_id).await);
+    store.begin_attempt(&org, &queue_id, None, t0, lease).await.unwrap();
+    same(&store.get(&org, &queue_id).await.unwrap().unwrap(), stored_item(&stack, &org, &queue_id).await);
+    let sent = AttemptResult::Sent { provider_message_id: "wamid.1".into(), findable: false };
+    assert!(store.finish_attempt(&org, &queue_id, 1, sent, t0.plus(Duration::from_secs(1))).await.unwrap());
+    same(&store.get(&org, &queue_id).await.unwrap().unwrap(), stored_item(&stack, &org, &queue_id).await);
+    // Dead-lettered after its worker's lease ran out.
+    let queue_id = QueueId::from(send_text(&stack, "919537851845").await.as_str());
+    store.begin_attempt(&org, &queue_id, None, t0, lease).await.unwrap();
+    store.mark_dead_lettered(&org, &queue_id, 0, lease.plus(Duration::from_secs(1))).await.unwrap();
+    same(&store.get(&org, &queue_id).await.unwrap().unwrap(), stored_item(&stack, &org, &queue_id).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_attempt_log_stays_bounded_by_the_same_rules_as_the_memory_store() {
+    use outbox_tests::outbox::adapters::memory::MemoryStore;
+    use outbox_tests::outbox::domain::message::{AttemptOutcome, MAX_ATTEMPT_LOG, MessageRecord};
+    use outbox_tests::outbox::ports::{AttemptResult, BeginAttempt};
+    enum Step {
+        Begin,
+        Finish(AttemptResult),
+    }
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::None, ..Default::default() }).await;
+    let queue_id = QueueId::from(send_text(&stack, "919537851844").await.as_str());
+    let (org, dynamo) = (OrgId::from("org-local"), stack.store());
+    let memory = MemoryStore::default();
+    memory.create(&dynamo.get(&org, &queue_id).await.unwrap().unwrap()).await.unwrap();
+    let stores: [&dyn StatusStore; 2] = [&dynamo, &memory];
+    let retry = || Step::Finish(AttemptResult::Retry { error: "transient".into() });
+    // Ten failed attempts fill the log; the 11th is a slow-down (undone); the next 11th's worker
+    // dies; the 12th takes the full log over and fails; the 13th is sent.
+    let mut steps: Vec<Step> = (0..10).flat_map(|_| [Step::Begin, retry()]).collect();
+    steps.extend([Step::Begin, Step::Finish(AttemptResult::Released), Step::Begin, Step::Begin, retry()]);
+    steps.extend([
+        Step::Begin,
+        Step::Finish(AttemptResult::Sent { provider_message_id: "wamid.1".into(), findable: false }),
+    ]);
+    // What a client sees of a record, on which both stores must agree.
+    let shown = |r: MessageRecord| (r.status, r.attempts, r.attempt_log_dropped, r.settled_attempt_log());
+    let mut now = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    for (i, step) in steps.into_iter().enumerate() {
+        // A minute between steps: past each 30 s lease.
+        now = now.plus(Duration::from_secs(60));
+        let attempts = dynamo.get(&org, &queue_id).await.unwrap().unwrap().attempts;
+        for store in stores {
+            match &step {
+                Step::Begin => {
+                    let begun = store.begin_attempt(&org, &queue_id, None, now, now.plus(Duration::from_secs(30)));
+                    assert!(matches!(begun.await.unwrap(), BeginAttempt::Started(_)), "step {i}");
+                }
+                Step::Finish(result) => {
+                    assert!(
+                        store.finish_attempt(&org, &queue_id, attempts, result.clone(), now).await.unwrap(),
+                        "step {i}"
+                    );
+                }
+            }
+        }
+        let stored = dynamo.get(&org, &queue_id).await.unwrap().unwrap();
+        assert!(stored.attempt_log.len() <= MAX_ATTEMPT_LOG, "step {i}: {} entries", stored.attempt_log.len());
+        assert_eq!(shown(stored), shown(memory.get(&org, &queue_id).await.unwrap().unwrap()), "step {i}");
+    }
+    let record = dynamo.get(&org, &queue_id).await.unwrap().unwrap();
+    let log = record.settled_attempt_log();
+    assert_eq!((record.attempts, record.attempt_log_dropped, log.len()), (13, 3, MAX_ATTEMPT_LOG));
+    let kept: Vec<(u32, Option<AttemptOutcome>)> = log.iter().map(|entry| (entry.attempt, entry.outcome)).collect();
+    let transient = Some(AttemptOutcome::TransientError);
+    let mut expected: Vec<_> = [1, 5, 6, 7, 8, 9, 10].into_iter().map(|n| (n, transient)).collect();
+    expected.extend([(11, Some(AttemptOutcome::Interrupted)), (12, transient), (13, Some(AttemptOutcome::Sent))]);
+    assert_eq!(kept, expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -196,7 +303,7 @@ async fn a_dead_letter_fails_the_record_only_for_its_own_generation_after_the_le
     let queue_id = QueueId::from(send_text(&stack, "919537851844").await.as_str());
     let (org, store) = (OrgId::from("org-local"), stack.store());
     let t0 = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
-    store.begin_attempt(&org, &queue_id, t0, t0.plus(Duration::from_secs(30))).await.unwrap();
+    store.begin_attempt(&org, &queue_id, None, t0, t0.plus(Duration::from_secs(30))).await.unwrap();
     let inside = t0.plus(Duration::from_secs(10));
     assert_eq!(store.mark_dead_lettered(&org, &queue_id, 0, inside).await.unwrap(), DeadLetterMark::InFlight);
     // A job of another generation never fails it, lease or not.
@@ -256,7 +363,8 @@ async fn a_job_queued_before_its_record_waits_for_it_through_sqs_and_is_sent_onc
     let (store, org) = (stack.store(), OrgId::from(LOCAL_ORG));
     let template = store.get(&org, &QueueId::from(held["queue_id"].as_str().unwrap())).await.unwrap().unwrap();
     let mut record = template.clone();
-    (record.queue_id, record.unique_id, record.scheduled_at) = (QueueId::generate(), UniqueId::generate(), None);
+    record.unique_id = UniqueId::generate();
+    (record.queue_id, record.scheduled_at) = (QueueId::of(&record.unique_id), None);
 
     // The job goes out as the API sends it, ahead of a record that is written 3 s later.
     let job = Job::ahead_of_record(&record, SystemClock.now().plus(Duration::from_secs(60)).epoch_secs_ceil());

@@ -145,7 +145,7 @@ async fn the_rate_limit_counts_down_in_headers_then_answers_429() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_refusing_an_item_or_key_as_too_large_is_rejected_not_unavailable() {
-    use outbox_tests::outbox::domain::ids::QueueId;
+    use outbox_tests::outbox::domain::ids::{QueueId, UniqueId};
     use outbox_tests::outbox::local::LOCAL_ORG;
     use outbox_tests::outbox::ports::{StatusStore, StoreError};
 
@@ -157,7 +157,7 @@ async fn dynamodb_refusing_an_item_or_key_as_too_large_is_rejected_not_unavailab
     let record = store.get(&OrgId::from(LOCAL_ORG), &queue_id).await.unwrap().expect("the record");
     // An item over 400 KB, and a partition key over 2 KB: DynamoDB's ValidationExceptions.
     let mut too_big = record.clone();
-    (too_big.queue_id, too_big.text) = (QueueId::generate(), Some("x".repeat(450 * 1024)));
+    (too_big.queue_id, too_big.text) = (QueueId::of(&UniqueId::generate()), Some("x".repeat(450 * 1024)));
     let mut long_key = record;
     long_key.queue_id = QueueId::from("q".repeat(3000));
     for record in [too_big, long_key] {

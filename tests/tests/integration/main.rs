@@ -8,5 +8,8 @@ mod dialects;
 mod edge;
 mod openapi;
 mod providers;
+mod receipts;
 mod send;
 mod tracking;
+mod webhooks;
+mod xray;

@@ -25,7 +25,7 @@ async fn the_spec_is_served_without_a_key_as_the_file() {
 }
 
 #[tokio::test]
-async fn keyed_routes_answer_401_without_a_key_and_public_ones_do_not() {
+async fn keyed_routes_answer_401_without_a_key_public_ones_do_not_and_provider_ones_want_a_signature() {
     let stack = Stack::start_with(no_consumers()).await;
     for (method, path, access, _) in routes() {
         let url = format!("{}{}", stack.base_url, path.replace("{id}", "3EB0630434929F6B94327F"));
@@ -39,6 +39,15 @@ async fn keyed_routes_answer_401_without_a_key_and_public_ones_do_not() {
                 assert_eq!(body["code"], "unauthorized", "{method} {path}: {body}");
             }
             Access::Public => assert_eq!(code, StatusCode::OK, "{method} {path} without a key"),
+            // No key either, but nothing without the phone's signature (or, for Meta's handshake, its verify token).
+            Access::ProviderSigned => {
+                let (code, body) = json_of(response).await;
+                assert!(
+                    matches!(code, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+                    "{method} {path}: {code} {body}"
+                );
+                assert_error_shape(&body);
+            }
         }
     }
 }

@@ -13,8 +13,8 @@ use outbox_tests::outbox::domain::ids::OrgId;
 use outbox_tests::outbox::domain::tenant::{Phone, ProviderSettings};
 use outbox_tests::outbox::domain::time::Timestamp;
 use outbox_tests::outbox::local::{LOCAL_API_KEY, LOCAL_ORG};
-use outbox_tests::outbox::ports::{SecretStore, TenantStore};
-use outbox_tests::outbox::providers::http::signature;
+use outbox_tests::outbox::net::signatures::{meta_signature, outbox_signature};
+use outbox_tests::outbox::ports::{Clock, SecretStore, SystemClock, TenantStore};
 use outbox_tests::{Stack, StackOptions, json_of};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -61,12 +61,17 @@ impl Loopback {
             uri: Uri,
             headers: HeaderMap,
             raw: Bytes,
-        ) -> (AxumStatus, axum::Json<Value>) {
+        ) -> (AxumStatus, HeaderMap, axum::Json<Value>) {
             let (answers, seen) = &*script;
             let mut seen = seen.lock().unwrap();
             seen.push(Seen { path: uri.path().to_string(), headers, raw });
             let (status, body) = answers[(seen.len() - 1).min(answers.len() - 1)].clone();
-            (AxumStatus::from_u16(status).unwrap(), axum::Json(body))
+            // A rate limiter's answer says when to come back: soon, so the test is quick.
+            let mut headers = HeaderMap::new();
+            if status == 429 {
+                headers.insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            }
+            (AxumStatus::from_u16(status).unwrap(), headers, axum::Json(body))
         }
         let script: Script = Arc::new((answers, Mutex::default()));
         let router = Router::new().route("/{*path}", axum::routing::post(answer)).with_state(script.clone());
@@ -177,7 +182,8 @@ async fn a_whatsapp_cloud_text_reaches_the_graph_api_and_records_its_message_id(
     assert_eq!(
         seen[0].json(),
         json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "919537851844", "type": "text",
-               "text": {"body": "see https://example.com", "preview_url": false}, "context": {"message_id": "wamid.PREVIOUS"}})
+               "text": {"body": "see https://example.com", "preview_url": false}, "context": {"message_id": "wamid.PREVIOUS"},
+               "biz_opaque_callback_data": queue_id})
     );
 }
 
@@ -194,6 +200,46 @@ async fn a_graph_server_error_is_retried_and_the_next_attempt_is_sent() {
     assert_eq!(status["attempt_log"][0]["outcome"], "transient_error");
     assert!(status["attempt_log"][0]["error"].as_str().unwrap().contains("131000"), "{status}");
     assert_eq!(graph.seen().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_rate_limits_three_times_then_a_send_end_sent_on_one_attempt() {
+    let graph = Loopback::start(vec![
+        graph_error(429, 130429, "(#130429) Rate limit hit"),
+        graph_error(429, 130429, "(#130429) Rate limit hit"),
+        graph_error(400, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit"),
+        accepted("wamid.LOOPBACK429"),
+    ])
+    .await;
+    let stack = Stack::start().await;
+    let phone_id = cloud_phone(&stack, &graph).await;
+    let queue_id = send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "patience"})).await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(40), |s| s["status"] == "sent").await;
+    assert_eq!((status["message_id"].as_str(), status["attempts"].as_u64()), (Some("wamid.LOOPBACK429"), Some(1)));
+    assert_eq!(status["attempt_log"].as_array().map(Vec::len), Some(1), "{status}");
+    assert_eq!(status["attempt_log"][0]["outcome"], "sent");
+    assert_eq!(graph.seen().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_endpoint_answering_429_three_times_then_200_ends_sent_on_one_attempt() {
+    let busy = (429, json!({"error": "slow down"}));
+    let endpoint =
+        Loopback::start(vec![busy.clone(), busy.clone(), busy, (200, json!({"message_id": "ext-429"}))]).await;
+    let stack = Stack::start().await;
+    let phone_id = http_phone(&stack, &endpoint).await;
+    let queue_id = send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "patience"})).await;
+    let status = stack.wait_for(&queue_id, Duration::from_secs(40), |s| s["status"] == "sent").await;
+    assert_eq!((status["message_id"].as_str(), status["attempts"].as_u64()), (Some("ext-429"), Some(1)));
+    assert_eq!(status["attempt_log"].as_array().map(Vec::len), Some(1), "{status}");
+    let seen = endpoint.seen();
+    assert_eq!(seen.len(), 4);
+    // Every call was attempt 1: the slow-downs used none.
+    assert!(
+        seen.iter().all(|request| request.json()["attempt"] == 1),
+        "{:?}",
+        seen.iter().map(Seen::json).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,7 +312,7 @@ async fn the_http_provider_posts_a_signed_message_and_records_the_endpoints_id()
         assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
         assert_eq!(
             request.header("x-outbox-signature"),
-            signature(&SIGNING_SECRET.into(), timestamp, &request.raw).unwrap()
+            outbox_signature(&SIGNING_SECRET.into(), timestamp, &request.raw)
         );
         let body = request.json();
         assert_eq!(body["attempt"], attempt as u64 + 1);
@@ -309,4 +355,101 @@ async fn outside_the_local_stack_a_provider_name_that_resolves_to_loopback_is_ne
     let description = status["status_description"].as_str().unwrap();
     assert!(description.contains("localhost resolves to") && description.contains("loopback"), "{description}");
     assert!(endpoint.seen().is_empty(), "the endpoint was reached");
+}
+
+/// A Meta status webhook for `statuses`, as the Graph API posts it.
+fn meta_statuses(statuses: Value) -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100077", "phone_number_id": PHONE_NUMBER_ID},
+        "statuses": statuses}}]}]})
+    .to_string()
+}
+
+async fn post_webhook(stack: &Stack, body: &str, signature: Option<String>) -> (StatusCode, Value) {
+    let mut request = stack
+        .http
+        .post(format!("{}/v1/provider/whatsapp/webhook", stack.base_url))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(signature) = signature {
+        request = request.header("x-hub-signature-256", signature);
+    }
+    json_of(request.send().await.unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metas_receipts_over_http_move_a_sent_message_to_read_only_when_signed_and_the_handshake_checks_the_token() {
+    let graph = Loopback::start(vec![accepted("wamid.RECEIPTS1")]).await;
+    let stack = Stack::start().await;
+    let phone_id = cloud_phone(&stack, &graph).await;
+    let queue_id = send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "hi"})).await;
+    stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "sent").await;
+    let sent = graph.seen();
+    assert_eq!(sent[0].json()["biz_opaque_callback_data"], json!(queue_id), "Meta gets our queue_id to echo");
+
+    let handshake = |token: &str| {
+        format!(
+            "{}/v1/provider/whatsapp/webhook?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=8141",
+            stack.base_url
+        )
+    };
+    let right = stack.http.get(handshake("verify")).send().await.unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    assert_eq!(right.text().await.unwrap(), "8141");
+    assert_eq!(stack.http.get(handshake("not-it")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // Out of order (read first, by wamid only), duplicated, and a late delivered.
+    let status = |status: &str| json!({"id": "wamid.RECEIPTS1", "status": status, "timestamp": "1700000000", "recipient_id": "919537851844"});
+    let body = meta_statuses(json!([status("read"), status("read"), status("delivered")]));
+    let app_secret = secrecy::SecretString::from("app-secret".to_string());
+    let wrong = secrecy::SecretString::from("another-app".to_string());
+    for signature in [None, Some(meta_signature(&wrong, body.as_bytes()))] {
+        let (code, answer) = post_webhook(&stack, &body, signature).await;
+        assert_eq!((code, answer["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "{answer}");
+        let (_, now) = stack.status(&queue_id).await;
+        assert_eq!(now["status"], "sent", "an unsigned receipt changes nothing");
+    }
+    let (code, answer) = post_webhook(&stack, &body, Some(meta_signature(&app_secret, body.as_bytes()))).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({"applied": 1, "unchanged": 2, "unknown": 0, "ignored": 0}));
+    let (_, now) = stack.status(&queue_id).await;
+    assert_eq!(now["status"], "read");
+    assert!(now["timeline"]["delivered_at"].is_string() && now["timeline"]["read_at"].is_string(), "{now}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_gateways_receipts_apply_only_when_signed_with_the_phones_secret() {
+    let endpoint = Loopback::start(vec![(200, json!({"id": "gw-RECEIPT1"}))]).await;
+    let stack = Stack::start().await;
+    let phone_id = http_phone(&stack, &endpoint).await;
+    let queue_id = send_from(&stack, &phone_id, json!({"chat_id": "919537851844", "message": "hi"})).await;
+    stack.wait_for(&queue_id, Duration::from_secs(20), |s| s["status"] == "sent").await;
+    let body =
+        json!({"receipts": [{"queue_id": queue_id, "message_id": "gw-RECEIPT1", "status": "delivered"}]}).to_string();
+    let post = |secret: Option<&str>| {
+        let now = SystemClock.now().epoch_secs();
+        let mut request = stack
+            .http
+            .post(format!("{}/v1/provider/http/receipts", stack.base_url))
+            .header("content-type", "application/json")
+            .header("x-outbox-org-id", LOCAL_ORG)
+            .header("x-outbox-phone-id", phone_id.as_str())
+            .body(body.clone());
+        if let Some(secret) = secret {
+            let secret = secrecy::SecretString::from(secret.to_string());
+            request = request
+                .header("x-outbox-timestamp", now.to_string())
+                .header("x-outbox-signature", outbox_signature(&secret, now, body.as_bytes()));
+        }
+        request.send()
+    };
+    for secret in [None, Some("not-the-secret")] {
+        let (code, _) = json_of(post(secret).await.unwrap()).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(stack.status(&queue_id).await.1["status"], "sent");
+    let (code, answer) = json_of(post(Some(SIGNING_SECRET)).await.unwrap()).await;
+    assert_eq!((code, &answer["applied"]), (StatusCode::OK, &json!(1)), "{answer}");
+    assert_eq!(stack.status(&queue_id).await.1["status"], "delivered");
 }

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use outbox_tests::outbox::local::{LOCAL_ORG, LOCAL_PHONE_ID};
+use outbox_tests::outbox::ports::Tracking;
 use outbox_tests::outbox::providers::Providers;
 use outbox_tests::{Consumers, CountingProvider, Stack, StackOptions, assert_error_shape, json_of};
 use reqwest::{Method, StatusCode};
@@ -108,8 +110,9 @@ async fn job_statuses_map_from_ours() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn queue_health_counts_the_phone_without_a_scan() {
-    let stack = Stack::start_with(StackOptions { consumers: Consumers::DeliveryOnly, ..Default::default() }).await;
+async fn queue_health_counts_the_phone_from_its_counters() {
+    // Both: the status-stream consumer keeps the counters, as in a deployment.
+    let stack = Stack::start_with(StackOptions { consumers: Consumers::Both, ..Default::default() }).await;
     let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     for chat in ["919537851844", "919537851845"] {
         send(&stack, json!({"chat_id": chat, "message": "now"})).await;
@@ -119,21 +122,22 @@ async fn queue_health_counts_the_phone_without_a_scan() {
         send(&stack, json!({"chat_id": chat, "message": "later", "scheduled_at": later})).await;
     }
     stack.wait_for(&failed, Duration::from_secs(20), |s| s["status"] == "failed").await;
-    let deadline = Instant::now() + Duration::from_secs(20);
+    health_reaches(&stack, json!({"pending": 3, "active": 0, "completed": 2, "failed": 1})).await;
+}
+
+/// Waits until `GET /v1/queue` shows exactly `counts` (and no dead letter): the counters follow the
+/// records seconds behind, so a test waits for the whole picture, never a partial one.
+async fn health_reaches(stack: &Stack, counts: Value) {
+    let mut expected = json!({"dead_letter": 0, "is_running": true, "phone_id": "phone-local"});
+    expected.as_object_mut().unwrap().extend(counts.as_object().unwrap().clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (code, health) = get(&stack, "/v1/queue").await;
+        let (code, health) = get(stack, "/v1/queue").await;
         assert_eq!(code, StatusCode::OK);
-        if health["completed"] == 2 {
-            assert_eq!(
-                (health["pending"].as_u64(), health["active"].as_u64(), health["failed"].as_u64()),
-                (Some(3), Some(0), Some(1)),
-                "{health}"
-            );
-            assert_eq!(health["is_running"], true);
-            assert_eq!(health["dead_letter"], 0);
-            break;
+        if health == expected {
+            return;
         }
-        assert!(Instant::now() < deadline, "{health}");
+        assert!(Instant::now() < deadline, "the counts never reached {expected}: {health}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -142,7 +146,7 @@ async fn queue_health_counts_the_phone_without_a_scan() {
 async fn purge_cancels_one_a_list_a_broadcast_or_everything_and_nothing_purged_is_delivered() {
     let provider = CountingProvider::new(Duration::ZERO);
     let stack = Stack::start_with(StackOptions {
-        consumers: Consumers::None,
+        consumers: Consumers::StreamOnly,
         providers: Providers::new(provider.clone()),
         ..Default::default()
     })
@@ -154,10 +158,13 @@ async fn purge_cancels_one_a_list_a_broadcast_or_everything_and_nothing_purged_i
     ];
     let bid =
         broadcast(&stack, json!({"chat_ids": ["919537851804", "919537851805"], "message": "b", "delay": 0})).await;
-    let rest = [
+    // The phone's purge cancels one scheduled ahead at once (its live index lists it) and one due
+    // now when its delivery comes (it reads the phone's purge marker).
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (due_now, scheduled) = (
         send(&stack, json!({"chat_id": "919537851806", "message": "4"})).await,
-        send(&stack, json!({"chat_id": "919537851807", "message": "5"})).await,
-    ];
+        send(&stack, json!({"chat_id": "919537851807", "message": "5", "scheduled_at": later})).await,
+    );
 
     assert_eq!(purge(&stack, Some(json!({"queue_id": one}))).await, StatusCode::NO_CONTENT);
     assert_eq!(purge(&stack, Some(json!({"queue_id": list}))).await, StatusCode::NO_CONTENT);
@@ -165,21 +172,25 @@ async fn purge_cancels_one_a_list_a_broadcast_or_everything_and_nothing_purged_i
     assert_eq!(purge(&stack, None).await, StatusCode::NO_CONTENT);
     let (_, jobs) = get(&stack, &format!("/v1/queue/jobs?broadcast_id={bid}")).await;
     let mut all: Vec<String> = jobs.as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_string()).collect();
-    all.extend([one].into_iter().chain(list).chain(rest));
+    all.extend([one].into_iter().chain(list).chain([scheduled]));
     for queue_id in &all {
         let (_, status) = stack.status(queue_id).await;
         assert_eq!(status["status"], "cancelled", "{status}");
         assert!(status["timeline"]["cancelled_at"].is_string());
     }
-    // Their jobs are still on the queue, in flight: delivering them must not reach the provider.
+    assert_eq!(stack.status(&due_now).await.1["status"], "queued", "cancelled by its delivery, not before");
+    // The jobs due now are still on the queue: delivering them must not reach the provider.
     let delivery = outbox_tests::outbox::wiring::delivery(&stack.config, &stack.aws, Providers::new(provider.clone()));
     let source = stack.jobs_source();
     let event = stack.receive_records(&source, all.len(), Duration::from_secs(20)).await;
     let response = outbox_tests::outbox::deliver::handle_batch(&delivery, event, stack.deadline()).await;
-    assert!(response.batch_item_failures.is_empty());
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    all.push(due_now);
     assert!(all.iter().all(|q| provider.calls_for(q) == 0));
-    let (_, health) = get(&stack, "/v1/queue").await;
-    assert_eq!((health["pending"].as_u64(), health["failed"].as_u64()), (Some(0), Some(all.len() as u64)), "{health}");
+    let (_, status) = stack.status(all.last().unwrap()).await;
+    assert_eq!((&status["status"], status["attempts"].as_u64()), (&json!("cancelled"), Some(0)), "{status}");
+    // Cancelled messages count as failed.
+    health_reaches(&stack, json!({"pending": 0, "active": 0, "completed": 0, "failed": all.len()})).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -221,7 +232,8 @@ async fn a_broadcast_to_1000_chats_is_accepted_quickly_and_every_job_is_accounte
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broadcast_substitutes_variables_respects_its_schedule_and_spaces_deliveries() {
     let stack = Stack::start().await;
-    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    // Far enough ahead that a loaded machine still asks before it is due.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(8);
     // Stored times have millisecond precision.
     let at = chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap();
     let bid = broadcast(
@@ -295,8 +307,8 @@ async fn a_broadcast_with_one_bad_chat_id_queues_nothing_and_names_it() {
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_error_shape(&answer);
     assert!(answer["message"].as_str().unwrap().contains("chat_ids[1] \"not-a-chat\""), "{answer}");
-    let (_, health) = get(&stack, "/v1/queue").await;
-    assert_eq!(health["pending"], 0);
+    let live = Tracking::live_messages(&stack.store(), &LOCAL_ORG.into(), &LOCAL_PHONE_ID.into()).await;
+    assert!(live.expect("the phone's live messages").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -343,4 +355,27 @@ async fn purge_takes_a_unique_id_as_well_as_a_queue_id() {
     let unique_id = accepted["unique_id"].as_str().unwrap();
     assert_eq!(purge(&stack, Some(json!({"queue_id": [unique_id]}))).await, StatusCode::NO_CONTENT);
     assert_eq!(stack.status(unique_id).await.1["status"], "cancelled");
+}
+
+/// The status-stream consumer reads moto's table stream and keeps the phone's counters: a sent
+/// message leaves `pending` and counts as completed in its hour.
+#[tokio::test]
+async fn the_status_stream_counts_a_sent_message_on_its_phone() {
+    use outbox_tests::outbox::domain::ids::{OrgId, PhoneId};
+    use outbox_tests::outbox::local::{LOCAL_ORG, LOCAL_PHONE_ID};
+    use outbox_tests::outbox::ports::{Clock, Counters, SystemClock};
+
+    let stack = Stack::start().await;
+    let queue_id = send(&stack, json!({"chat_id": "919537851844", "message": "counted"})).await;
+    stack.wait_for(&queue_id, Duration::from_secs(30), |s| s["status"] == "sent").await;
+    let (store, org, phone) = (stack.store(), OrgId::from(LOCAL_ORG), PhoneId::from(LOCAL_PHONE_ID));
+    let started = Instant::now();
+    loop {
+        let counts = store.phone_counts(&org, &phone, SystemClock.now()).await.expect("counters");
+        if counts.completed == 1 && counts.pending == 0 && counts.active == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the counters never caught up: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

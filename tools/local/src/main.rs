@@ -1,6 +1,6 @@
 //! `outbox-local`: the whole stack on a laptop against an AWS emulator (moto by default).
 //! `make run` starts the emulator and then this, in the foreground; Ctrl-C stops everything.
-//! One function per process (`api`, `delivery`, `dead-letter`) is how `make iam` runs each under
+//! One function per process (`api`, `delivery`, `dead-letter`, `status-stream`) is how `make iam` runs each under
 //! its own identity: with `OUTBOX_TABLE` set, a process uses the resources the environment names,
 //! with the credentials it finds there, and creates nothing, as a Lambda would.
 
@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
 enum Command {
-    /// The API and both consumers in one process (the default).
+    /// The API and every consumer in one process (the default).
     All,
     /// Only the HTTP API (the API function).
     Api,
@@ -30,7 +30,9 @@ enum Command {
     Delivery,
     /// Only the consumer of the dead-letter queue (the dead-letter function).
     DeadLetter,
-    /// The delivery and dead-letter consumers in one process.
+    /// Only the consumer of the table's stream (the status-stream function).
+    StatusStream,
+    /// The delivery, dead-letter and status-stream consumers in one process.
     Consumers,
     /// Create the resources and seed the local org, print the variables that name the resources
     /// (`OUTBOX_TABLE=…`), then exit.
@@ -48,6 +50,10 @@ impl Command {
 
     fn consumes_dead_letters(self) -> bool {
         matches!(self, Command::All | Command::Consumers | Command::DeadLetter)
+    }
+
+    fn consumes_the_stream(self) -> bool {
+        matches!(self, Command::All | Command::Consumers | Command::StatusStream)
     }
 }
 
@@ -93,11 +99,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         for (name, value) in local::resource_variables(&config) {
             println!("{name}={value}");
         }
+        let stream_arn = local::stream::table_stream_arn(&aws.dynamodb, &config.table).await?;
+        println!("OUTBOX_TABLE_STREAM_ARN={stream_arn}");
         return Ok(());
     }
 
     // Before serving anything: a fault spec whose call log cannot be opened stops the start.
     let providers = outbox::wiring::sandbox_providers(&config)?;
+    let messages = local::message_store(&config, &aws)?;
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -112,7 +121,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             info!(
                 "Outbox is up: http://127.0.0.1:{port}/v1 (API key {LOCAL_API_KEY}, phone {LOCAL_PHONE_NUMBER} / {LOCAL_PHONE_ID})"
             );
-            local::serve_api(&config, &aws, listener, shutdown.clone()).await?;
+            local::serve_api(&config, &aws, messages.clone(), listener, shutdown.clone()).await?;
         }
         Ok::<_, std::io::Error>(())
     };
@@ -121,17 +130,30 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         tokio::join!(
             async {
                 if command.delivers() {
-                    local::run_delivery(&config, &aws, providers.clone(), poll_wait, shutdown.clone()).await;
+                    local::run_delivery(
+                        &config,
+                        &aws,
+                        messages.clone(),
+                        providers.clone(),
+                        poll_wait,
+                        shutdown.clone(),
+                    )
+                    .await;
                 }
             },
             async {
                 if command.consumes_dead_letters() {
-                    local::run_dead_letters(&config, &aws, poll_wait, shutdown.clone()).await;
+                    local::run_dead_letters(&config, &aws, messages.clone(), poll_wait, shutdown.clone()).await;
+                }
+            },
+            async {
+                if command.consumes_the_stream() {
+                    local::run_status_stream(&config, &aws, &settings.endpoint, shutdown.clone()).await;
                 }
             },
         )
     };
-    let (served, ((), ())) = tokio::join!(api, consumers);
+    let (served, ((), (), ())) = tokio::join!(api, consumers);
     served?;
     info!("stopped");
     Ok(())

@@ -16,7 +16,8 @@ use outbox_bench::runtime_api::RuntimeApi;
 use crate::report::{Figure, Measurement};
 
 /// The three Lambda binaries, then the baseline.
-const BINARIES: [&str; 4] = ["outbox-api", "outbox-delivery", "outbox-dead-letter", "hello-lambda"];
+const BINARIES: [&str; 5] =
+    ["outbox-api", "outbox-delivery", "outbox-dead-letter", "outbox-status-stream", "hello-lambda"];
 
 #[derive(Debug, Serialize)]
 pub struct ColdStarts {
@@ -72,10 +73,10 @@ pub async fn cold_starts(root: &Path, runs: usize) -> Result<ColdStarts, String>
     }
     let size = |path: PathBuf| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut binaries = BTreeMap::new();
-    for name in &BINARIES[..3] {
+    for name in &BINARIES[..4] {
         binaries.insert(name.to_string(), (median(&timings[name]), size(release.join(name))));
     }
-    let lambda_zip_binaries = BINARIES[..3]
+    let lambda_zip_binaries = BINARIES[..4]
         .iter()
         .map(|name| (name.to_string(), size(root.join(format!("target/lambda/{name}/bootstrap")))))
         .filter(|(_, bytes)| *bytes > 0)

@@ -1,8 +1,13 @@
 //! Figure 7: what a million text messages cost on AWS, from the counted requests (figure 1), the
-//! handler's CPU time (figure 3), the template's memory sizes and the list prices below, against
-//! the $3 goal and this design's floor on the same prices.
+//! handler's CPU time (figure 3), the template's memory sizes and the list prices, against
+//! the $3 goal and this design's floor on the same prices (`outbox_bench::cost::prices`); the cost
+//! model (`cost` binary) prices the scenarios of issue 13 from the items themselves.
 
 use serde::Serialize;
+
+use outbox_bench::cost::prices::{
+    API_GATEWAY_HTTP, DYNAMODB_READS, DYNAMODB_WRITES, LAMBDA_ARM64, LAMBDA_REQUESTS, Price, S3_PUT, SQS_STANDARD,
+};
 
 use crate::batch::PROVIDER_LATENCY;
 use crate::handler_cpu::HandlerCpu;
@@ -13,73 +18,6 @@ use crate::requests::{RequestCounts, service_total};
 /// The template's memory sizes (template.yaml: ApiFunction and DeliveryFunction, 256 MB).
 const API_MEMORY_MB: f64 = 256.0;
 const DELIVERY_MEMORY_MB: f64 = 256.0;
-
-/// One list price. All are us-east-1, on demand, past the free tier, as published by AWS on
-/// the pages named in `source` (checked November 2026; DynamoDB's on-demand prices are the
-/// ones in force since the 50% cut of November 2024).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Price {
-    pub item: &'static str,
-    pub usd: f64,
-    /// How many units `usd` buys.
-    pub per: f64,
-    pub unit: &'static str,
-    pub source: &'static str,
-}
-
-pub const API_GATEWAY_HTTP: Price = Price {
-    item: "API Gateway HTTP API",
-    usd: 1.00,
-    per: 1e6,
-    unit: "requests (first 300 M a month; each 512 KB of payload counts as one)",
-    source: "https://aws.amazon.com/api-gateway/pricing/",
-};
-pub const LAMBDA_REQUESTS: Price = Price {
-    item: "Lambda requests",
-    usd: 0.20,
-    per: 1e6,
-    unit: "invocations",
-    source: "https://aws.amazon.com/lambda/pricing/",
-};
-pub const LAMBDA_ARM64: Price = Price {
-    item: "Lambda duration, arm64",
-    usd: 0.000_013_333_4,
-    per: 1.0,
-    unit: "GB-second (first 6 B GB-s a month), billed per 1 ms",
-    source: "https://aws.amazon.com/lambda/pricing/",
-};
-pub const SQS_STANDARD: Price = Price {
-    item: "SQS standard queue",
-    usd: 0.40,
-    per: 1e6,
-    unit: "requests (each 64 KB chunk of payload is one; batch calls count once)",
-    source: "https://aws.amazon.com/sqs/pricing/",
-};
-pub const DYNAMODB_WRITES: Price = Price {
-    item: "DynamoDB on-demand writes",
-    usd: 0.625,
-    per: 1e6,
-    unit: "write request units (1 per KB written, per table and per GSI the write touches)",
-    source: "https://aws.amazon.com/dynamodb/pricing/on-demand/",
-};
-pub const DYNAMODB_READS: Price = Price {
-    item: "DynamoDB on-demand reads",
-    usd: 0.125,
-    per: 1e6,
-    unit: "read request units (1 per 4 KB strongly consistent, 0.5 eventually consistent)",
-    source: "https://aws.amazon.com/dynamodb/pricing/on-demand/",
-};
-pub const S3_PUT: Price = Price {
-    item: "S3 Standard PUT",
-    usd: 0.005,
-    per: 1e3,
-    unit: "PUT/COPY/POST/LIST requests (inline media only; none for text)",
-    source: "https://aws.amazon.com/s3/pricing/",
-};
-
-/// The one table of prices the arithmetic uses.
-pub const PRICES: [Price; 7] =
-    [API_GATEWAY_HTTP, LAMBDA_REQUESTS, LAMBDA_ARM64, SQS_STANDARD, DYNAMODB_WRITES, DYNAMODB_READS, S3_PUT];
 
 /// What one text message costs in requests and compute, per path.
 #[derive(Debug, Clone, Serialize)]

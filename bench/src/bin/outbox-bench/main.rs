@@ -27,6 +27,8 @@ use outbox_bench::{loopback_client, workspace_root};
 use harness::Bench;
 use report::Results;
 
+const DEFAULT_OUT: &str = "bench/results.json";
+
 #[derive(Parser, Debug)]
 #[command(about = "Issue 5's benchmark figures: a table on stdout and bench/results.json")]
 struct Options {
@@ -46,8 +48,12 @@ struct Options {
     #[arg(long, default_value_t = 3)]
     rss_runs: usize,
     /// Where the JSON goes.
-    #[arg(long, default_value = "bench/results.json")]
+    #[arg(long, default_value = DEFAULT_OUT)]
     out: PathBuf,
+    /// Only these figures, to iterate on one (comma-separated: requests, latency, cpu, batch,
+    /// cold-start, rss; cost needs requests and cpu). Its JSON goes to target/bench/ unless --out.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 #[tokio::main]
@@ -72,25 +78,48 @@ async fn run(options: Options) -> Result<(), String> {
     let bench = Bench { moto: &moto, http: &http, logs: &logs };
 
     let mut results = Results::default();
-    let requests = results.measure(requests::per_message(&bench, options.counted_sends)).await?;
-    results.measure(latency::send_latency(&bench, options.latency_samples)).await?;
-    let cpu = results.measure(async { handler_cpu::from_criterion(&root) }).await?;
-    results.measure(batch::batch_ratio(&bench, options.batches)).await?;
-    results.measure(cold_start::cold_starts(&root, options.cold_starts)).await?;
-    results.measure(peak_rss::peak_rss(&bench, options.rss_runs)).await?;
-    let cost = results.measure(async { Ok(cost::model(&requests, &cpu)) }).await?;
+    let wants = |figure: &str| options.only.is_empty() || options.only.iter().any(|only| only == figure);
+    let requests = match wants("requests") {
+        true => Some(results.measure(requests::per_message(&bench, options.counted_sends)).await?),
+        false => None,
+    };
+    if wants("latency") {
+        results.measure(latency::send_latency(&bench, options.latency_samples)).await?;
+    }
+    let cpu = match wants("cpu") {
+        true => Some(results.measure(async { handler_cpu::from_criterion(&root) }).await?),
+        false => None,
+    };
+    if wants("batch") {
+        results.measure(batch::batch_ratio(&bench, options.batches)).await?;
+    }
+    if wants("cold-start") {
+        results.measure(cold_start::cold_starts(&root, options.cold_starts)).await?;
+    }
+    if wants("rss") {
+        results.measure(peak_rss::peak_rss(&bench, options.rss_runs)).await?;
+    }
+    let cost = match (requests, cpu) {
+        (Some(requests), Some(cpu)) => Some(results.measure(async { Ok(cost::model(&requests, &cpu)) }).await?),
+        _ => None,
+    };
 
-    println!("{}", report::render(&results.figures, &cost));
+    println!("{}", report::render(&results.figures, cost.as_ref()));
     let json = json!({
-        "command": "make bench",
+        "command": if options.only.is_empty() { "make bench".to_string() } else { format!("outbox-bench --only {}", options.only.join(",")) },
         "generated_at": outbox::ports::Clock::now(&outbox::ports::SystemClock),
         "duration_secs": started.elapsed().as_secs_f64().round(),
         "machine": machine(),
         "figures": results.figures,
         "details": results.details,
-        "prices": cost::PRICES,
+        "prices": outbox_bench::cost::prices::PRICES,
     });
-    let out = root.join(&options.out);
+    // A partial run does not overwrite the full run's results.
+    let out = match (options.only.is_empty(), options.out.as_path() == std::path::Path::new(DEFAULT_OUT)) {
+        (false, true) => PathBuf::from("target/bench/results-only.json"),
+        _ => options.out.clone(),
+    };
+    let out = root.join(&out);
     let text = serde_json::to_string_pretty(&json).map_err(|err| err.to_string())?;
     std::fs::write(&out, text + "\n").map_err(|err| format!("cannot write {}: {err}", out.display()))?;
     println!("written to {} in {:.0} s", out.display(), started.elapsed().as_secs_f64());

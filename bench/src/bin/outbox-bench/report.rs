@@ -94,9 +94,11 @@ impl Results {
 }
 
 /// The table, then each figure's note, then figure 7's arithmetic.
-pub fn render(figures: &[Figure], cost: &CostModel) -> String {
+pub fn render(figures: &[Figure], cost: Option<&CostModel>) -> String {
     let mut text = table(figures);
-    text.push_str(&cost.breakdown());
+    if let Some(cost) = cost {
+        text.push_str(&cost.breakdown());
+    }
     text
 }
 

@@ -52,6 +52,10 @@ struct Options {
     /// The sandbox's faults in the chaos phase (seed and call log are added).
     #[arg(long, default_value = "transient=0.30,permanent=0.05,latency_ms=0-200")]
     faults: String,
+    /// DynamoDB throttles injected into the message store's writes, in the API and the consumers,
+    /// through both phases (`OUTBOX_STORE_FAULTS`; seed and log are added); `off` for none.
+    #[arg(long, default_value = "writes=0.05")]
+    store_faults: String,
     /// Messages sent during the outage (default: N/20, at least 20).
     #[arg(long)]
     outage_messages: Option<usize>,
@@ -103,14 +107,21 @@ async fn run(options: Options) -> Result<bool, String> {
     std::fs::create_dir_all(&dir).map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
     let call_log = dir.join("provider-calls.log");
     let outage_file = dir.join("outage");
+    let throttle_log = dir.join("store-throttles.log");
+    let store_faults = (options.store_faults != "off")
+        .then(|| format!("{},seed={},log={}", options.store_faults, options.seed, throttle_log.display()));
     let n = options.messages;
     let kills = options.kills.unwrap_or((n / 250).clamp(3, 12));
     let drain_timeout = Duration::from_secs(options.drain_timeout_secs.unwrap_or(120 + n as u64 / 10));
     let mut rng = fastrand::Rng::with_seed(options.seed);
     let chaos_faults = format!("{},seed={},call_log={}", options.faults, options.seed, call_log.display());
-    println!("soak: {n} messages, {kills} consumer kills, faults {chaos_faults}; logs in {}", dir.display());
+    println!(
+        "soak: {n} messages, {kills} consumer kills, faults {chaos_faults}, store faults {}; logs in {}",
+        store_faults.as_deref().unwrap_or("off"),
+        dir.display()
+    );
 
-    let stack = start_stack(&dir, &prefix, &chaos_faults).await?;
+    let stack = start_stack(&dir, &prefix, &chaos_faults, store_faults.as_deref()).await?;
     let mut report = Report::default();
 
     // Phase 1: chaos. Sends and kills run together; the consumers are always running at the end.
@@ -218,6 +229,15 @@ async fn run(options: Options) -> Result<bool, String> {
         replayed_ids.len() - recovered
     ));
     report.phase("after outage + replay (all messages)", &end.analysis, outage_started.elapsed());
+    if store_faults.is_some() {
+        let throttles = report::throttles(&throttle_log);
+        if throttles.total == 0 {
+            report
+                .violations
+                .push("store faults: no write was throttled, so none of their windows was exercised".into());
+        }
+        report.lines.push(throttles.line());
+    }
     report.lines.push(format!("total time: {:.1} s", started.elapsed().as_secs_f64()));
 
     let text = report.render();

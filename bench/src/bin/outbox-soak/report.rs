@@ -1,6 +1,8 @@
 //! The soak report: a few lines per phase and every violated invariant, printed and written to
 //! the run's folder.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::checks::Analysis;
@@ -52,4 +54,27 @@ impl Report {
         }
         text
     }
+}
+
+/// The DynamoDB throttles the processes injected, from their shared log (one operation per line).
+pub struct Throttles {
+    pub total: usize,
+    pub by_operation: BTreeMap<String, usize>,
+}
+
+impl Throttles {
+    pub fn line(&self) -> String {
+        let each: Vec<String> = self.by_operation.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        format!("DynamoDB writes throttled (injected): {} ({})", self.total, each.join(", "))
+    }
+}
+
+/// Reads the throttle log; a missing log means no throttle was injected.
+pub fn throttles(log: &Path) -> Throttles {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut by_operation = BTreeMap::new();
+    for op in text.lines().filter(|line| !line.is_empty()) {
+        *by_operation.entry(op.to_string()).or_default() += 1;
+    }
+    Throttles { total: by_operation.values().sum(), by_operation }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use outbox::Config;
 use outbox::adapters::aws::AwsClients;
 use outbox::local;
+use outbox::local::store_faults::STORE_FAULTS_VAR;
 use outbox_bench::processes::{Moto, Service, ServiceSpec, env_vars};
 use outbox_bench::stack::{Api, provision, start_api};
 use outbox_bench::{loopback_client, sibling_binary};
@@ -74,10 +75,11 @@ impl Consumers {
 }
 
 /// Moto, the resources and seed (created here, so the processes find them), the API and the
-/// consumers, the latter with the sandbox's `faults`; logs go to `dir`.
-pub async fn start_stack(dir: &Path, prefix: &str, faults: &str) -> Result<Stack, String> {
+/// consumers, the latter with the sandbox's `faults`, both with `store_faults` (DynamoDB
+/// throttles) when given; logs go to `dir`.
+pub async fn start_stack(dir: &Path, prefix: &str, faults: &str, store_faults: Option<&str>) -> Result<Stack, String> {
     let moto = Moto::start(&dir.join("moto.log"))?;
-    let common = env_vars(&[
+    let mut common = env_vars(&[
         ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
         ("OUTBOX_LOCAL_PREFIX", prefix),
         ("OUTBOX_RETRY_BASE_SECS", "1"),
@@ -89,6 +91,10 @@ pub async fn start_stack(dir: &Path, prefix: &str, faults: &str) -> Result<Stack
         ("RUST_LOG", &local::env_or("RUST_LOG", "warn")),
     ]);
     let (config, aws) = provision(&moto.endpoint, prefix, &common).await?;
+    // After provisioning, which seeds through the same variables and must not be throttled.
+    if let Some(store_faults) = store_faults {
+        common.extend(env_vars(&[(STORE_FAULTS_VAR, store_faults)]));
+    }
     let http = loopback_client()?;
     let Api { base, service: api } = start_api(&http, &common, dir.join("api.log")).await?;
 

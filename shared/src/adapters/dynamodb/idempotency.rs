@@ -2,19 +2,15 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::indexes::EXPIRES_AT;
-use super::{DynamoStore, Item, key, s, unavailable};
+use super::{DynamoStore, Item, key, number as n, s, unavailable};
 use crate::domain::ids::OrgId;
 use crate::ports::{Claim, IdempotencyRecord, IdempotencyStore, RateCounter, StoreError};
 
 fn idempotency_key(org: &OrgId, idempotency_key: &str) -> Item {
     key(format!("IDEM#{org}#{idempotency_key}"), "IDEM")
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }
 
 fn record_of(item: &Item) -> IdempotencyRecord {
@@ -122,14 +118,14 @@ impl IdempotencyStore for DynamoStore {
 
 #[async_trait]
 impl RateCounter for DynamoStore {
-    async fn hit(&self, bucket: &str, window_start: i64, expires_at: i64) -> Result<u64, StoreError> {
+    async fn take(&self, bucket: &str, window_start: i64, tokens: u64, expires_at: i64) -> Result<u64, StoreError> {
         let output = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("RATE#{bucket}#{window_start}"), "RATE")))
-            .update_expression("ADD hits :one SET expires_at = :expires")
-            .expression_attribute_values(":one", n(1))
+            .update_expression("ADD hits :tokens SET expires_at = :expires")
+            .expression_attribute_values(":tokens", n(tokens as i64))
             .expression_attribute_values(":expires", n(expires_at))
             .return_values(ReturnValue::UpdatedNew)
             .send()

@@ -1,42 +1,58 @@
-//! DynamoDB: one table holds orgs, keys, phones, message records, broadcasts, uploads,
+//! DynamoDB: one table holds orgs, keys, phones, message records, broadcasts, uploads, webhooks,
 //! idempotency keys and rate-limit windows.
 //!
 //! | item            | pk                        | sk           | indexes                                          |
 //! |-----------------|---------------------------|--------------|--------------------------------------------------|
 //! | org             | `ORG#{org}`               | `ORG`        |                                                  |
-//! | phone           | `ORG#{org}`               | `PHONE#{id}` |                                                  |
+//! | phone           | `ORG#{org}`               | `PHONE#{id}` | gsi1 `WAPHONES` / `{phone_number_id}#{org}#{id}` for whatsapp-cloud |
 //! | api key         | `KEY#{sha256}`            | `KEY`        | gsi1 `KEYS#{org}` / key_id                       |
-//! | message         | `MSG#{org}#{queue_id}`    | `MSG`        | gsi1 `UID#{org}#{unique_id}`; gsi2 `DLQ` once dead-lettered; gsi3 `BCAST#{org}#{broadcast}` / due; gsi4 `LIVE#{org}#{phone}` / due while queued or sending; gsi5 `DONE#{org}#{phone}` / finished_at once finished |
+//! | message         | `MSG#{org}#{queue_id}`    | `MSG`        | gsi2 `DLQ` once dead-lettered; gsi4 `LIVE#{org}#{phone}` / due while queued or sending, if scheduled ahead; gsi6 (keys only) `PMID#{org}#{provider message id}` / queue_id once a real provider accepted it |
 //! | broadcast       | `BCAST#{org}#{id}`        | `BCAST`      |                                                  |
 //! | upload          | `UPLOAD#{org}#{id}`       | `UPLOAD`     | (TTL `expires_at`: usable in sends for 24 hours) |
+//! | webhook         | `ORG#{org}`               | `WEBHOOK#{id}` |                                                |
 //! | idempotency key | `IDEM#{org}#{key}`        | `IDEM`       |                                                  |
 //! | rate window     | `RATE#{key_id}#{window}`  | `RATE`       |                                                  |
 //! | poison job      | `POISON#{sqs message id}` | `POISON`     | gsi2 `POISON` / recorded_at                      |
 //!
-//! Every key embeds the org, so another org's id is simply not found; no lookup is a Scan.
+//! Every key embeds the org, so another org's id is simply not found; no lookup is a Scan. A
+//! message's queue_id is derived from its unique_id and a broadcast's unique_ids from its id and
+//! positions (`domain::ids`), so finding either is a GetItem or a BatchGetItem, never an index.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ports::StoreError;
 use indexes::{Index, PK, SK};
 
+mod counters;
 mod idempotency;
 pub mod indexes;
 mod messages;
+mod receipts;
 mod tenants;
 mod tracking;
 mod uploads;
+mod webhooks;
 
-pub(super) type Item = HashMap<String, AttributeValue>;
+pub use messages::stored_message_item;
+
+/// An item as the SDK reads and writes it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB's BatchGetItem limit.
+const BATCH_GET: usize = 100;
+/// Unprocessed keys are retried with backoff this many times before the read fails.
+const BATCH_RETRIES: u32 = 5;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -91,6 +107,42 @@ impl DynamoStore {
         query.into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.map_err(unavailable)
     }
 
+    /// The items at `keys` that exist, read consistently with BatchGetItem (100 keys a request,
+    /// unprocessed keys retried with backoff), in no particular order.
+    pub(super) async fn fetch_many(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..=BATCH_RETRIES {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::corrupt("a BatchGetItem request is incomplete", e))?;
+                let mut output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                found.extend(output.responses.as_mut().and_then(|r| r.remove(&self.table)).unwrap_or_default());
+                pending =
+                    output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::unavailable("BatchGetItem", "DynamoDB kept keys unprocessed after retries"));
+            }
+        }
+        Ok(found)
+    }
+
     /// The record at `key`, decoded.
     pub(super) async fn fetch<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, StoreError> {
         self.fetch_item(key).await?.map(from_item).transpose()
@@ -99,6 +151,10 @@ impl DynamoStore {
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+pub(super) fn number(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 pub(super) fn key(pk: String, sk: &str) -> Item {
@@ -144,6 +200,18 @@ pub(super) fn condition_failure(
     match err.as_service_error() {
         Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Ok(failed.item().cloned()),
         _ => Err(unavailable(err)),
+    }
+}
+
+/// Puts `item` under `condition`: `Ok(true)` when written, `Ok(false)` when the condition did not hold.
+pub(super) async fn put_applied(store: &DynamoStore, item: Item, condition: &str) -> Result<bool, StoreError> {
+    let put = store.client.put_item().table_name(&store.table).set_item(Some(item)).condition_expression(condition);
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().is_some_and(PutItemError::is_conditional_check_failed_exception) => {
+            Ok(false)
+        }
+        Err(err) => Err(unavailable(err)),
     }
 }
 

@@ -7,9 +7,17 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use super::indexes::{GSI1, PK, SK};
 use super::{DynamoStore, condition_failure, from_item, key, s, to_item, unavailable};
 use crate::domain::ids::{OrgId, PhoneId};
-use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone};
+use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone, ProviderSettings};
 use crate::domain::time::Timestamp;
 use crate::ports::{StoreError, TenantStore};
+
+/// The gsi1 partition of every `whatsapp-cloud` phone (a rare write: `phone add`).
+pub(super) const WHATSAPP_PHONES: &str = "WAPHONES";
+
+/// A `whatsapp-cloud` phone's gsi1 sort key: Meta's number id first, so one number's phones are a prefix.
+pub(super) fn whatsapp_phone_sort(phone_number_id: &str, org: &OrgId, phone: &PhoneId) -> String {
+    format!("{phone_number_id}#{org}#{phone}")
+}
 
 #[async_trait]
 impl TenantStore for DynamoStore {
@@ -96,6 +104,11 @@ impl TenantStore for DynamoStore {
     async fn put_phone(&self, phone: &Phone) -> Result<(), StoreError> {
         let mut item = to_item(phone)?;
         item.extend(key(format!("ORG#{}", phone.org_id), &format!("PHONE#{}", phone.phone_id)));
+        if let ProviderSettings::WhatsappCloud { phone_number_id, .. } = &phone.provider {
+            // Meta's receipts name the phone by its number id only (`whatsapp_phones`).
+            item.insert(GSI1.pk.into(), s(WHATSAPP_PHONES));
+            item.insert(GSI1.sk.into(), s(whatsapp_phone_sort(phone_number_id, &phone.org_id, &phone.phone_id)));
+        }
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }

@@ -1,64 +1,25 @@
-//! Broadcast records (`BCAST#{org}#{id}`), batch writes of a broadcast's messages, the listings
-//! behind the queue routes (gsi3 by broadcast, gsi4 live by phone, gsi5 finished by phone) and purges.
+//! Broadcast records (`BCAST#{org}#{id}`), conditional writes of a broadcast's messages and their
+//! reads by derived ids, the phone's live messages (gsi4) behind purge, and purges.
 
-use std::time::Duration;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Select, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::{StreamExt, stream};
 
-use super::indexes::{GSI2, GSI3, GSI4, GSI5};
-use super::messages::{done_sort, message_item};
+use super::indexes::GSI4;
+use super::messages::PURGED_AT;
 use super::{DynamoStore, Item, applied, from_item, key, s, to_item, unavailable};
 use crate::domain::ids::{BroadcastId, OrgId, PhoneId, QueueId};
-use crate::domain::message::{MessageRecord, Status};
+use crate::domain::message::{MessageRecord, PURGED, Status};
 use crate::domain::time::Timestamp;
-use crate::ports::{BroadcastRecord, StoreError, Tracking};
+use crate::ports::{BroadcastRecord, Created, StatusStore, StoreError, Tracking};
 
-/// DynamoDB's BatchWriteItem limit.
-const WRITE_BATCH: usize = 25;
-const CONCURRENT_BATCHES: usize = 4;
-/// Unprocessed items are retried with backoff this many times before they count as failed.
-const WRITE_RETRIES: u32 = 5;
+/// PutItems in flight at once for one broadcast: 1,000 records must not open 1,000 connections.
+const CONCURRENT_PUTS: usize = 16;
 
 fn broadcast_key(org: &OrgId, broadcast_id: &BroadcastId) -> Item {
     key(format!("BCAST#{org}#{broadcast_id}"), "BCAST")
-}
-
-impl DynamoStore {
-    /// One BatchWriteItem of up to 25 records, retrying unprocessed items; returns the queue_ids never written.
-    async fn write_batch(&self, batch: &[MessageRecord]) -> Result<Vec<QueueId>, StoreError> {
-        let mut pending = Vec::with_capacity(batch.len());
-        for record in batch {
-            let put = PutRequest::builder()
-                .set_item(Some(message_item(record)?))
-                .build()
-                .map_err(|e| StoreError::corrupt("a message item is incomplete", e))?;
-            pending.push(WriteRequest::builder().put_request(put).build());
-        }
-        for attempt in 0..=WRITE_RETRIES {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            }
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, pending.clone())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(vec![]);
-            }
-        }
-        Ok(pending
-            .iter()
-            .filter_map(|w| w.put_request.as_ref())
-            .filter_map(|p| p.item.get("queue_id").and_then(|v| v.as_s().ok()).cloned())
-            .map(QueueId::from)
-            .collect())
-    }
 }
 
 #[async_trait]
@@ -78,28 +39,23 @@ impl Tracking for DynamoStore {
         self.fetch(broadcast_key(org, broadcast_id)).await
     }
 
-    async fn create_many(&self, records: &[MessageRecord]) -> Result<Vec<QueueId>, StoreError> {
-        let batches: Vec<_> = records.chunks(WRITE_BATCH).map(|batch| self.write_batch(batch)).collect();
-        let results: Vec<Result<Vec<QueueId>, StoreError>> =
-            stream::iter(batches).buffer_unordered(CONCURRENT_BATCHES).collect().await;
-        let mut failed = vec![];
-        for (result, batch) in results.into_iter().zip(records.chunks(WRITE_BATCH)) {
-            match result {
-                Ok(ids) => failed.extend(ids),
-                // A batch that failed outright: none of its records is known to be written.
-                Err(_) => failed.extend(batch.iter().map(|r| r.queue_id.clone())),
-            }
-        }
-        Ok(failed)
+    async fn create_many(&self, records: &[MessageRecord]) -> Vec<Result<Created, StoreError>> {
+        // Conditional PutItems, not BatchWriteItem (which takes no condition): a taken queue_id
+        // must be found, never overwritten. The same write units either way.
+        let puts: Vec<_> = records.iter().map(|record| StatusStore::create(self, record)).collect();
+        stream::iter(puts).buffered(CONCURRENT_PUTS).collect().await
     }
 
-    async fn broadcast_messages(
-        &self,
-        org: &OrgId,
-        broadcast_id: &BroadcastId,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        let items = self.query_index(GSI3, format!("BCAST#{org}#{broadcast_id}"), None).await?;
-        items.into_iter().map(from_item).collect()
+    async fn broadcast_messages(&self, broadcast: &BroadcastRecord) -> Result<Vec<MessageRecord>, StoreError> {
+        let queue_ids = broadcast.queue_ids();
+        let keys = queue_ids.iter().map(|queue_id| DynamoStore::message_key(&broadcast.org_id, queue_id)).collect();
+        let mut found: Vec<MessageRecord> =
+            self.fetch_many(keys).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        // A queue_id another message took first (a redrawn chat's first draw) is not this broadcast's.
+        found.retain(|m| m.broadcast_id.as_ref() == Some(&broadcast.broadcast_id));
+        let position: HashMap<&QueueId, usize> = queue_ids.iter().enumerate().map(|(i, id)| (id, i)).collect();
+        found.sort_by_key(|m| position.get(&m.queue_id).copied());
+        Ok(found)
     }
 
     async fn live_messages(&self, org: &OrgId, phone_id: &PhoneId) -> Result<Vec<MessageRecord>, StoreError> {
@@ -107,45 +63,26 @@ impl Tracking for DynamoStore {
         items.into_iter().map(from_item).collect()
     }
 
-    async fn finished_since(
-        &self,
-        org: &OrgId,
-        phone_id: &PhoneId,
-        since: Timestamp,
-    ) -> Result<Vec<Status>, StoreError> {
-        let items = self.query_index(GSI5, format!("DONE#{org}#{phone_id}"), Some(since.to_string())).await?;
-        Ok(items
-            .iter()
-            .filter_map(|item| item.get("status"))
-            .filter_map(|status| serde_dynamo::from_attribute_value(status.clone()).ok())
-            .collect())
-    }
-
-    async fn dead_lettered_count(&self, org: &OrgId, phone_id: &PhoneId) -> Result<u64, StoreError> {
-        // The DLQ partition holds only dead-lettered records, across orgs; the filter keeps the caller's.
-        let pages = self
-            .index_query(GSI2, "DLQ")
-            .filter_expression("org_id = :org AND phone_id = :phone")
-            .expression_attribute_values(":org", s(org.as_str()))
-            .expression_attribute_values(":phone", s(phone_id.as_str()))
-            .select(Select::Count)
-            .into_paginator()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        let mut count = 0;
-        for page in pages {
-            count += page.map_err(unavailable)?.count as u64;
-        }
-        Ok(count)
+    async fn mark_phone_purged(&self, org: &OrgId, phone_id: &PhoneId, at: Timestamp) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::purge_key(org, phone_id)))
+            .update_expression("SET #at = :at")
+            // A later purge's mark stays: the marker only moves forward.
+            .condition_expression("attribute_not_exists(#at) OR #at < :at")
+            .expression_attribute_names("#at", PURGED_AT)
+            .expression_attribute_values(":at", s(at.to_string()));
+        applied(update).await.map(|_| ())
     }
 
     async fn cancel(&self, org: &OrgId, queue_id: &QueueId, now: Timestamp) -> Result<bool, StoreError> {
-        let (done_sk, live_sk) = (GSI5.sk, GSI4.sk);
+        let live_sk = GSI4.sk;
         let update = self
             .update_message(org, queue_id)
             .update_expression(format!(
-                "SET #status = :cancelled, timeline.cancelled_at = :now, status_description = :why, {done_sk} = :done \
+                "SET #status = :cancelled, timeline.cancelled_at = :now, status_description = :why \
                  REMOVE {live_sk}"
             ))
             // The delivery's `queued → sending` transition has the same condition, so exactly one wins.
@@ -153,8 +90,7 @@ impl Tracking for DynamoStore {
             .expression_attribute_values(":cancelled", AttributeValue::S(Status::Cancelled.as_str().into()))
             .expression_attribute_values(":queued", AttributeValue::S(Status::Queued.as_str().into()))
             .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":why", s("purged from the queue before it was sent"))
-            .expression_attribute_values(":done", done_sort(now, queue_id));
+            .expression_attribute_values(":why", s(PURGED));
         applied(update).await
     }
 }

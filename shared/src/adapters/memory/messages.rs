@@ -3,36 +3,34 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, lock};
-use crate::domain::ids::{OrgId, QueueId, UniqueId};
+use crate::domain::ids::{OrgId, PhoneId, QueueId, UniqueId};
+use crate::domain::message::PURGED;
 use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Status};
 use crate::domain::time::Timestamp;
-use crate::ports::{AttemptResult, BeginAttempt, DeadLetterMark, StatusStore, StoreError};
+use crate::ports::{AttemptResult, BeginAttempt, Created, DeadLetterMark, StatusStore, StoreError};
 
 #[async_trait]
 impl StatusStore for MemoryStore {
-    async fn create(&self, record: &MessageRecord) -> Result<(), StoreError> {
+    async fn create(&self, record: &MessageRecord) -> Result<Created, StoreError> {
         self.fault("create")?;
         let mut messages = lock(&self.messages);
         let key = (record.org_id.clone(), record.queue_id.clone());
         if messages.contains_key(&key) {
-            return Err(StoreError::unavailable("PutItem", "conditional check failed: the record exists"));
+            return Ok(Created::IdTaken);
         }
         messages.insert(key, record.clone());
-        Ok(())
+        Ok(Created::Created)
     }
 
     async fn get(&self, org: &OrgId, queue_id: &QueueId) -> Result<Option<MessageRecord>, StoreError> {
         Ok(lock(&self.messages).get(&(org.clone(), queue_id.clone())).cloned())
     }
 
-    async fn find_by_unique_id(&self, org: &OrgId, unique_id: &UniqueId) -> Result<Option<MessageRecord>, StoreError> {
-        Ok(lock(&self.messages).values().find(|r| &r.org_id == org && &r.unique_id == unique_id).cloned())
-    }
-
     async fn begin_attempt(
         &self,
         org: &OrgId,
         queue_id: &QueueId,
+        unique_id: Option<&UniqueId>,
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<BeginAttempt, StoreError> {
@@ -41,6 +39,9 @@ impl StatusStore for MemoryStore {
         let Some(record) = messages.get_mut(&(org.clone(), queue_id.clone())) else {
             return Ok(BeginAttempt::Missing);
         };
+        if unique_id.is_some_and(|id| *id != record.unique_id) {
+            return Ok(BeginAttempt::Missing);
+        }
         let lease_expired = record.lease_until.is_some_and(|until| until < now);
         match record.status {
             Status::Queued => {}
@@ -55,13 +56,14 @@ impl StatusStore for MemoryStore {
         }
         record.status = Status::Sending;
         record.attempts += 1;
-        record.attempt_log.push(AttemptLogEntry {
+        let entry = AttemptLogEntry {
             attempt: record.attempts,
             started_at: now,
             outcome: None,
             error: None,
             finished_at: None,
-        });
+        };
+        (record.attempt_log, record.attempt_log_dropped) = record.attempt_log_with(entry);
         record.lease_until = Some(lease_until);
         Ok(BeginAttempt::Started(record.clone()))
     }
@@ -80,6 +82,26 @@ impl StatusStore for MemoryStore {
             return Ok(false);
         };
         let live = matches!(record.status, Status::Queued | Status::Sending);
+        // The attempt's entry, if the bounded log still has it (the latest one always has); the
+        // status changes either way, as in the DynamoDB adapter.
+        let position = record.attempt_position(attempt);
+        if matches!(result, AttemptResult::Released | AttemptResult::Purged) {
+            if record.status != Status::Sending || record.attempts != attempt {
+                return Ok(false);
+            }
+            record.attempts -= 1;
+            if let Some(position) = position {
+                record.attempt_log.remove(position);
+            }
+            record.lease_until = None;
+            record.status = Status::Queued;
+            if result == AttemptResult::Purged {
+                record.status = Status::Cancelled;
+                record.status_description = Some(PURGED.into());
+                record.timeline.cancelled_at = Some(now);
+            }
+            return Ok(true);
+        }
         let (outcome, error) = match &result {
             AttemptResult::Sent { .. } if live => (AttemptOutcome::Sent, None),
             AttemptResult::Retry { error } if record.status == Status::Sending && record.attempts == attempt => {
@@ -88,20 +110,25 @@ impl StatusStore for MemoryStore {
             AttemptResult::Failed { outcome, error } if live => (*outcome, Some(error.clone())),
             _ => return Ok(false),
         };
-        if let Some(entry) = record.attempt_log.get_mut(attempt.saturating_sub(1) as usize) {
+        if let Some(entry) = position.and_then(|position| record.attempt_log.get_mut(position)) {
             entry.outcome = Some(outcome);
             entry.error = error.clone();
             entry.finished_at = Some(now);
         }
         record.lease_until = None;
         match result {
-            AttemptResult::Sent { provider_message_id } => {
+            AttemptResult::Sent { provider_message_id, findable } => {
+                if findable {
+                    lock(&self.provider_ids).insert((org.clone(), provider_message_id.clone()), queue_id.clone());
+                }
                 record.status = Status::Sent;
                 record.provider_message_id = Some(provider_message_id);
                 record.status_description = None;
                 record.timeline.sent_at = Some(now);
             }
-            AttemptResult::Retry { .. } => record.status = Status::Queued,
+            AttemptResult::Retry { .. } | AttemptResult::Released | AttemptResult::Purged => {
+                record.status = Status::Queued
+            }
             AttemptResult::Failed { error, .. } => {
                 record.status = Status::Failed;
                 record.status_description = Some(error);
@@ -193,7 +220,7 @@ impl StatusStore for MemoryStore {
         &self,
         org: &OrgId,
         queue_id: &QueueId,
-        _due: Timestamp,
+        due: Timestamp,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let mut messages = lock(&self.messages);
@@ -206,6 +233,7 @@ impl StatusStore for MemoryStore {
         record.status = Status::Queued;
         record.generation += 1;
         record.attempts_before_replay = record.attempts;
+        record.requeued_at = Some(due);
         record.expires_at = expires_at;
         record.dead_lettered_at = None;
         record.status_description = None;
@@ -225,10 +253,56 @@ impl StatusStore for MemoryStore {
         record.status = Status::Failed;
         record.generation = before.generation;
         record.attempts_before_replay = before.attempts_before_replay;
+        record.requeued_at = before.requeued_at;
         record.expires_at = before.expires_at;
         record.dead_lettered_at.clone_from(&before.dead_lettered_at);
         record.status_description.clone_from(&before.status_description);
         record.timeline.failed_at.clone_from(&before.timeline.failed_at);
         Ok(true)
+    }
+
+    async fn phone_purged_at(&self, org: &OrgId, phone_id: &PhoneId) -> Result<Option<Timestamp>, StoreError> {
+        self.fault("phone_purged_at")?;
+        Ok(lock(&self.purges).get(&(org.clone(), phone_id.clone())).copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::message::{MAX_ATTEMPT_LOG, sending_fixture};
+    use crate::domain::tenant::ProviderKind;
+
+    #[tokio::test]
+    async fn the_attempt_log_keeps_the_first_and_latest_entries_across_retries_and_slow_downs() {
+        let store = MemoryStore::default();
+        let mut record = sending_fixture("phone-1", ProviderKind::Sandbox, "hi");
+        (record.status, record.attempts) = (Status::Queued, 0);
+        store.create(&record).await.unwrap();
+        let (org, queue_id) = (record.org_id.clone(), record.queue_id.clone());
+        let mut now = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+        for attempt in 1..=12u32 {
+            now = now.plus(Duration::from_secs(60));
+            let begun =
+                store.begin_attempt(&org, &queue_id, None, now, now.plus(Duration::from_secs(30))).await.unwrap();
+            assert!(matches!(begun, BeginAttempt::Started(_)), "{begun:?}");
+            let retry = AttemptResult::Retry { error: format!("error {attempt}") };
+            assert!(store.finish_attempt(&org, &queue_id, attempt, retry, now).await.unwrap());
+        }
+        let stored = store.get(&org, &queue_id).await.unwrap().unwrap();
+        assert_eq!((stored.attempts, stored.attempt_log.len(), stored.attempt_log_dropped), (12, MAX_ATTEMPT_LOG, 2));
+        let errors: Vec<String> = stored.settled_attempt_log().iter().filter_map(|e| e.error.clone()).collect();
+        let expected: Vec<String> = [1, 4, 5, 6, 7, 8, 9, 10, 11, 12].iter().map(|n| format!("error {n}")).collect();
+        assert_eq!(errors, expected, "each entry is its own attempt's");
+        // A slow-down on the full log undoes the attempt and its entry, and no other.
+        now = now.plus(Duration::from_secs(60));
+        store.begin_attempt(&org, &queue_id, None, now, now.plus(Duration::from_secs(30))).await.unwrap();
+        assert!(store.finish_attempt(&org, &queue_id, 13, AttemptResult::Released, now).await.unwrap());
+        let released = store.get(&org, &queue_id).await.unwrap().unwrap();
+        assert_eq!((released.attempts, released.attempt_log_dropped), (12, 3));
+        let shown: Vec<u32> = released.settled_attempt_log().iter().map(|e| e.attempt).collect();
+        assert_eq!(shown, [1, 5, 6, 7, 8, 9, 10, 11, 12]);
     }
 }

@@ -7,24 +7,30 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::ids::{BroadcastId, OrgId, QueueId, UploadId};
+use crate::domain::counters::CounterItem;
+use crate::domain::ids::{BroadcastId, OrgId, PhoneId, QueueId, UploadId, WebhookId};
 use crate::domain::job::Job;
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Org, Phone};
 use crate::domain::time::Timestamp;
 use crate::domain::upload::UploadRecord;
+use crate::domain::webhook::WebhookRecord;
 use crate::ports::{
     BroadcastRecord, JobQueue, MediaError, MediaStore, ObjectInfo, PresignedPut, QueueError, SecretError, SecretStore,
     StoreError,
 };
+use crate::stream::transitions::MessageView;
 
 mod clock;
+mod counters;
 mod idempotency;
 mod messages;
 mod rate_counter;
+mod receipts;
 mod tenants;
 mod tracking;
 mod uploads;
+mod webhooks;
 
 pub use clock::ManualClock;
 pub use idempotency::MemoryIdempotency;
@@ -42,8 +48,18 @@ pub struct MemoryStore {
     phones: Mutex<Vec<Phone>>,
     pub poison: Mutex<Vec<(String, String)>>,
     broadcasts: Mutex<HashMap<(OrgId, BroadcastId), BroadcastRecord>>,
+    /// When each phone's whole queue was last purged.
+    purges: Mutex<HashMap<(OrgId, PhoneId), Timestamp>>,
     uploads: Mutex<HashMap<(OrgId, UploadId), UploadRecord>>,
+    webhooks: Mutex<HashMap<(OrgId, WebhookId), WebhookRecord>>,
+    /// The sparse provider-message-id index (gsi6): real providers' messages once sent.
+    provider_ids: Mutex<HashMap<(OrgId, String), QueueId>>,
     faults: Mutex<Vec<Fault>>,
+    counters: Mutex<HashMap<CounterItem, counters::CounterItemState>>,
+    /// Each message record as the in-memory stream last passed it to the counters.
+    streamed: Mutex<HashMap<(OrgId, QueueId), MessageView>>,
+    /// Counter items whose update fails, as a DynamoDB error would, while listed (tests).
+    pub failing_counters: Mutex<Vec<CounterItem>>,
 }
 
 /// A fault a test injects: calls of operation `op` (the port method's name) fail with `error`,

@@ -54,7 +54,13 @@ async fn a_broadcasts_records_expire_retention_after_their_own_due_time() {
     let id =
         create(&app, json!({"chat_ids": chats, "message": "hi", "delay": 3600, "scheduled_at": at.to_string()})).await;
     let broadcast_id = crate::domain::ids::BroadcastId::from(id.as_str());
-    let messages = app.store.broadcast_messages(&app.org, &broadcast_id).await.expect("memory store");
+    let messages = app
+        .store
+        .broadcast_messages(
+            &app.store.get_broadcast(&app.org, &broadcast_id).await.expect("memory store").expect("recorded"),
+        )
+        .await
+        .expect("memory store");
     let expiries: Vec<i64> = messages.iter().map(|m| m.expires_at - m.due().epoch_secs()).collect();
     assert_eq!(expiries, [retention; 3]);
     let last_due = at.plus(Duration::from_secs(2 * 3600)).epoch_secs();

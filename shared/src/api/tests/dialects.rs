@@ -178,7 +178,8 @@ async fn a_beeper_send_converts_markdown_and_resolves_its_pending_id() {
             "isSender",
             "text",
             "attachments",
-            "status"
+            "status",
+            "ack"
         ])
     );
     assert_eq!(
@@ -186,8 +187,8 @@ async fn a_beeper_send_converts_markdown_and_resolves_its_pending_id() {
         (&json!(pending), &json!(PHONE_ID), &json!(NUMBER))
     );
     assert_eq!(
-        (&message["status"], &message["attachments"], &message["isSender"]),
-        (&json!("queued"), &json!([]), &json!(true))
+        (&message["status"], &message["ack"], &message["attachments"], &message["isSender"]),
+        (&json!("queued"), &json!(0), &json!([]), &json!(true))
     );
     assert_eq!(message["text"], "*Order* ~late~ _shipped_ `#42`");
     // Any form of the same chat finds it; another chat does not.

@@ -6,6 +6,7 @@ mod broadcast;
 mod dialects;
 mod edge;
 mod idempotency;
+mod receipts;
 mod send;
 mod status;
 mod tracking;
@@ -21,7 +22,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{ApiSettings, AppState, router};
-use crate::adapters::memory::{ManualClock, MemoryIdempotency, MemoryMedia, MemoryQueue, MemoryStore};
+use crate::adapters::memory::{ManualClock, MemoryIdempotency, MemoryMedia, MemoryQueue, MemorySecrets, MemoryStore};
 use crate::domain::ids::{OrgId, QueueId};
 use crate::domain::message::MessageRecord;
 use crate::domain::tenant::{NewApiKey, Phone, ProviderSettings};
@@ -44,6 +45,7 @@ struct Harness {
     queue: Arc<MemoryQueue>,
     media: Arc<MemoryMedia>,
     idempotency: Arc<MemoryIdempotency>,
+    secrets: Arc<MemorySecrets>,
     clock: Arc<ManualClock>,
     state: AppState,
     org: OrgId,
@@ -68,6 +70,7 @@ impl Harness {
             queue: api.queue,
             media: api.media,
             idempotency: api.idempotency,
+            secrets: api.secrets,
             clock: api.clock,
             state: api.state,
             org: OrgId::from("org-a"),

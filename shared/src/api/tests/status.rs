@@ -53,11 +53,11 @@ async fn status_of_a_retried_then_sent_message_shows_its_attempts_message_id_and
     let record = app.accepted(text_to("15550000010")).await;
     let (org, queue_id) = (&app.org, &record.queue_id);
     let at = |seconds: u32| Timestamp::parse(&format!("2030-01-01T00:00:{seconds:02}.000Z")).expect("a time");
-    app.store.begin_attempt(org, queue_id, at(1), at(31)).await.expect("memory store");
+    app.store.begin_attempt(org, queue_id, None, at(1), at(31)).await.expect("memory store");
     let retry = AttemptResult::Retry { error: "provider timed out".into() };
     assert!(app.store.finish_attempt(org, queue_id, 1, retry, at(2)).await.expect("memory store"));
-    app.store.begin_attempt(org, queue_id, at(3), at(33)).await.expect("memory store");
-    let sent = AttemptResult::Sent { provider_message_id: "wamid.123".into() };
+    app.store.begin_attempt(org, queue_id, None, at(3), at(33)).await.expect("memory store");
+    let sent = AttemptResult::Sent { provider_message_id: "wamid.123".into(), findable: true };
     assert!(app.store.finish_attempt(org, queue_id, 2, sent, at(4)).await.expect("memory store"));
 
     let body = app.status_of(KEY, queue_id.as_str()).await.json();

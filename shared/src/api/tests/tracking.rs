@@ -59,7 +59,29 @@ async fn a_purge_list_names_1_to_1000_ids() {
     assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_queue_ids");
     assert_eq!(app.record(&app.org, &queued.queue_id).await.expect("a record").status, Status::Queued);
     ids.truncate(1000);
+    let mut with_empty = ids.clone();
+    with_empty[7] = json!(" ");
+    let reply = app.json(Method::DELETE, "/v1/queue/purge", json!({"queue_id": with_empty})).await;
+    let body = assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_queue_ids");
+    assert_eq!(body["field"], "queue_id[7]");
     let reply = app.json(Method::DELETE, "/v1/queue/purge", json!({"queue_id": ids})).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
     assert_eq!(app.record(&app.org, &queued.queue_id).await.expect("a record").status, Status::Cancelled);
+}
+
+#[tokio::test]
+async fn queue_health_counts_dead_letters_from_the_phones_counters_only() {
+    use crate::domain::counters::{Changes, Counter, CounterItem, StreamSpan};
+    use crate::ports::Counters;
+
+    let app = Harness::new().await;
+    assert_eq!(app.get(KEY, "/v1/queue").await.json()["dead_letter"], 0);
+    // What the status stream adds for two dead letters of this phone and one of another org's.
+    let mut changes = Changes::default();
+    let mine = CounterItem::Phone { org: app.org.clone(), phone: PHONE_ID.into() };
+    changes.add(&mine, Counter::DeadLetter, 2);
+    changes.add(&CounterItem::Phone { org: "org-b".into(), phone: PHONE_ID.into() }, Counter::DeadLetter, 1);
+    let span = StreamSpan { shard: "s".into(), window_start: app.now(), first: "1".into(), last: "2".into() };
+    app.store.add(&span, &changes, app.now()).await.expect("memory store");
+    assert_eq!(app.get(KEY, "/v1/queue").await.json()["dead_letter"], 2);
 }

@@ -412,7 +412,7 @@ async fn run_script(app: &Harness, script: &[Receive]) -> Option<u32> {
             Receive::Duplicate => {
                 let now = app.now();
                 let started =
-                    app.store.begin_attempt(app.org(), &queue_id, now, now.plus(LEASE)).await.expect("memory");
+                    app.store.begin_attempt(app.org(), &queue_id, None, now, now.plus(LEASE)).await.expect("memory");
                 let crate::ports::BeginAttempt::Started(other) = started else { panic!("{started:?}") };
                 Some(other.attempts)
             }
@@ -491,4 +491,25 @@ async fn a_replayed_message_gets_the_full_attempt_budget_again() {
     let record = app.record(&replayed.queue_id).await;
     assert_eq!((record.status, record.attempts), (Status::Failed, 6));
     assert_eq!(app.dead_letters().len(), 1);
+}
+
+// --- a job whose record's queue_id another message drew first ---
+
+#[tokio::test]
+async fn a_job_made_for_another_unique_id_never_moves_the_record_at_its_queue_id() {
+    let app = Harness::new();
+    let (queue_id, job) = app.accept(NORMAL).await;
+    // The job a send queued before finding its drawn queue_id taken by this message.
+    let mut other = app.record(&queue_id).await;
+    other.unique_id = UniqueId::generate();
+    let stray = Job::ahead_of_record(&other, app.now().epoch_secs() + 60).encode();
+    assert!(app.receive(&stray, 1).await.is_empty(), "passed on until its record is due, then dropped");
+    let record = app.record(&queue_id).await;
+    assert_eq!((record.status, record.attempts, app.calls(&queue_id)), (Status::Queued, 0, 0));
+    app.clock.advance(Duration::from_secs(61));
+    assert!(app.receive(&stray, 2).await.is_empty());
+    assert_eq!(app.record(&queue_id).await.attempts, 0, "dropped: no record of its own by record_by");
+    // The message's own job still delivers it.
+    assert!(app.receive(&job, 1).await.is_empty());
+    assert_eq!((app.record(&queue_id).await.status, app.calls(&queue_id)), (Status::Sent, 1));
 }

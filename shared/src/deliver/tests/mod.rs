@@ -4,6 +4,8 @@
 
 mod dead_letter;
 mod delivery;
+mod purge;
+mod slow_down;
 mod stranded;
 
 use std::collections::HashMap;
@@ -26,18 +28,22 @@ use crate::domain::message::{AttemptLogEntry, AttemptOutcome, MessageRecord, Sta
 use crate::domain::send::parse_send_request;
 use crate::domain::tenant::{Phone, ProviderKind, ProviderSettings};
 use crate::domain::time::Timestamp;
+use crate::metrics::Metrics;
 use crate::ports::{Clock, StatusStore};
 use crate::providers::sandbox::Sandbox;
 use crate::providers::{DeliveryError, Provider, Providers, Receipt};
-use crate::send::{Enqueuer, QueueDepth, Uploads};
+use crate::send::Enqueuer;
 
 const LEASE: Duration = Duration::from_secs(30);
 const NORMAL: &str = "15550000010";
 
-/// The sandbox, counting its calls per queue_id and optionally taking its time.
+/// The sandbox, counting its calls per queue_id and optionally taking its time or first asking
+/// `slow_downs` times to slow down (with `retry_after`).
 #[derive(Default)]
 struct CountingSandbox {
     delay: Duration,
+    slow_downs: u32,
+    retry_after: Option<Duration>,
     calls: Mutex<HashMap<QueueId, u32>>,
     in_flight: AtomicU32,
     most_in_flight: AtomicU32,
@@ -46,7 +52,16 @@ struct CountingSandbox {
 #[async_trait]
 impl Provider for CountingSandbox {
     async fn deliver(&self, message: &MessageRecord, attempt: u32) -> Result<Receipt, DeliveryError> {
-        *self.calls.lock().expect("lock").entry(message.queue_id.clone()).or_default() += 1;
+        let call = {
+            let mut calls = self.calls.lock().expect("lock");
+            let count = calls.entry(message.queue_id.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        if call <= self.slow_downs {
+            let reason = format!("sandbox: HTTP 429 on call {call}");
+            return Err(DeliveryError::SlowDown { retry_after: self.retry_after, reason });
+        }
         let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_in_flight.fetch_max(in_flight, Ordering::SeqCst);
         if !self.delay.is_zero() {
@@ -92,17 +107,10 @@ impl Harness {
             max_attempts: 3,
             lease: LEASE,
             write_backoff: Duration::from_millis(1),
+            metrics: Metrics::capture("Outbox/test"),
         };
         let media = Arc::new(MemoryMedia::default());
-        let enqueuer = Enqueuer {
-            store: store.clone(),
-            queue: queue.clone(),
-            media: media.clone(),
-            clock: clock.clone(),
-            retention: Duration::from_secs(3600),
-            depth: Arc::new(QueueDepth::new(Duration::from_secs(60))),
-            uploads: Uploads { store: store.clone(), media, clock: clock.clone() },
-        };
+        let enqueuer = crate::wiring::in_memory_enqueuer(store.clone(), queue.clone(), media, clock.clone());
         let phone = Phone {
             org_id: OrgId::from("org-a"),
             phone_id: "phone-a".into(),
@@ -173,7 +181,12 @@ impl Harness {
     }
 
     fn dead_letter_handler(&self) -> DeadLetters {
-        DeadLetters { store: self.store.clone(), clock: self.clock.clone(), retention: Duration::from_secs(3600) }
+        DeadLetters {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            retention: Duration::from_secs(3600),
+            metrics: self.delivery.metrics.clone(),
+        }
     }
 }
 
@@ -204,10 +217,11 @@ fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
 /// A record in `status` to `chat`, as if accepted a minute before `now` and never attempted.
 fn record_in(org: &OrgId, chat: &str, status: Status, now: Timestamp) -> MessageRecord {
     let queued_at = now.minus(Duration::from_secs(60));
+    let unique_id = UniqueId::generate();
     MessageRecord {
         org_id: org.clone(),
-        queue_id: QueueId::generate(),
-        unique_id: UniqueId::generate(),
+        queue_id: QueueId::of(&unique_id),
+        unique_id,
         phone_id: "phone-a".into(),
         provider: ProviderKind::Sandbox,
         chat_id: ChatId::parse(chat).expect("a valid chat id"),
@@ -222,11 +236,13 @@ fn record_in(org: &OrgId, chat: &str, status: Status, now: Timestamp) -> Message
         provider_message_id: None,
         attempts: 0,
         attempt_log: vec![],
+        attempt_log_dropped: 0,
         timeline: Timeline::queued(queued_at),
         lease_until: None,
         dead_lettered_at: None,
         generation: 0,
         attempts_before_replay: 0,
+        requeued_at: None,
         scheduled_at: None,
         broadcast_id: None,
         expires_at: queued_at.epoch_secs() + 3600,

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::api::body::creating_request;
-use crate::api::idempotency::{WorkAnswer, answer_once};
+use crate::api::idempotency::{WorkAnswer, answer_once_parsed, request_json};
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::wire::BroadcastRequest;
 
@@ -18,7 +18,9 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (idempotency_key, bytes) = creating_request(&app, &headers, body).await?;
-    let broadcast = BroadcastRequest::from_json(&bytes)?.validate(app.clock.now())?;
+    // Read for the fingerprint before the media is decoded over the body.
+    let request = idempotency_key.map(|key| (key, request_json(&bytes)));
+    let broadcast = BroadcastRequest::from_body(Vec::from(bytes))?.validate(app.clock.now())?;
     let phone = app.resolve_phone(&caller, &headers).await?;
     let create = || async {
         let accepted = app.broadcaster.broadcast(&caller.org_id, &phone, &caller.key_id, broadcast).await?;
@@ -26,5 +28,5 @@ pub async fn create(
         Ok(WorkAnswer { json, keep_until: Some(accepted.expires_at) })
     };
     let route = "POST /v1/message/broadcast";
-    answer_once(&app, &caller.org_id, idempotency_key, route, phone.phone_id.as_str(), &bytes, create).await
+    answer_once_parsed(&app, &caller.org_id, request, route, phone.phone_id.as_str(), create).await
 }

@@ -18,8 +18,12 @@ pub async fn find_message(app: &AppState, caller: &Caller, id: &str) -> Result<M
         None
     } else if let Some(queue_id) = QueueId::parse(id) {
         app.store.get(&caller.org_id, &queue_id).await?
+    } else if let Some(unique_id) = UniqueId::parse(id) {
+        // A unique_id leads to its queue_id; a record there with another unique_id is not it.
+        let record = app.store.get(&caller.org_id, &QueueId::of(&unique_id)).await?;
+        record.filter(|r| r.unique_id == unique_id)
     } else {
-        app.store.find_by_unique_id(&caller.org_id, &UniqueId::from(id)).await?
+        None
     };
     let record = found.ok_or_else(|| {
         ApiError::NotFound(format!("no message with id {id:?}: give a unique_id or queue_id returned by /message/send"))

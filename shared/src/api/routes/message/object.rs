@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{find_message, message_id};
 use crate::api::{ApiError, AppState, Caller};
+use crate::domain::receipt::ack;
 
 pub async fn message(
     State(app): State<AppState>,
@@ -35,6 +36,7 @@ pub async fn message(
         "reply_to": record.reply_to,
         "hide_url_preview": record.hide_url_preview,
         "status": record.status.as_str(),
+        "ack": ack(record.status),
         "status_description": record.describe_status(),
         "broadcast_id": record.broadcast_id,
         "scheduled_at": record.scheduled_at,

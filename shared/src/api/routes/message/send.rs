@@ -7,10 +7,10 @@ use axum::response::Response;
 use serde::Serialize;
 
 use crate::api::body::creating_request;
-use crate::api::idempotency::{WorkAnswer, answer_once};
+use crate::api::idempotency::{WorkAnswer, answer_once_parsed, request_json};
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::ids::{QueueId, UniqueId};
-use crate::domain::send::parse_send_request;
+use crate::domain::send::parse_send_body;
 use crate::send::Accepted;
 
 pub async fn send(
@@ -20,7 +20,9 @@ pub async fn send(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (idempotency_key, bytes) = creating_request(&app, &headers, body).await?;
-    let message = parse_send_request(&bytes, app.clock.now())?;
+    // Read for the fingerprint before the media is decoded over the body.
+    let request = idempotency_key.map(|key| (key, request_json(&bytes)));
+    let message = parse_send_body(Vec::from(bytes), app.clock.now())?;
     let phone = app.resolve_phone(&caller, &headers).await?;
     let enqueue = || async {
         let accepted = app.enqueuer.enqueue_message(&caller.org_id, &phone, message).await?;
@@ -28,7 +30,7 @@ pub async fn send(
         Ok(WorkAnswer { json: serde_json::to_string(&SendResponse::from(accepted)).unwrap_or_default(), keep_until })
     };
     let route = "POST /v1/message/send";
-    answer_once(&app, &caller.org_id, idempotency_key, route, phone.phone_id.as_str(), &bytes, enqueue).await
+    answer_once_parsed(&app, &caller.org_id, request, route, phone.phone_id.as_str(), enqueue).await
 }
 
 #[derive(Serialize)]

@@ -23,7 +23,7 @@ pub async fn status(
         .ok_or_else(|| bad("missing_field", "broadcast_id", "give ?broadcast_id=<broadcast_id>"))?;
     let mut broadcast = find_broadcast(&app, &caller, broadcast_id).await?;
     broadcast.state = broadcast.settled_state(app.clock.now(), app.api_timeout);
-    let messages = app.tracking.broadcast_messages(&caller.org_id, &broadcast.broadcast_id).await?;
+    let messages = app.tracking.broadcast_messages(&broadcast).await?;
     let counts = BroadcastCounts::of(&broadcast, &messages);
     Ok(Json(json!({
         "broadcast_id": broadcast.broadcast_id,

@@ -10,7 +10,7 @@ use super::{bad, find_broadcast};
 use crate::api::routes::message::find_message;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::ids::{QueueId, UniqueId};
-use crate::domain::message::{MessageRecord, Status};
+use crate::domain::message::{MessageRecord, PURGED, Status};
 
 /// A job as Periskope's queue API shows it.
 #[derive(Serialize)]
@@ -57,7 +57,7 @@ impl From<&MessageRecord> for JobView {
         let mut stacktrace: Vec<String> =
             log.iter().filter_map(|a| a.error.as_ref().map(|e| format!("attempt {}: {e}", a.attempt))).collect();
         if record.status == Status::Cancelled {
-            stacktrace.push("cancelled: purged from the queue before it was sent".into());
+            stacktrace.push(format!("cancelled: {PURGED}"));
         }
         let t = &record.timeline;
         JobView {
@@ -65,7 +65,8 @@ impl From<&MessageRecord> for JobView {
             message_id: record.provider_message_id.clone(),
             unique_id: record.unique_id.clone(),
             status: job_status(record.status),
-            attempts_made: log.iter().filter(|a| a.outcome.is_some()).count() as u32,
+            // Entries the bounded log dropped had all finished.
+            attempts_made: log.iter().filter(|a| a.outcome.is_some()).count() as u32 + record.attempt_log_dropped,
             attempts_started: record.attempts,
             added_timestamp: Some(t.queued_at.epoch_millis()),
             processed_timestamp: log.last().map(|a| a.started_at.epoch_millis()),
@@ -94,7 +95,7 @@ pub async fn jobs(
     }
     if let Some(broadcast_id) = query.get("broadcast_id").filter(|v| !v.is_empty()) {
         let broadcast = find_broadcast(&app, &caller, broadcast_id).await?;
-        let records = app.tracking.broadcast_messages(&caller.org_id, &broadcast.broadcast_id).await?;
+        let records = app.tracking.broadcast_messages(&broadcast).await?;
         return Ok(Json(records.iter().map(JobView::from).collect()));
     }
     Err(bad("missing_field", "queue_id", "give ?queue_id=<queue_id> or ?broadcast_id=<broadcast_id>"))

@@ -12,6 +12,7 @@ use crate::api::routes::message::find_message;
 use crate::api::{ApiError, AppState, Caller};
 use crate::domain::media::MediaKind;
 use crate::domain::message::{MessageRecord, StoredMedia};
+use crate::domain::receipt::ack;
 
 pub async fn message(
     State(app): State<AppState>,
@@ -45,6 +46,7 @@ fn beeper_message(record: &MessageRecord, chat: &str, sender: String) -> Value {
         "text": record.text,
         "attachments": record.media.iter().map(attachment).collect::<Vec<_>>(),
         "status": record.status.as_str(),
+        "ack": ack(record.status),
     })
 }
 
