@@ -263,6 +263,57 @@ impl WebhookEvent {
     }
 }
 
+/// How long a rotated-out secret still signs (beside the new one), so receivers can switch over.
+pub const ROTATION_OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// What the secret store keeps for one webhook, as JSON: the secret it signs with, and during a
+/// rotation the previous one until `previous_until`. Debug never prints a secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecrets {
+    pub current: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("previous_until", &self.previous_until)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSecrets {
+    /// A new webhook's secrets: one fresh secret.
+    pub fn new(current: String) -> WebhookSecrets {
+        WebhookSecrets { current, previous: None, previous_until: None }
+    }
+
+    /// After a rotation at `now` to `fresh`: the current secret stays valid for `ROTATION_OVERLAP`
+    /// (a second rotation within it drops the oldest, which receivers were told to leave anyway).
+    pub fn rotated(&self, fresh: String, now: Timestamp) -> WebhookSecrets {
+        WebhookSecrets {
+            current: fresh,
+            previous: Some(self.current.clone()),
+            previous_until: Some(now.plus(ROTATION_OVERLAP)),
+        }
+    }
+
+    /// The secrets a request signed at `now` carries a `v1=` for: the current one first, then the
+    /// previous one while its overlap lasts.
+    pub fn signing_at(&self, now: Timestamp) -> Vec<secrecy::SecretString> {
+        let mut secrets = vec![secrecy::SecretString::from(self.current.clone())];
+        if let (Some(previous), Some(until)) = (&self.previous, self.previous_until)
+            && now < until
+        {
+            secrets.push(secrecy::SecretString::from(previous.clone()));
+        }
+        secrets
+    }
+}
+
 /// A webhook's signing secret, `whsec_` and 64 hex digits (256 random bits), shown to its owner
 /// once; Outbox keeps it to sign with, so it is stored as a secret, not hashed.
 pub fn generate_secret() -> String {
@@ -378,6 +429,23 @@ mod tests {
         let json = serde_json::to_value(&record).unwrap();
         assert_eq!(json["events"], json!(["message.sent"]));
         assert_eq!(serde_json::from_value::<WebhookRecord>(json).unwrap(), record);
+    }
+
+    #[test]
+    fn a_rotation_signs_with_both_secrets_for_a_day_then_only_the_new_one() {
+        use secrecy::ExposeSecret;
+        let at = Timestamp::parse("2026-11-30T12:00:00Z").unwrap();
+        let exposed = |secrets: Vec<secrecy::SecretString>| -> Vec<String> {
+            secrets.iter().map(|s| s.expose_secret().to_string()).collect()
+        };
+        let first = WebhookSecrets::new("whsec_old".into());
+        assert_eq!(exposed(first.signing_at(at)), ["whsec_old"]);
+        let rotated = first.rotated("whsec_new".into(), at);
+        assert_eq!(exposed(rotated.signing_at(at.plus(ROTATION_OVERLAP / 2))), ["whsec_new", "whsec_old"]);
+        assert_eq!(exposed(rotated.signing_at(at.plus(ROTATION_OVERLAP))), ["whsec_new"]);
+        let json = serde_json::to_string(&rotated).unwrap();
+        assert_eq!(serde_json::from_str::<WebhookSecrets>(&json).unwrap(), rotated);
+        assert!(!format!("{rotated:?}").contains("whsec"), "Debug never prints a secret");
     }
 
     #[test]
