@@ -279,9 +279,7 @@ pub struct WebhookSecrets {
 
 impl std::fmt::Debug for WebhookSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSecrets")
-            .field("previous_until", &self.previous_until)
-            .finish_non_exhaustive()
+        f.debug_struct("WebhookSecrets").field("previous_until", &self.previous_until).finish_non_exhaustive()
     }
 }
 
