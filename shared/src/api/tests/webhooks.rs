@@ -130,7 +130,12 @@ async fn a_webhook_is_created_with_its_secret_shown_once_then_listed_read_change
     let record = &harness.webhooks_of(&harness.org).await[0];
     assert!(record.wants(EventType::MessageFailed) && !record.wants(EventType::MessageSent));
     let moved = harness
-        .webhook_call(KEY, Method::PATCH, &format!("{WEBHOOKS}/{id}"), Some(json!({"url": "https://other.example.com/in"})))
+        .webhook_call(
+            KEY,
+            Method::PATCH,
+            &format!("{WEBHOOKS}/{id}"),
+            Some(json!({"url": "https://other.example.com/in"})),
+        )
         .await;
     assert_eq!((moved.status, &moved.json()["url"]), (StatusCode::OK, &json!("https://other.example.com/in")));
 
@@ -216,7 +221,11 @@ async fn bad_bodies_and_ids_are_4xx_that_name_the_field() {
         (json!({"url": HOOK_URL, "events": []}), "invalid_events", Some("events")),
         (json!({"url": HOOK_URL, "events": ["message.sent", "message.queued"]}), "invalid_events", Some("events[1]")),
         (json!({"url": HOOK_URL, "events": "message.sent"}), "invalid_type", Some("events")),
-        (json!({"url": HOOK_URL, "events": ["message.sent"], "description": "d".repeat(257)}), "too_long", Some("description")),
+        (
+            json!({"url": HOOK_URL, "events": ["message.sent"], "description": "d".repeat(257)}),
+            "too_long",
+            Some("description"),
+        ),
         (json!("not an object"), "invalid_json", None),
         (json!(42), "invalid_json", None),
     ] {
@@ -230,7 +239,11 @@ async fn bad_bodies_and_ids_are_4xx_that_name_the_field() {
     let request = Request::post(WEBHOOKS)
         .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
         .header(header::CONTENT_TYPE, "application/json");
-    assert_error(&harness.call(request.body(Body::from("{\"url\":")).unwrap()).await, StatusCode::BAD_REQUEST, "invalid_json");
+    assert_error(
+        &harness.call(request.body(Body::from("{\"url\":")).unwrap()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
     let request = Request::post(WEBHOOKS)
         .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
         .header(header::CONTENT_TYPE, "text/plain");
@@ -251,7 +264,8 @@ async fn bad_bodies_and_ids_are_4xx_that_name_the_field() {
 
     // Ids of any other shape are not found, without a lookup; a long one is not echoed back.
     let long = "x".repeat(3000);
-    for id in ["wh_", "wh_0123", "WH_0123456789abcdef0123456789abcdef", "3EB0630434929F6B94327F", "%F0%9F%98%80", &long] {
+    for id in ["wh_", "wh_0123", "WH_0123456789abcdef0123456789abcdef", "3EB0630434929F6B94327F", "%F0%9F%98%80", &long]
+    {
         let reply = harness.get(KEY, &format!("{WEBHOOKS}/{id}")).await;
         let body = assert_error(&reply, StatusCode::NOT_FOUND, "webhook_not_found");
         assert!(body["message"].as_str().unwrap().len() < 200, "{body}");
@@ -259,7 +273,11 @@ async fn bad_bodies_and_ids_are_4xx_that_name_the_field() {
         assert_error(&reply, StatusCode::NOT_FOUND, "webhook_not_found");
     }
     let unknown = format!("{WEBHOOKS}/{}", WebhookId::generate());
-    assert_error(&harness.webhook_call(KEY, Method::DELETE, &unknown, None).await, StatusCode::NOT_FOUND, "webhook_not_found");
+    assert_error(
+        &harness.webhook_call(KEY, Method::DELETE, &unknown, None).await,
+        StatusCode::NOT_FOUND,
+        "webhook_not_found",
+    );
     let put = harness.webhook_call(KEY, Method::PUT, &path, Some(subscription(HOOK_URL))).await;
     assert_error(&put, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 }
@@ -291,7 +309,8 @@ async fn urls_the_egress_rule_refuses_are_400_with_the_reason_and_store_nothing(
     // A PATCH of the url is checked the same way, and leaves the webhook as it was.
     let created = harness.create_webhook(subscription(HOOK_URL)).await;
     let path = format!("{WEBHOOKS}/{}", created["id"].as_str().unwrap());
-    let reply = harness.webhook_call(KEY, Method::PATCH, &path, Some(json!({"url": "https://intranet.example.com/x"}))).await;
+    let reply =
+        harness.webhook_call(KEY, Method::PATCH, &path, Some(json!({"url": "https://intranet.example.com/x"}))).await;
     assert_error(&reply, StatusCode::BAD_REQUEST, "url_not_allowed");
     assert_eq!(harness.webhooks_of(&harness.org).await[0].url, HOOK_URL);
 
@@ -363,8 +382,11 @@ impl WebhookStore for Interfering {
 #[tokio::test]
 async fn a_create_that_fails_or_loses_a_race_to_the_limit_leaves_no_secret_behind() {
     let mut harness = Harness::for_webhooks().await;
-    let interfering =
-        Arc::new(Interfering { inner: harness.store.clone(), fail_create: AtomicBool::new(true), racer: Mutex::new(None) });
+    let interfering = Arc::new(Interfering {
+        inner: harness.store.clone(),
+        fail_create: AtomicBool::new(true),
+        racer: Mutex::new(None),
+    });
     harness.state.webhooks = interfering.clone();
 
     let reply = harness.webhook_call(KEY, Method::POST, WEBHOOKS, Some(subscription(HOOK_URL))).await;

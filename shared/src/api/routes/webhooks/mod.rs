@@ -34,7 +34,8 @@ pub const MAX_WEBHOOKS_PER_ORG: usize = 10;
 /// API's role can write these without being able to write those (template.yaml, `WebhookSecrets`).
 pub const SECRET_PREFIX: &str = "outbox-webhooks/";
 
-const CREATE_EXAMPLE: &str = r#"{"url": "https://example.com/outbox-events", "events": ["message.sent", "message.failed"]}"#;
+const CREATE_EXAMPLE: &str =
+    r#"{"url": "https://example.com/outbox-events", "events": ["message.sent", "message.failed"]}"#;
 
 /// Where a webhook's secrets live in the secret store.
 pub fn secret_name(org: &OrgId, webhook_id: &WebhookId) -> String {
@@ -119,9 +120,9 @@ fn webhook_id(id: Result<axum::extract::Path<String>, PathRejection>) -> Result<
 /// The caller's webhook with this id; another org's, or an id of another shape than the ones
 /// `WebhookId::generate` makes (`wh_` and 32 hex digits), is not found without asking the store.
 async fn find_webhook(app: &AppState, caller: &Caller, id: &str) -> Result<WebhookRecord, ApiError> {
-    let plausible = id.strip_prefix("wh_").is_some_and(|hex| {
-        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
+    let plausible = id
+        .strip_prefix("wh_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     if !plausible {
         return Err(not_found(id));
     }
@@ -170,7 +171,8 @@ pub async fn create(
 
     let webhook_id = WebhookId::generate();
     let secret = generate_secret();
-    let secret_ref = app.secrets.put(&secret_name(org, &webhook_id), &secret_json(&WebhookSecrets::new(secret.clone()))).await?;
+    let secret_ref =
+        app.secrets.put(&secret_name(org, &webhook_id), &secret_json(&WebhookSecrets::new(secret.clone()))).await?;
     let now = app.clock.now();
     let record = WebhookRecord {
         org_id: org.clone(),
