@@ -93,14 +93,14 @@ fn bad(code: &'static str, field: &str, message: impl Into<String>) -> ApiError 
 }
 
 fn too_many() -> ApiError {
-    bad(
+    ApiError::Validation(ValidationError::bad_request(
         "too_many_webhooks",
-        "url",
+        None,
         format!(
             "your org has {MAX_WEBHOOKS_PER_ORG} webhooks, the most it may have; delete one \
              (DELETE /v1/webhooks/{{id}}) or change one's url and events (PATCH) instead"
         ),
-    )
+    ))
 }
 
 fn not_found(id: &str) -> ApiError {
