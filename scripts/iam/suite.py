@@ -586,6 +586,46 @@ def provider_receipts(ctx: Context) -> None:
         raise SuiteFailure(f"Meta's status for an unknown message was not looked up: {answer.text}")
 
 
+def webhooks(ctx: Context) -> None:
+    """A webhook's life through the API: create (CreateSecret, then the record), rotate
+    (GetSecretValue, CreateSecret finding it exists, PutSecretValue), patch, list, delete
+    (DeleteSecret). The secrets are looked at behind the API: both live for a day after a
+    rotation, none after the delete."""
+    key = ctx.state["key"]
+    body = {"url": ctx.receiver.url, "events": ["message.sent", "message.failed"], "description": "IAM harness"}
+    created = ctx.expect(ctx.call("POST", "/v1/webhooks", key, body), 201, "create a webhook")
+    webhook_id, first = created["id"], created["secret"]
+    path = f"/v1/webhooks/{webhook_id}"
+    secrets = ctx.deployer("secretsmanager")
+    name = f"outbox-webhooks/{ctx.state['org']}/{webhook_id}"
+    stored = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    if stored.get("current") != first:
+        raise SuiteFailure(f"the created webhook's secret is not in Secrets Manager as {name}")
+    ctx.expect(ctx.call("GET", path, LOCAL_API_KEY), 404, "another org's webhook")
+
+    rotated = ctx.expect(ctx.call("POST", f"{path}/rotate-secret", key), 200, "rotate the secret")
+    if rotated["secret"] == first or not rotated.get("previous_secret_expires_at"):
+        raise SuiteFailure(f"the rotation did not give a new secret beside the old one: {rotated.keys()}")
+    stored = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    if (stored.get("current"), stored.get("previous")) != (rotated["secret"], first):
+        raise SuiteFailure("after the rotation Secrets Manager does not hold the new and the previous secret")
+
+    patched = ctx.expect(ctx.call("PATCH", path, key, {"events": ["message.read"], "description": None}), 200, "patch")
+    if patched["events"] != ["message.read"] or patched["description"] is not None:
+        raise SuiteFailure(f"the patch was not applied: {patched}")
+    listed = ctx.expect(ctx.call("GET", "/v1/webhooks", key), 200, "list webhooks")
+    if [w["id"] for w in listed["webhooks"]] != [webhook_id] or "secret" in json.dumps(listed):
+        raise SuiteFailure(f"the list is not the one webhook without its secret: {listed}")
+
+    ctx.expect(ctx.call("DELETE", path, key), 204, "delete the webhook")
+    ctx.expect(ctx.call("GET", path, key), 404, "the deleted webhook")
+    try:
+        secrets.describe_secret(SecretId=name)
+    except secrets.exceptions.ResourceNotFoundException:
+        return
+    raise SuiteFailure(f"the deleted webhook's secret {name} is still in Secrets Manager")
+
+
 def rate_limit_and_revocation(ctx: Context) -> None:
     limited = ctx.state["limited"]
     probe = "/v1/message/3EB0000000000000000000/status"
@@ -617,6 +657,7 @@ SCENARIOS: list[Callable[[Context], None]] = [
     poison_job,
     purge,
     provider_receipts,
+    webhooks,
     rate_limit_and_revocation,
 ]
 

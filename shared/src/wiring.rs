@@ -90,8 +90,10 @@ pub fn app_state_on(
         rate_counter: store.clone(),
         tracking: messages.tracking,
         counters: store.clone(),
-        receipts: store,
+        receipts: store.clone(),
         secrets: Arc::new(SecretsManager::new(aws.secrets())),
+        webhooks: store,
+        egress: Egress::new(config.allow_private_targets),
     };
     AppState::new(ports, enqueuer, api_settings(config))
 }
@@ -214,6 +216,9 @@ pub fn in_memory_api(settings: ApiSettings) -> InMemoryApi {
         counters: store.clone(),
         receipts: store.clone(),
         secrets: secrets.clone(),
+        webhooks: store.clone(),
+        // Public https targets only, as in AWS; a test that creates webhooks gives it a fixed resolver.
+        egress: Egress::new(false),
     };
     let state = AppState::new(ports, enqueuer, settings);
     InMemoryApi { state, store, queue, media, idempotency, secrets, clock }

@@ -8,7 +8,7 @@ use tracing::{error, warn};
 
 use super::idempotency::{IdempotencyError, IdempotencyKey};
 use crate::domain::validation::{ValidationError, ValidationErrorKind};
-use crate::ports::StoreError;
+use crate::ports::{SecretError, StoreError};
 use crate::send::{EnqueueError, UploadError};
 use crate::telemetry::chain;
 
@@ -26,6 +26,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// Something the path names (a webhook) is not the caller's, with its own code, e.g. `webhook_not_found`.
+    #[error("{message}")]
+    Missing { code: &'static str, message: String },
     #[error("{0}")]
     PhoneRequired(String),
     #[error("the request body is larger than {limit} bytes")]
@@ -66,6 +69,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) | ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::Missing { code, .. } => (StatusCode::NOT_FOUND, code, None),
             ApiError::PhoneRequired(_) => (StatusCode::BAD_REQUEST, "phone_required", Some("x-phone".into())),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", None),
             ApiError::UnsupportedMediaType { .. } => {
@@ -100,7 +104,7 @@ impl IntoResponse for ApiError {
                  (a presigned PUT straight to storage) and send its upload_id"
             ),
             StatusCode::SERVICE_UNAVAILABLE => {
-                format!("{message}; the message was not accepted, retry the request")
+                format!("{message}; the request was not carried out, retry it")
             }
             _ => message,
         };
@@ -135,6 +139,13 @@ fn rejected(err: &StoreError) -> Option<ApiError> {
         None,
         format!("the request is too large to store ({context}); shorten its text or fields and send it again"),
     )))
+}
+
+impl From<SecretError> for ApiError {
+    fn from(err: SecretError) -> Self {
+        error!(error = %chain(&err), "secret store failure");
+        ApiError::Unavailable("the secret store is temporarily unavailable".into())
+    }
 }
 
 impl From<EnqueueError> for ApiError {

@@ -1,7 +1,7 @@
 //! The HTTP edge: one axum router, served by `lambda_http` in AWS and on a TCP port locally,
 //! so deployed and local behaviour cannot drift. It authenticates, rate-limits, reads bodies,
 //! answers idempotent retries and maps errors to status codes; `routes` are named after their
-//! URLs and call the `send` flow for the rest.
+//! URLs and call the `send` flow (or, for webhooks, the stores) for the rest.
 
 mod auth;
 mod body;
@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 
 pub use auth::Caller;
 pub use error::ApiError;
@@ -25,7 +25,7 @@ pub use rate_limit::block_size as rate_token_block;
 pub use rate_limit::{RateLimiter, RateStatus};
 pub use state::{ApiPorts, ApiSettings, AppState};
 
-use routes::{assets, chats, health, media, message, provider, queue, send};
+use routes::{assets, chats, health, media, message, provider, queue, send, webhooks};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,12 @@ pub fn routes() -> Vec<(Method, &'static str, Access, MethodRouter<AppState>)> {
         ),
         (Method::POST, "/v1/assets/upload/base64", Access::ApiKey, post(assets::upload::base64::upload)),
         (Method::POST, "/v1/media/uploads", Access::ApiKey, post(media::uploads::create)),
+        (Method::POST, "/v1/webhooks", Access::ApiKey, post(webhooks::create)),
+        (Method::GET, "/v1/webhooks", Access::ApiKey, get(webhooks::list)),
+        (Method::GET, "/v1/webhooks/{id}", Access::ApiKey, get(webhooks::webhook::get)),
+        (Method::PATCH, "/v1/webhooks/{id}", Access::ApiKey, patch(webhooks::webhook::update)),
+        (Method::DELETE, "/v1/webhooks/{id}", Access::ApiKey, delete(webhooks::webhook::delete)),
+        (Method::POST, "/v1/webhooks/{id}/rotate-secret", Access::ApiKey, post(webhooks::rotate_secret::rotate)),
         // Signed with the phone's secret instead of an API key; each bounds its own body.
         (Method::GET, "/v1/provider/whatsapp/webhook", Access::ProviderSigned, get(provider::whatsapp::verify)),
         (

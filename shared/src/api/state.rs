@@ -7,8 +7,10 @@ use super::rate_limit::RateLimiter;
 use crate::cache::TtlCache;
 use crate::domain::ids::OrgId;
 use crate::domain::tenant::{ApiKeyRecord, KeyHash, Phone};
+use crate::net::egress::Egress;
 use crate::ports::{
     Clock, Counters, IdempotencyStore, RateCounter, ReceiptStore, SecretStore, StatusStore, TenantStore, Tracking,
+    WebhookStore,
 };
 use crate::receipts::Receipts;
 use crate::receipts::inbound::Inbound;
@@ -29,8 +31,13 @@ pub struct ApiPorts {
     pub counters: Arc<dyn Counters>,
     /// Providers' receipts: phones by Meta's number id, messages by provider id, the conditional write.
     pub receipts: Arc<dyn ReceiptStore>,
-    /// Phones' provider secrets (Meta's app secret and verify token, a gateway's signing secret).
+    /// Phones' provider secrets (Meta's app secret and verify token, a gateway's signing secret),
+    /// and webhooks' signing secrets.
     pub secrets: Arc<dyn SecretStore>,
+    /// Webhook subscriptions (`/v1/webhooks`).
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// Where a webhook's URL may point (https and public in AWS), with the resolver it checks names through.
+    pub egress: Egress,
 }
 
 /// The edge's knobs, from `Config`.
@@ -60,6 +67,10 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Providers' receipts in (no API key: each request is signed with its phone's secret).
     pub inbound: Arc<Inbound>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// Webhooks' signing secrets (the same store as the phones' secrets, under another name prefix).
+    pub secrets: Arc<dyn SecretStore>,
+    pub egress: Egress,
     pub clock: Arc<dyn Clock>,
     pub max_body_bytes: usize,
     /// See `ApiSettings::api_timeout`.
@@ -78,7 +89,7 @@ impl AppState {
             clock: clock.clone(),
             metrics: enqueuer.metrics.clone(),
         };
-        let inbound = Inbound::new(receipts, ports.tenants.clone(), ports.secrets, settings.auth_cache_ttl);
+        let inbound = Inbound::new(receipts, ports.tenants.clone(), ports.secrets.clone(), settings.auth_cache_ttl);
         AppState {
             store: ports.store,
             tenants: ports.tenants,
@@ -91,6 +102,9 @@ impl AppState {
             enqueuer,
             limiter: RateLimiter::new(ports.rate_counter, settings.rate_limit_per_minute),
             inbound: Arc::new(inbound),
+            webhooks: ports.webhooks,
+            secrets: ports.secrets,
+            egress: ports.egress,
             clock,
             max_body_bytes: settings.max_body_bytes,
             api_timeout: settings.api_timeout,

@@ -11,6 +11,7 @@ mod send;
 mod status;
 mod tracking;
 mod uploads;
+mod webhooks;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
