@@ -137,7 +137,7 @@ async fn a_subscribed_receiver_gets_sent_delivered_and_read_once_each_through_fa
     for (id, (event, _copies)) in events.iter().filter(|(_, (e, _))| e["data"]["queue_id"] == queue_id) {
         assert!(id.starts_with("evt_"), "{id}");
         assert_eq!(event["data"]["phone"], "15550100000", "{event}");
-        assert_eq!(event["data"]["chat_id"], "919537851844", "{event}");
+        assert_eq!(event["data"]["chat_id"], "919537851844@c.us", "{event}");
         assert!(event["created_at"].is_string(), "{event}");
     }
 }
