@@ -246,3 +246,22 @@ async fn a_webhook_pointing_at_a_private_address_is_not_called_where_egress_is_s
     }
     assert!(receiver.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_hostname_that_resolves_to_a_private_address_is_refused_at_call_time() {
+    use crate::net::egress::FixedLookup;
+    let mut h = harness(false);
+    // The name was public when the webhook was created; now it answers a private address.
+    let lookup = FixedLookup::new([("hooks.example.com", vec!["10.0.0.7".parse().unwrap()])]);
+    let egress = Egress::new(false).with_lookup(Arc::new(lookup));
+    h.sender.http = http_client(&egress);
+    h.sender.egress = egress;
+    let webhook = h.webhook("https://hooks.example.com/outbox", &WebhookSecrets::new("whsec_e".into())).await;
+    let Outcome::Failed(reason) = deliver(&h.sender, &delivery(&webhook)).await else {
+        panic!("a private target must not be called")
+    };
+    assert!(reason.contains("10.0.0.7") && reason.contains("private"), "{reason}");
+    let response = handle_batch(&h.sender, batch(&[("m1", &delivery(&webhook).encode(), 2)])).await;
+    assert_eq!(failed_ids(&response), ["m1"], "retried later, in case DNS or the URL changes");
+    assert_eq!(h.queue.retries().len(), 1);
+}
