@@ -12,12 +12,13 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::Deserialize;
 use tracing::warn;
 
+use super::error::StreamError;
 use super::records::{Keys, is_ttl_deletion};
 use crate::domain::ids::{OrgId, PhoneId};
 use crate::domain::message::{MessageRecord, Status};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{EventDelivery, EventType, WebhookEvent, WebhookRecord};
-use crate::ports::{EventQueue, QueueError, StoreError, TenantStore, WebhookStore};
+use crate::ports::{EventQueue, TenantStore, WebhookStore};
 
 /// What the publisher needs: the orgs' subscriptions and phones, and the queue.
 #[derive(Clone)]
@@ -25,14 +26,6 @@ pub struct EventPublisher {
     pub webhooks: Arc<dyn WebhookStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub queue: Arc<dyn EventQueue>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
 }
 
 #[derive(Deserialize)]
@@ -66,7 +59,7 @@ fn status_change(record: &EventRecord) -> Option<(MessageRecord, EventType, Time
 impl EventPublisher {
     /// Queues the deliveries the batch's status changes make; returns how many. An org's webhooks
     /// and phones are read once per batch, and only for orgs with a change.
-    pub async fn publish(&self, records: &[EventRecord]) -> Result<usize, PublishError> {
+    pub async fn publish(&self, records: &[EventRecord]) -> Result<usize, StreamError> {
         let mut subscriptions: HashMap<OrgId, Vec<WebhookRecord>> = HashMap::new();
         let mut numbers: HashMap<OrgId, HashMap<PhoneId, String>> = HashMap::new();
         let mut deliveries = vec![];

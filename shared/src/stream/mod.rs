@@ -8,6 +8,7 @@
 //! reports the sandbox's messages `delivered` and then `read` (`sandbox`). With an events queue,
 //! it queues the webhook events of each status change (`events`).
 
+mod error;
 pub mod events;
 mod records;
 pub mod sandbox;
@@ -22,9 +23,10 @@ use tracing::{debug, info, warn};
 
 use crate::domain::counters::{Changes, StreamSpan};
 use crate::domain::time::Timestamp;
-use crate::ports::{Clock, Counters, QueueError, StoreError};
+use crate::ports::{Clock, Counters};
 use crate::receipts::Receipts;
-use events::{EventPublisher, PublishError};
+pub use error::StreamError;
+use events::EventPublisher;
 use records::{Keys, is_ttl_deletion};
 use transitions::{MessageView, add_change};
 
@@ -37,24 +39,6 @@ pub struct StatusStream {
     pub sandbox_receipts: Option<Receipts>,
     /// Webhook events, when the deployment has an events queue (`Config::events_queue_url`).
     pub events: Option<EventPublisher>,
-}
-
-/// Why an invocation failed; Lambda retries it whole.
-#[derive(Debug, thiserror::Error)]
-pub enum StreamError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-}
-
-impl From<PublishError> for StreamError {
-    fn from(err: PublishError) -> StreamError {
-        match err {
-            PublishError::Store(err) => StreamError::Store(err),
-            PublishError::Queue(err) => StreamError::Queue(err),
-        }
-    }
 }
 
 /// The key of the window's state in what Lambda carries between invocations.
