@@ -48,7 +48,7 @@ build-lambda: ## sam build of the four functions for ARCH (default arm64): the z
 
 FN ?=
 EVENT ?=
-invoke: ## Run a function's binary on an event without Docker: make invoke FN=api|delivery|dead-letter EVENT=events/….json
+invoke: ## Run a function's binary on an event without Docker: make invoke FN=api|delivery|dead-letter|webhook EVENT=events/….json
 	@bash scripts/invoke.sh "$(FN)" "$(EVENT)"
 
 deploy: ## Build and deploy to your AWS account (guided the first time); ARCH=x86_64 without the aarch64 Rust target

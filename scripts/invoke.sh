@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make invoke FN=api|delivery|dead-letter EVENT=events/….json`, without Docker: runs the function's
+# `make invoke FN=api|delivery|dead-letter|webhook EVENT=events/….json`, without Docker: runs the function's
 # real binary on the event behind cargo-lambda's Lambda Runtime API emulator (`cargo lambda watch
 # --only-lambda-apis`), sends the event with `cargo lambda invoke --data-file`, and prints the answer.
 #
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 source scripts/lambda-common.sh
 
 usage() {
-  echo "usage: make invoke FN=api|delivery|dead-letter EVENT=events/<file>.json   (or scripts/invoke.sh --check-all)" >&2
+  echo "usage: make invoke FN=api|delivery|dead-letter|webhook EVENT=events/<file>.json   (or scripts/invoke.sh --check-all)" >&2
   exit 2
 }
 
@@ -37,7 +37,8 @@ if [ "${1:-}" = --check-all ]; then
       api-*) pairs+=(api "$event") ;;
       delivery-*) pairs+=(delivery "$event") ;;
       dead-letter-*) pairs+=(dead-letter "$event") ;;
-      *) echo "invoke: no function for $event (name it api-…, delivery-… or dead-letter-…)" >&2; exit 1 ;;
+      webhook-*) pairs+=(webhook "$event") ;;
+      *) echo "invoke: no function for $event (name it api-…, delivery-…, dead-letter-… or webhook-…)" >&2; exit 1 ;;
     esac
   done
 else
@@ -47,7 +48,7 @@ fi
 fns=()
 for ((i = 0; i < ${#pairs[@]}; i += 2)); do
   fn=${pairs[i]} event=${pairs[i + 1]}
-  case "$fn" in api | delivery | dead-letter) ;; *) echo "invoke: FN must be api, delivery or dead-letter, not '$fn'" >&2; usage ;; esac
+  case "$fn" in api | delivery | dead-letter | webhook) ;; *) echo "invoke: FN must be api, delivery, dead-letter or webhook, not '$fn'" >&2; usage ;; esac
   [ -f "$event" ] || { echo "invoke: no event file '$event' (see events/)" >&2; exit 2; }
   fns+=("$fn")
 done

@@ -63,6 +63,8 @@ def env(prefix: str) -> None:
         "OUTBOX_TABLE": f"{prefix}-table",
         "OUTBOX_QUEUE_URL": sqs.get_queue_url(QueueName=f"{prefix}-jobs")["QueueUrl"],
         "OUTBOX_DLQ_URL": sqs.get_queue_url(QueueName=f"{prefix}-dlq")["QueueUrl"],
+        "OUTBOX_EVENTS_QUEUE_URL": sqs.get_queue_url(QueueName=f"{prefix}-events")["QueueUrl"],
+        "OUTBOX_EVENTS_DLQ_URL": sqs.get_queue_url(QueueName=f"{prefix}-events-dlq")["QueueUrl"],
         "OUTBOX_MEDIA_BUCKET": f"{prefix}-media",
     }
     for key, value in values.items():

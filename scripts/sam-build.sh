@@ -22,7 +22,7 @@ export SAM_CLI_TELEMETRY=${SAM_CLI_TELEMETRY:-0}
 arch_flag=()
 [ "$arch" = arm64 ] && arch_flag=(--arm64)
 start=$SECONDS
-bins=(outbox-api outbox-delivery outbox-dead-letter outbox-status-stream)
+bins=(outbox-api outbox-delivery outbox-dead-letter outbox-status-stream outbox-webhook)
 for bin in "${bins[@]}"; do
   echo "build-lambda: compiling $bin for $arch (release profile, cargo lambda build) ($((SECONDS - start))s)"
   CARGO_TARGET_DIR=target cargo lambda build --release "${arch_flag[@]}" --bin "$bin"
@@ -32,7 +32,7 @@ sam build --parameter-overrides "Architecture=$arch"
 
 echo "build-lambda: done in $((SECONDS - start))s; what sam deploy uploads (.aws-sam/build):"
 status=0
-for fn in ApiFunction DeliveryFunction DeadLetterFunction StatusStreamFunction; do
+for fn in ApiFunction DeliveryFunction DeadLetterFunction StatusStreamFunction WebhookFunction; do
   file=.aws-sam/build/$fn/bootstrap
   built=$(elf_arch "$file")
   printf '  %-20s %10s bytes  %s\n' "$fn" "$(stat -c %s "$file")" "$built"

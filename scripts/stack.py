@@ -31,6 +31,8 @@ ADMIN_VARIABLES = [
     ("OUTBOX_TABLE", "TableName"),
     ("OUTBOX_QUEUE_URL", "JobsQueueUrl"),
     ("OUTBOX_DLQ_URL", "DeadLetterQueueUrl"),
+    ("OUTBOX_EVENTS_QUEUE_URL", "EventsQueueUrl"),
+    ("OUTBOX_EVENTS_DLQ_URL", "EventsDeadLetterQueueUrl"),
     ("OUTBOX_MEDIA_BUCKET", "MediaBucketName"),
 ]
 

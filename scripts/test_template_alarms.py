@@ -43,6 +43,7 @@ ALARMS = [
     "DeadLetterQueueSentAlarm", "DeadLetteredAlarm", "JobsQueueStuckAlarm", "TableThrottleAlarm", "FailureRateAlarm",
     "ApiFunctionErrorsAlarm", "ApiFunctionThrottlesAlarm", "DeliveryFunctionErrorsAlarm",
     "DeliveryFunctionThrottlesAlarm", "DeadLetterFunctionErrorsAlarm", "DeadLetterFunctionThrottlesAlarm",
+    "EventsDeadLetterAlarm", "WebhookFunctionErrorsAlarm", "WebhookFunctionThrottlesAlarm",
 ]
 
 
@@ -61,7 +62,12 @@ def test_the_dlq_alarms_read_the_dlqs_sends_and_every_arrival(template: dict[str
     assert dimensions(sent) == {"QueueName": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
     [arrived] = metric_stats(alarm(template, "DeadLetteredAlarm"))
     assert (arrived["Namespace"], arrived["MetricName"], dimensions(arrived)) == (NAMESPACE, "DeadLettered", {})
-    for logical_id in ("DeadLetterQueueSentAlarm", "DeadLetteredAlarm"):
+    [events] = metric_stats(alarm(template, "EventsDeadLetterAlarm"))
+    assert (events["Namespace"], events["MetricName"]) == ("AWS/SQS", "NumberOfMessagesSent")
+    assert dimensions(events) == {"QueueName": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}
+    redrive = template["Resources"]["EventsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    for logical_id in ("DeadLetterQueueSentAlarm", "DeadLetteredAlarm", "EventsDeadLetterAlarm"):
         props = alarm(template, logical_id)
         assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
@@ -81,7 +87,7 @@ def test_the_stuck_alarm_reads_the_jobs_queues_oldest_age_past_the_longest_healt
     assert 1000 < threshold < 1800, f"alarms after {threshold} s with the default base"
 
 
-@pytest.mark.parametrize("function", ["ApiFunction", "DeliveryFunction", "DeadLetterFunction"])
+@pytest.mark.parametrize("function", ["ApiFunction", "DeliveryFunction", "DeadLetterFunction", "WebhookFunction"])
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_each_function_has_an_errors_and_a_throttles_alarm_on_itself(
     template: dict[str, Any], function: str, metric: str
@@ -147,7 +153,7 @@ def test_every_functions_role_may_write_traces_when_tracing_is_active(template: 
     # fails the whole Tracing=Active deploy.
     resources = template["Resources"]
     functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert len(functions) == 4, functions
+    assert len(functions) == 5, functions
     for name in functions:
         role = resources[name]["Properties"]["Role"]["Fn::GetAtt"]
         role = role[0] if isinstance(role, list) else role.split(".")[0]

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import json
 import re
+import shutil
+import subprocess
 import threading
 import time
 import urllib.error
@@ -626,6 +628,91 @@ def webhooks(ctx: Context) -> None:
     raise SuiteFailure(f"the deleted webhook's secret {name} is still in Secrets Manager")
 
 
+def readme_verifiers() -> tuple[Callable[[str, str, bytes], bool], str]:
+    """The README's webhook verification code, as users copy it: the Python function (exec'd here)
+    and the Node one (source, run with `node` on a call)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Verifying a call.**", 1)[1]
+    python = re.search(r"```python\n(.*?)```", section, re.S)
+    node = re.search(r"```js\n(.*?)```", section, re.S)
+    if python is None or node is None:
+        raise SuiteFailure("the README's 'Verifying a call' has no python and js blocks")
+    scope: dict[str, Any] = {}
+    exec(python.group(1), scope)  # noqa: S102 (the README's own code, which is what is under test)
+    return scope["verify"], node.group(1)
+
+
+class EventsReceiver:
+    """A webhook receiver as the README describes it: verifies each call with the README's Python
+    function, refuses the first call (so a retry's backoff runs), then dedupes on the event id."""
+
+    def __init__(self, verify: Callable[[str, str, bytes], bool]) -> None:
+        self.secret = ""
+        self.calls: list[tuple[str, bytes, bool]] = []
+        self.events: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                header = self.headers.get("Outbox-Signature", "")
+                with receiver.lock:
+                    verified = verify(receiver.secret, header, body)
+                    receiver.calls.append((header, body, verified))
+                    first = len(receiver.calls) == 1
+                    if verified and not first:
+                        event = json.loads(body)
+                        receiver.events.setdefault(event["id"], event)
+                self.send_response(500 if first or not verified else 204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def types_for(self, queue_id: str) -> set[str]:
+        with self.lock:
+            return {e["type"] for e in self.events.values() if e["data"]["queue_id"] == queue_id}
+
+
+def webhook_events(ctx: Context) -> None:
+    """Status events under the roles: the status stream lists the org's webhooks and phones (Query)
+    and queues the events (SendMessage); the webhook function reads the webhook (GetItem) and its
+    secret (GetSecretValue), backs off a refused call (ChangeMessageVisibility) and posts them. The
+    receiver verifies every call with the README's Python code, and one call with its Node code."""
+    key = ctx.state["key"]
+    verify, node_verify = readme_verifiers()
+    receiver = EventsReceiver(verify)
+    body = {"url": receiver.url, "events": ["message.sent", "message.delivered", "message.read", "message.failed"]}
+    created = ctx.expect(ctx.call("POST", "/v1/webhooks", key, body), 201, "subscribe a webhook")
+    receiver.secret = created["secret"]
+    accepted = ctx.send(key, "phone-main", {"chat_id": "919537851846", "message": "tell my webhook"})
+    wanted = {"message.sent", "message.delivered", "message.read"}
+    ctx.wait("the webhook's sent, delivered and read", lambda: receiver.types_for(accepted["queue_id"]) >= wanted, 90)
+    with receiver.lock:
+        calls = list(receiver.calls)
+    if not all(verified for _, _, verified in calls):
+        raise SuiteFailure("a webhook call did not verify with the README's Python code")
+    header, raw, _ = calls[-1]
+    if shutil.which("node") is None:
+        print("iam: node is not installed; the README's Node verification was not run")
+    else:
+        script = node_verify + "\nconst [secret, header, body] = process.argv.slice(1);\n" + \
+            "process.exit(verify(secret, header, Buffer.from(body, 'base64')) ? 0 : 1);\n"
+        for payload, expected in ((raw, 0), (raw + b" ", 1)):
+            run = subprocess.run(["node", "-e", script, receiver.secret, header, base64.b64encode(payload).decode()],
+                                 capture_output=True, text=True, timeout=30)
+            if run.returncode != expected:
+                raise SuiteFailure(f"the README's Node verification answered {run.returncode}, not {expected}: {run.stderr[:300]}")
+    ctx.expect(ctx.call("DELETE", f"/v1/webhooks/{created['id']}", key), 204, "delete the webhook")
+    receiver.server.shutdown()
+
+
+
 def rate_limit_and_revocation(ctx: Context) -> None:
     limited = ctx.state["limited"]
     probe = "/v1/message/3EB0000000000000000000/status"
@@ -658,6 +745,7 @@ SCENARIOS: list[Callable[[Context], None]] = [
     purge,
     provider_receipts,
     webhooks,
+    webhook_events,
     rate_limit_and_revocation,
 ]
 

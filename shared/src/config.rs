@@ -46,6 +46,13 @@ pub struct Config {
     /// The CloudWatch namespace of the service's metrics (`OUTBOX_METRICS_NAMESPACE`, default
     /// `Outbox`; the template gives each stack its own).
     pub metrics_namespace: String,
+    /// The webhook events queue (`OUTBOX_EVENTS_QUEUE_URL`); without it no events are produced.
+    pub events_queue_url: Option<String>,
+    /// Its dead-letter queue (`OUTBOX_EVENTS_DLQ_URL`), which `outbox-admin webhooks replay` reads.
+    pub events_dlq_url: Option<String>,
+    /// The first backoff after a webhook call failed; each next one doubles, up to SQS's 12 hours
+    /// (`OUTBOX_WEBHOOK_RETRY_BASE_SECS`, 60 s: with the template's 12 receives, about a day in all).
+    pub webhook_retry_base: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +149,9 @@ impl Config {
             metrics_namespace: get("OUTBOX_METRICS_NAMESPACE")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
+            events_queue_url: get("OUTBOX_EVENTS_QUEUE_URL").filter(|v| !v.is_empty()),
+            events_dlq_url: get("OUTBOX_EVENTS_DLQ_URL").filter(|v| !v.is_empty()),
+            webhook_retry_base: Duration::from_secs(number("OUTBOX_WEBHOOK_RETRY_BASE_SECS", 60)?.max(1)),
         })
     }
 }

@@ -46,6 +46,9 @@ pub const READ: Metric = count("Read");
 /// A job arrived on the dead-letter queue (by the consumer's move or SQS's redrive alike).
 pub const DEAD_LETTERED: Metric = count("DeadLettered");
 
+/// A call to a webhook receiver; the outcome says how it ended (`delivered`, `failed`, `dropped`).
+pub const WEBHOOK_CALLS: Metric = count("WebhookCalls");
+
 /// The dimension keys. Only these two: an org or a chat would make a metric per customer.
 pub const PROVIDER: &str = "Provider";
 pub const OUTCOME: &str = "Outcome";

@@ -13,7 +13,7 @@ use crate::adapters::memory::{
 };
 use crate::adapters::s3::S3MediaStore;
 use crate::adapters::secrets_manager::SecretsManager;
-use crate::adapters::sqs::SqsQueue;
+use crate::adapters::sqs::{SqsEvents, SqsQueue};
 use crate::api::{ApiPorts, ApiSettings, AppState};
 use crate::deliver::Delivery;
 use crate::deliver::dead_letter::DeadLetters;
@@ -26,6 +26,8 @@ use crate::providers::{Credentials, Providers};
 use crate::receipts::Receipts;
 use crate::send::{Enqueuer, QueueDepth, Uploads};
 use crate::stream::StatusStream;
+use crate::stream::events::EventPublisher;
+use crate::webhooks::WebhookSender;
 
 /// `queue_position` may be this stale.
 const QUEUE_DEPTH_MAX_AGE: Duration = Duration::from_secs(1);
@@ -153,7 +155,30 @@ pub fn status_stream(config: &Config, aws: &impl ClientSource) -> StatusStream {
         clock: clock.clone(),
         metrics: Metrics::stdout(&config.metrics_namespace),
     });
-    StatusStream { counters: store, clock, sandbox_receipts }
+    let events = config.events_queue_url.as_ref().map(|queue_url| EventPublisher {
+        webhooks: store.clone(),
+        tenants: store.clone(),
+        queue: Arc::new(SqsEvents::new(aws.sqs(), queue_url)),
+    });
+    StatusStream { counters: store, clock, sandbox_receipts, events }
+}
+
+/// The webhook function: deliveries off the events queue, posted to the orgs' webhooks; it uses
+/// DynamoDB (the webhooks), Secrets Manager (their secrets) and SQS (the backoff). `None` without
+/// an events queue.
+pub fn webhook_sender(config: &Config, aws: &impl ClientSource) -> Option<WebhookSender> {
+    let queue_url = config.events_queue_url.as_ref()?;
+    let egress = Egress::new(config.allow_private_targets);
+    Some(WebhookSender {
+        webhooks: Arc::new(DynamoStore::new(aws.dynamodb(), &config.table)),
+        secrets: Arc::new(SecretsManager::new(aws.secrets())),
+        queue: Arc::new(SqsEvents::new(aws.sqs(), queue_url)),
+        http: crate::webhooks::http_client(&egress),
+        egress,
+        clock: system_clock(),
+        retry: RetryPolicy { base: config.webhook_retry_base },
+        metrics: Metrics::stdout(&config.metrics_namespace),
+    })
 }
 
 /// The dead-letter consumer; it uses DynamoDB only.

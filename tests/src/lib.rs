@@ -71,7 +71,7 @@ pub fn moto_endpoint() -> &'static str {
 pub enum Consumers {
     None,
     DeliveryOnly,
-    /// Delivery, dead letters and the status stream: every consumer of a deployment.
+    /// Delivery, dead letters, the status stream and the webhook sender: every consumer of a deployment.
     Both,
     /// The status stream alone (its counters), for tests that drive delivery themselves.
     StreamOnly,
@@ -170,8 +170,19 @@ impl Stack {
                 wait: POLL_WAIT,
                 timeout: config.delivery_timeout,
             };
+            let shutdown_dead_letters = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                source.run(|event, _| outbox::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
+                source
+                    .run(
+                        |event, _| outbox::deliver::dead_letter::handle_batch(&dead_letters, event),
+                        shutdown_dead_letters,
+                    )
+                    .await;
+            }));
+            // The webhook sender, on the events the status stream queues.
+            let (config, aws) = (config.clone(), aws.clone());
+            tasks.push(tokio::spawn(async move {
+                local::run_webhooks(&config, &aws, POLL_WAIT, shutdown).await;
             }));
         }
         Stack { config, prefix: settings.prefix, aws, base_url, http: reqwest::Client::new(), stop, tasks }

@@ -1,4 +1,4 @@
-//! SQS: the delivery queue and its dead-letter queue.
+//! SQS: the delivery queue and its dead-letter queue, and the webhook events queue.
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use tracing::warn;
 use crate::domain::ids::QueueId;
 use crate::domain::job::{Job, MAX_SQS_DELAY_SECS};
 use crate::domain::time::Timestamp;
-use crate::ports::{JobQueue, QueueError};
+use crate::domain::webhook::EventDelivery;
+use crate::ports::{DeadEvent, DeadEvents, EventQueue, JobQueue, QueueError};
 use crate::telemetry::chain;
 
 /// SQS takes at most 10 messages per batch call.
@@ -45,6 +46,19 @@ impl SqsQueue {
 
 fn queue_error(err: impl std::error::Error + Send + Sync + 'static) -> QueueError {
     QueueError::new("an SQS request failed", err)
+}
+
+/// Hides a received message for `delay` (at most SQS's 12 hours): a retry's backoff.
+async fn hide(client: &Client, queue_url: &str, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+    client
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt_handle)
+        .visibility_timeout(delay.min(MAX_VISIBILITY).as_secs() as i32)
+        .send()
+        .await
+        .map_err(queue_error)?;
+    Ok(())
 }
 
 impl SqsQueue {
@@ -98,15 +112,7 @@ impl JobQueue for SqsQueue {
     }
 
     async fn change_visibility(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt_handle)
-            .visibility_timeout(delay.min(MAX_VISIBILITY).as_secs() as i32)
-            .send()
-            .await
-            .map_err(queue_error)?;
-        Ok(())
+        hide(&self.client, &self.queue_url, receipt_handle, delay).await
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
@@ -138,5 +144,108 @@ impl JobQueue for SqsQueue {
             .and_then(|value| value.parse().ok())
             .unwrap_or(0);
         Ok(depth)
+    }
+}
+
+/// The webhook events queue (its dead-letter queue is the redrive policy's, read by `outbox-admin`).
+#[derive(Clone, Debug)]
+pub struct SqsEvents {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsEvents {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> SqsEvents {
+        SqsEvents { client, queue_url: queue_url.into() }
+    }
+
+    /// One SendMessageBatch call; an entry SQS did not take fails the whole call.
+    async fn send_batch(&self, batch: &[EventDelivery]) -> Result<(), QueueError> {
+        let entries = batch
+            .iter()
+            .enumerate()
+            .map(|(i, delivery)| {
+                SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(delivery.encode()).build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(queue_error)?;
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(queue_error)?;
+        match output.failed.first() {
+            None => Ok(()),
+            Some(failed) => Err(QueueError::new(
+                format!("SQS did not take {} of {} events", output.failed.len(), batch.len()),
+                failed.message.clone().unwrap_or_else(|| failed.code.clone()),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl EventQueue for SqsEvents {
+    async fn publish(&self, deliveries: &[EventDelivery]) -> Result<(), QueueError> {
+        let batches: Vec<_> = deliveries.chunks(SQS_BATCH).map(|batch| self.send_batch(batch)).collect();
+        stream::iter(batches).buffer_unordered(CONCURRENT_BATCHES).collect::<Vec<_>>().await.into_iter().collect()
+    }
+
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<(), QueueError> {
+        hide(&self.client, &self.queue_url, receipt_handle, delay).await
+    }
+}
+
+/// The events dead-letter queue, read by a replay.
+#[derive(Clone, Debug)]
+pub struct SqsDeadEvents {
+    client: Client,
+    dlq_url: String,
+}
+
+impl SqsDeadEvents {
+    pub fn new(client: Client, dlq_url: impl Into<String>) -> SqsDeadEvents {
+        SqsDeadEvents { client, dlq_url: dlq_url.into() }
+    }
+}
+
+#[async_trait]
+impl DeadEvents for SqsDeadEvents {
+    async fn take(&self, hold: Duration) -> Result<Vec<DeadEvent>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.dlq_url)
+            .max_number_of_messages(SQS_BATCH as i32)
+            .visibility_timeout(hold.min(MAX_VISIBILITY).as_secs() as i32)
+            // A short wait: SQS's short poll may answer empty while messages remain on other hosts.
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|message| Some(DeadEvent { receipt_handle: message.receipt_handle?, body: message.body? }))
+            .collect())
+    }
+
+    async fn remove(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.dlq_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+
+    async fn put_back(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        hide(&self.client, &self.dlq_url, receipt_handle, Duration::ZERO).await
     }
 }

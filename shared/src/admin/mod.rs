@@ -5,6 +5,7 @@ mod keys;
 mod orgs;
 mod phones;
 mod replay;
+mod webhook_replay;
 
 pub use keys::{create_key, list_keys, register_key, revoke_key};
 pub use orgs::{create_org, ensure_org};
@@ -13,6 +14,7 @@ pub use phones::{
     secret_name,
 };
 pub use replay::{ReplayOptions, ReplayReport, ReplaySelection, replay_dead_letters};
+pub use webhook_replay::{EventReplayReport, EventSelection, replay_events};
 
 use crate::domain::ids::{OrgId, PhoneId};
 use crate::net::egress::EgressError;
@@ -86,7 +88,7 @@ pub enum AdminError {
     Store(StoreError),
     #[error("{}; check that Secrets Manager is reachable with these credentials, then try again", chain(.0))]
     Secret(SecretError),
-    #[error("{}; check that the jobs queue is reachable with these credentials, then try again", chain(.0))]
+    #[error("{}; check that the queue is reachable with these credentials, then try again", chain(.0))]
     Queue(QueueError),
 }
 

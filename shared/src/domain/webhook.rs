@@ -263,6 +263,50 @@ impl WebhookEvent {
     }
 }
 
+/// One event for one webhook, as the events queue carries it: the body is serialised once, when the
+/// status change is seen, so every retry posts the same bytes (only the signature's `t` changes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDelivery {
+    pub org_id: OrgId,
+    pub webhook_id: WebhookId,
+    pub event_id: EventId,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub body: String,
+}
+
+impl EventDelivery {
+    /// `event` addressed to `webhook`.
+    pub fn of(webhook: &WebhookRecord, event: &WebhookEvent) -> EventDelivery {
+        EventDelivery {
+            org_id: webhook.org_id.clone(),
+            webhook_id: webhook.webhook_id.clone(),
+            event_id: event.id.clone(),
+            kind: event.kind,
+            // Ids, strings, numbers and timestamps always serialise.
+            body: serde_json::to_string(event).unwrap_or_default(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(raw: &str) -> Result<EventDelivery, serde_json::Error> {
+        serde_json::from_str(raw)
+    }
+}
+
+/// Webhooks' secrets are named under this prefix, apart from phones' (`outbox/…`), so that the
+/// API's role can write these without being able to write those, and the webhook function can read
+/// only these (template.yaml, `WebhookSecrets`).
+pub const SECRET_PREFIX: &str = "outbox-webhooks/";
+
+/// Where a webhook's secrets live in the secret store.
+pub fn secret_name(org: &OrgId, webhook_id: &WebhookId) -> String {
+    format!("{SECRET_PREFIX}{org}/{webhook_id}")
+}
+
 /// How long a rotated-out secret still signs (beside the new one), so receivers can switch over.
 pub const ROTATION_OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 

@@ -68,8 +68,9 @@ impl LocalSettings {
 /// Local defaults: a 1 s retry base (AWS uses at least 10 s) and short leases, so a laptop sees
 /// retries and crash recovery within seconds; provider URLs may be http and private, so that a
 /// gateway on this machine (or a test's loopback fake) can be a phone's endpoint.
-const LOCAL_DEFAULTS: [(&str, &str); 5] = [
+const LOCAL_DEFAULTS: [(&str, &str); 6] = [
     ("OUTBOX_RETRY_BASE_SECS", "1"),
+    ("OUTBOX_WEBHOOK_RETRY_BASE_SECS", "1"),
     ("OUTBOX_DELIVERY_TIMEOUT_SECS", "10"),
     ("OUTBOX_AUTH_CACHE_SECS", "2"),
     ("OUTBOX_RETENTION_DAYS", "30"),
@@ -122,6 +123,12 @@ pub async fn prepare(settings: &LocalSettings) -> Result<(Config, AwsClients), L
     }
     if override_of("OUTBOX_DLQ_URL").is_none() {
         config.dlq_url = provisioned.dlq_url;
+    }
+    if override_of("OUTBOX_EVENTS_QUEUE_URL").is_none() {
+        config.events_queue_url = Some(provisioned.events_queue_url);
+    }
+    if override_of("OUTBOX_EVENTS_DLQ_URL").is_none() {
+        config.events_dlq_url = Some(provisioned.events_dlq_url);
     }
     Ok((config, aws))
 }
@@ -222,6 +229,22 @@ pub async fn run_dead_letters(
     dlq.run(|event, _| crate::deliver::dead_letter::handle_batch(&dead_letters, event), shutdown).await;
 }
 
+/// Runs the webhook function (the events queue's event source) until `shutdown` turns true; does
+/// nothing when the configuration names no events queue.
+pub async fn run_webhooks(config: &Config, aws: &AwsClients, poll_wait: Duration, shutdown: watch::Receiver<bool>) {
+    let (Some(sender), Some(queue_url)) = (crate::wiring::webhook_sender(config, aws), &config.events_queue_url) else {
+        return;
+    };
+    let events = EventSource {
+        sqs: aws.sqs.clone(),
+        queue_url: queue_url.clone(),
+        wait: poll_wait,
+        timeout: crate::webhooks::CALL_TIMEOUT * 2,
+    };
+    info!(queue = %queue_url, "webhook sender polling");
+    events.run(|event, _| crate::webhooks::handle_batch(&sender, event), shutdown).await;
+}
+
 /// The status-stream consumer's tumbling window locally: counts follow within about a second
 /// (the template's window is longer, which shares each counter write among more messages).
 pub const LOCAL_STREAM_WINDOW: Duration = Duration::from_secs(1);
@@ -251,11 +274,18 @@ pub fn function_config(settings: &LocalSettings) -> Result<Config, crate::config
 }
 
 /// The variables that name the resources, as `function_config` and `outbox-admin` read them.
-pub fn resource_variables(config: &Config) -> [(&'static str, &str); 4] {
-    [
-        ("OUTBOX_TABLE", &config.table),
+pub fn resource_variables(config: &Config) -> Vec<(&'static str, &str)> {
+    let mut variables = vec![
+        ("OUTBOX_TABLE", config.table.as_str()),
         ("OUTBOX_QUEUE_URL", &config.queue_url),
         ("OUTBOX_DLQ_URL", &config.dlq_url),
         ("OUTBOX_MEDIA_BUCKET", &config.media_bucket),
-    ]
+    ];
+    if let Some(url) = &config.events_queue_url {
+        variables.push(("OUTBOX_EVENTS_QUEUE_URL", url));
+    }
+    if let Some(url) = &config.events_dlq_url {
+        variables.push(("OUTBOX_EVENTS_DLQ_URL", url));
+    }
+    variables
 }

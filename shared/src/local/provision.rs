@@ -33,7 +33,18 @@ impl ProvisionSpec {
     pub fn dlq(&self) -> String {
         format!("{}-dlq", self.prefix)
     }
+
+    pub fn events_queue(&self) -> String {
+        format!("{}-events", self.prefix)
+    }
+
+    pub fn events_dlq(&self) -> String {
+        format!("{}-events-dlq", self.prefix)
+    }
 }
+
+/// The events queue's visibility timeout: above a batch's calls (`webhooks::CALL_TIMEOUT` each, concurrently).
+const EVENTS_VISIBILITY_TIMEOUT_SECS: u32 = 30;
 
 /// The names and URLs of what was created.
 #[derive(Debug, Clone)]
@@ -41,6 +52,8 @@ pub struct Provisioned {
     pub table: String,
     pub queue_url: String,
     pub dlq_url: String,
+    pub events_queue_url: String,
+    pub events_dlq_url: String,
     pub bucket: String,
 }
 
@@ -65,9 +78,18 @@ pub async fn provision(
 ) -> Result<Provisioned, ProvisionError> {
     let (table, bucket) = (spec.table(), spec.bucket());
     create_table(aws, &table).await?;
-    let (queue_url, dlq_url) = create_queues(aws, spec, max_receive_count).await?;
+    let (queue_url, dlq_url) =
+        create_queues(aws, &spec.queue(), &spec.dlq(), spec.visibility_timeout_secs, max_receive_count).await?;
+    let (events_queue_url, events_dlq_url) = create_queues(
+        aws,
+        &spec.events_queue(),
+        &spec.events_dlq(),
+        EVENTS_VISIBILITY_TIMEOUT_SECS,
+        crate::webhooks::MAX_RECEIVES,
+    )
+    .await?;
     create_bucket(aws, &bucket).await?;
-    Ok(Provisioned { table, queue_url, dlq_url, bucket })
+    Ok(Provisioned { table, queue_url, dlq_url, events_queue_url, events_dlq_url, bucket })
 }
 
 fn string_key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, ProvisionError> {
@@ -157,20 +179,22 @@ async fn create_table(aws: &AwsClients, table: &str) -> Result<(), ProvisionErro
     Ok(())
 }
 
+/// A queue and its dead-letter queue, which takes what was received `max_receive_count` times.
 async fn create_queues(
     aws: &AwsClients,
-    spec: &ProvisionSpec,
+    queue_name: &str,
+    dlq_name: &str,
+    visibility_timeout_secs: u32,
     max_receive_count: u32,
 ) -> Result<(String, String), ProvisionError> {
-    let dlq_name = spec.dlq();
     let dlq = aws
         .sqs
         .create_queue()
-        .queue_name(&dlq_name)
+        .queue_name(dlq_name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
-        .map_err(|e| failed(&dlq_name, e))?;
+        .map_err(|e| failed(dlq_name, e))?;
     let dlq_url = dlq.queue_url.unwrap_or_default();
     let attributes = aws
         .sqs
@@ -179,19 +203,18 @@ async fn create_queues(
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| failed(&dlq_name, e))?;
+        .map_err(|e| failed(dlq_name, e))?;
     let dlq_arn = attributes.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).unwrap_or_default();
     let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string();
-    let queue_name = spec.queue();
     let queue = aws
         .sqs
         .create_queue()
-        .queue_name(&queue_name)
-        .attributes(QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string())
+        .queue_name(queue_name)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_timeout_secs.to_string())
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await
-        .map_err(|e| failed(&queue_name, e))?;
+        .map_err(|e| failed(queue_name, e))?;
     Ok((queue.queue_url.unwrap_or_default(), dlq_url))
 }
 

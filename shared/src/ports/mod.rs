@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 mod clock;
 mod counters;
+mod events;
 mod idempotency;
 mod media;
 mod queue;
@@ -18,6 +19,7 @@ mod webhooks;
 
 pub use clock::{Clock, SystemClock};
 pub use counters::Counters;
+pub use events::{DeadEvent, DeadEvents, EventQueue};
 pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
 pub use media::{MediaStore, ObjectInfo, PresignedPut};
 pub use queue::JobQueue;

@@ -5,8 +5,12 @@
 //! changes (`Counters::add`), once per counter item and shard window, so a retried invocation
 //! counts once. Records of other items (counters, keys, ...) and deletions by TTL are ignored;
 //! the template's filter keeps most of them away already. With sandbox receipts on, it also
-//! reports the sandbox's messages `delivered` and then `read` (`sandbox`).
+//! reports the sandbox's messages `delivered` and then `read` (`sandbox`). With an events queue,
+//! it queues the webhook events of each status change (`events`).
 
+mod error;
+pub mod events;
+mod records;
 pub mod sandbox;
 pub mod transitions;
 
@@ -19,8 +23,11 @@ use tracing::{debug, info, warn};
 
 use crate::domain::counters::{Changes, StreamSpan};
 use crate::domain::time::Timestamp;
-use crate::ports::{Clock, Counters, StoreError};
+use crate::ports::{Clock, Counters};
 use crate::receipts::Receipts;
+pub use error::StreamError;
+use events::EventPublisher;
+use records::{Keys, is_ttl_deletion};
 use transitions::{MessageView, add_change};
 
 /// What the status-stream consumer needs, built once per process.
@@ -30,6 +37,8 @@ pub struct StatusStream {
     pub clock: Arc<dyn Clock>,
     /// The sandbox's `delivered` and `read`, when on (`Config::sandbox_receipts`).
     pub sandbox_receipts: Option<Receipts>,
+    /// Webhook events, when the deployment has an events queue (`Config::events_queue_url`).
+    pub events: Option<EventPublisher>,
 }
 
 /// The key of the window's state in what Lambda carries between invocations.
@@ -93,28 +102,14 @@ impl WindowState {
     }
 }
 
-/// A deletion by the table's TTL (the record's retention ran out): history, not a change of
-/// status, so it changes no count.
-fn is_ttl_deletion(record: &EventRecord) -> bool {
-    record
-        .user_identity
-        .as_ref()
-        .is_some_and(|who| who.type_ == "Service" && who.principal_id == "dynamodb.amazonaws.com")
-}
-
-#[derive(Deserialize)]
-struct Keys {
-    pk: String,
-    sk: String,
-}
-
 /// One invocation of a tumbling window: the window's state in, the state with this batch folded
 /// in out; the window's last invocation adds everything to the counters and ends the state. An
-/// `Err` (a counter item could not be updated) makes Lambda retry the same invocation.
+/// `Err` (a counter item could not be updated, events could not be queued) makes Lambda retry the
+/// same invocation.
 pub async fn handle_window(
     stream: &StatusStream,
     event: TimeWindowEvent,
-) -> Result<TimeWindowEventResponse, StoreError> {
+) -> Result<TimeWindowEventResponse, StreamError> {
     if let Some(receipts) = &stream.sandbox_receipts {
         // Before the window's state is returned: a failure retries this invocation, and a
         // receipt applied twice changes nothing the second time.
@@ -122,6 +117,13 @@ pub async fn handle_window(
             if let Some((message, receipt)) = sandbox::next_receipt(record) {
                 receipts.apply_as_seen(&message, &receipt).await?;
             }
+        }
+    }
+    if let Some(events) = &stream.events {
+        // Every invocation, not only the window's last: events are not held back by the window.
+        let queued = events.publish(&event.dynamo_db_event.records).await?;
+        if queued > 0 {
+            debug!(queued, "webhook events queued");
         }
     }
     let window = &event.time_window_properties;

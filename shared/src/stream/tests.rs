@@ -85,7 +85,7 @@ struct Harness {
 fn harness() -> Harness {
     let store = Arc::new(MemoryStore::default());
     let clock = Arc::new(ManualClock::at(at("2026-03-01T10:00:30Z")));
-    let stream = StatusStream { counters: store.clone(), clock: clock.clone(), sandbox_receipts: None };
+    let stream = StatusStream { counters: store.clone(), clock: clock.clone(), sandbox_receipts: None, events: None };
     Harness { store, stream, clock }
 }
 
@@ -221,4 +221,116 @@ async fn with_sandbox_receipts_on_a_sent_sandbox_message_becomes_delivered_then_
         window(vec![change(3, Some(&cloud), Some(&cloud_sent))], &HashMap::new(), "2026-03-01T10:00:00Z", false);
     handle_window(&stream, event).await.unwrap();
     assert_eq!(h.store.get(&org(), &cloud.queue_id).await.unwrap().unwrap().status, Status::Sending);
+}
+
+mod events {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::adapters::memory::MemoryEvents;
+    use crate::domain::ids::WebhookId;
+    use crate::domain::tenant::{Phone, ProviderSettings};
+    use crate::domain::webhook::{EventType, WebhookRecord, event_id};
+    use crate::ports::{TenantStore, WebhookStore};
+
+    struct Events {
+        h: Harness,
+        queue: Arc<MemoryEvents>,
+        all: WebhookId,
+        read_only: WebhookId,
+    }
+
+    async fn subscribed() -> Events {
+        let mut h = harness();
+        let queue = Arc::new(MemoryEvents::default());
+        h.stream.events =
+            Some(EventPublisher { webhooks: h.store.clone(), tenants: h.store.clone(), queue: queue.clone() });
+        let webhook = |events: &[EventType]| WebhookRecord {
+            org_id: org(),
+            webhook_id: WebhookId::generate(),
+            url: "https://example.com/hook".into(),
+            events: events.iter().copied().collect::<BTreeSet<_>>(),
+            description: None,
+            secret_ref: "ref".into(),
+            created_at: at("2026-03-01T09:00:00Z"),
+            updated_at: at("2026-03-01T09:00:00Z"),
+        };
+        let (all, read_only) = (webhook(&EventType::ALL), webhook(&[EventType::MessageRead]));
+        h.store.create_webhook(&all).await.unwrap();
+        h.store.create_webhook(&read_only).await.unwrap();
+        let other_org = WebhookRecord { org_id: OrgId::from("org-2"), ..webhook(&EventType::ALL) };
+        h.store.create_webhook(&other_org).await.unwrap();
+        let phone = Phone {
+            org_id: org(),
+            phone_id: phone(),
+            number: "15550100000".into(),
+            provider: ProviderSettings::Sandbox,
+            created_at: at("2026-03-01T09:00:00Z"),
+        };
+        h.store.put_phone(&phone).await.unwrap();
+        Events { h, queue, all: all.webhook_id, read_only: read_only.webhook_id }
+    }
+
+    #[tokio::test]
+    async fn a_status_change_queues_its_event_for_each_webhook_of_the_org_that_wants_it() {
+        let e = subscribed().await;
+        let sending = record(Status::Sending);
+        let sent = record(Status::Sent);
+        let mut read = record(Status::Read);
+        read.timeline.read_at = Some(at("2026-03-01T10:00:05Z"));
+        let records = vec![
+            change(1, Some(&record(Status::Queued)), Some(&sending)),
+            change(2, Some(&sending), Some(&sent)),
+            change(3, Some(&sent), Some(&read)),
+            change(4, Some(&read), Some(&read)),
+        ];
+        handle_window(&e.h.stream, window(records, &HashMap::new(), "2026-03-01T10:00:00Z", false)).await.unwrap();
+        let published = e.queue.published();
+        let summary: BTreeSet<(EventType, &WebhookId)> = published.iter().map(|d| (d.kind, &d.webhook_id)).collect();
+        assert_eq!(published.len(), 3);
+        assert_eq!(
+            summary,
+            BTreeSet::from([
+                (EventType::MessageSent, &e.all),
+                (EventType::MessageRead, &e.all),
+                (EventType::MessageRead, &e.read_only)
+            ]),
+            "queued → sending and an unchanged status make none; org-2's webhook never sees org-1's messages"
+        );
+        let sent_delivery = published.iter().find(|d| d.kind == EventType::MessageSent).unwrap();
+        let body: Value = serde_json::from_str(&sent_delivery.body).unwrap();
+        assert_eq!(body["id"], event_id(&sent.queue_id, 0, EventType::MessageSent).as_str());
+        assert_eq!(body["type"], "message.sent");
+        assert_eq!(body["data"]["phone"], "15550100000", "the sending phone's number");
+        assert_eq!(body["data"]["status"], "sent");
+        let reads: Vec<&str> =
+            published.iter().filter(|d| d.kind == EventType::MessageRead).map(|d| d.body.as_str()).collect();
+        assert_eq!(reads[0], reads[1], "every webhook gets the same event");
+    }
+
+    #[tokio::test]
+    async fn a_retried_invocation_queues_the_same_events_again_and_a_queue_outage_fails_it() {
+        let e = subscribed().await;
+        let records = || vec![change(1, Some(&record(Status::Sending)), Some(&record(Status::Sent)))];
+        e.queue.fail_next(1);
+        let failed = handle_window(&e.h.stream, window(records(), &HashMap::new(), "2026-03-01T10:00:00Z", true)).await;
+        assert!(matches!(failed, Err(StreamError::Queue(_))), "Lambda retries the invocation");
+        assert!(e.queue.published().is_empty());
+        handle_window(&e.h.stream, window(records(), &HashMap::new(), "2026-03-01T10:00:00Z", true)).await.unwrap();
+        handle_window(&e.h.stream, window(records(), &HashMap::new(), "2026-03-01T10:00:00Z", true)).await.unwrap();
+        let ids: Vec<_> = e.queue.published().into_iter().map(|d| d.event_id).collect();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[0], ids[1], "a copy carries the same id, which receivers dedupe on");
+    }
+
+    #[tokio::test]
+    async fn an_org_without_webhooks_queues_nothing_and_reads_no_phones() {
+        let mut h = harness();
+        let queue = Arc::new(MemoryEvents::default());
+        h.stream.events =
+            Some(EventPublisher { webhooks: h.store.clone(), tenants: h.store.clone(), queue: queue.clone() });
+        let records = vec![change(1, Some(&record(Status::Sending)), Some(&record(Status::Failed)))];
+        handle_window(&h.stream, window(records, &HashMap::new(), "2026-03-01T10:00:00Z", true)).await.unwrap();
+        assert!(queue.published().is_empty());
+    }
 }

@@ -11,5 +11,6 @@ mod providers;
 mod receipts;
 mod send;
 mod tracking;
+mod webhook_events;
 mod webhooks;
 mod xray;

@@ -1,4 +1,4 @@
-//! `outbox-admin`: orgs, API keys, phones and dead-letter replay, against the local stack or a
+//! `outbox-admin`: orgs, API keys, phones, and dead-letter replay of messages and webhook events, against the local stack or a
 //! deployment. This file wires the command families (one module each) to the stack.
 
 mod dlq;
@@ -9,6 +9,7 @@ mod output;
 mod phones;
 mod secrets;
 mod stack;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -20,7 +21,7 @@ use errors::Failure;
 use secrets::SecretReader;
 use stack::connect;
 
-/// Manage Outbox orgs, API keys, phones and dead letters.
+/// Manage Outbox orgs, API keys, phones, dead letters and dead-lettered webhook events.
 ///
 /// With no configuration it talks to the local stack that `make run` started (AWS_ENDPOINT_URL,
 /// default http://127.0.0.1:4566; OUTBOX_LOCAL_PREFIX, default outbox-local). With OUTBOX_TABLE set it
@@ -46,6 +47,9 @@ pub enum Command {
     /// Replay dead-lettered messages.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Replay dead-lettered webhook events.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -84,6 +88,7 @@ async fn execute(command: Command) -> Result<ExitCode, Failure> {
             phones::run(request, &connect().await?, now).await?
         }
         Command::Dlq(command) => return Ok(dlq::run(command, &connect().await?, now).await?),
+        Command::Webhooks(command) => return webhooks::run(command, &connect().await?).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,7 @@ use outbox::Config;
 use outbox::adapters::aws::AwsClients;
 use outbox::adapters::dynamodb::DynamoStore;
 use outbox::adapters::secrets_manager::SecretsManager;
-use outbox::adapters::sqs::SqsQueue;
+use outbox::adapters::sqs::{SqsDeadEvents, SqsEvents, SqsQueue};
 use outbox::local::{self, LocalSettings};
 use outbox::net::egress::Egress;
 
@@ -15,6 +15,9 @@ pub struct Services {
     pub store: DynamoStore,
     pub secrets: SecretsManager,
     pub queue: SqsQueue,
+    /// The webhook events queue and its dead-letter queue, when the stack names them.
+    pub events: Option<SqsEvents>,
+    pub dead_events: Option<SqsDeadEvents>,
     /// Where provider URLs may point: the deployment's rules (the local stack allows private targets).
     pub egress: Egress,
     /// How long records are kept past their due time (`OUTBOX_RETENTION_DAYS`): a replay renews it.
@@ -46,6 +49,8 @@ pub async fn connect() -> Result<Services, Failure> {
         store: DynamoStore::new(aws.dynamodb.clone(), &config.table),
         secrets: SecretsManager::new(aws.secrets.clone()),
         queue: SqsQueue::new(aws.sqs.clone(), &config.queue_url, &config.dlq_url).with_max_delay(config.max_delay),
+        events: config.events_queue_url.as_ref().map(|url| SqsEvents::new(aws.sqs.clone(), url)),
+        dead_events: config.events_dlq_url.as_ref().map(|url| SqsDeadEvents::new(aws.sqs.clone(), url)),
         egress: Egress::new(config.allow_private_targets),
         retention: config.retention,
     })

@@ -1,6 +1,6 @@
 //! `outbox-local`: the whole stack on a laptop against an AWS emulator (moto by default).
 //! `make run` starts the emulator and then this, in the foreground; Ctrl-C stops everything.
-//! One function per process (`api`, `delivery`, `dead-letter`, `status-stream`) is how `make iam` runs each under
+//! One function per process (`api`, `delivery`, `dead-letter`, `status-stream`, `webhook`) is how `make iam` runs each under
 //! its own identity: with `OUTBOX_TABLE` set, a process uses the resources the environment names,
 //! with the credentials it finds there, and creates nothing, as a Lambda would.
 
@@ -32,7 +32,9 @@ enum Command {
     DeadLetter,
     /// Only the consumer of the table's stream (the status-stream function).
     StatusStream,
-    /// The delivery, dead-letter and status-stream consumers in one process.
+    /// Only the sender of webhook events (the webhook function).
+    Webhook,
+    /// The delivery, dead-letter, status-stream and webhook consumers in one process.
     Consumers,
     /// Create the resources and seed the local org, print the variables that name the resources
     /// (`OUTBOX_TABLE=…`), then exit.
@@ -54,6 +56,10 @@ impl Command {
 
     fn consumes_the_stream(self) -> bool {
         matches!(self, Command::All | Command::Consumers | Command::StatusStream)
+    }
+
+    fn sends_webhooks(self) -> bool {
+        matches!(self, Command::All | Command::Consumers | Command::Webhook)
     }
 }
 
@@ -151,9 +157,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     local::run_status_stream(&config, &aws, &settings.endpoint, shutdown.clone()).await;
                 }
             },
+            async {
+                if command.sends_webhooks() {
+                    local::run_webhooks(&config, &aws, poll_wait, shutdown.clone()).await;
+                }
+            },
         )
     };
-    let (served, ((), (), ())) = tokio::join!(api, consumers);
+    let (served, ((), (), (), ())) = tokio::join!(api, consumers);
     served?;
     info!("stopped");
     Ok(())

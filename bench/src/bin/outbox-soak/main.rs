@@ -5,7 +5,9 @@
 //! chats, SIGKILLs and restarts the consumers at random moments, waits (bounded) until every
 //! accepted message is terminal, then checks the invariants. Then a provider outage: every
 //! delivery fails until the jobs are dead-lettered, `outbox-admin dlq replay --all` runs after
-//! it, and every replayed message must recover. Exits non-zero on any violated invariant.
+//! it, and every replayed message must recover. Throughout, a subscribed webhook receiver refuses
+//! 30% of its calls, and must still get the final event of every terminal message (`webhooks`).
+//! Exits non-zero on any violated invariant.
 //! Nothing is a timed assertion: the time bounds only stop a run that would never finish.
 //! This file holds the options and the order of the phases; each concern has its module.
 
@@ -16,6 +18,7 @@ mod load;
 mod replay;
 mod report;
 mod stack;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +69,9 @@ struct Options {
     /// receive grows with the square of the queue's depth; 200 keeps the consumer fed).
     #[arg(long, default_value_t = 200)]
     backlog: u64,
+    /// The share of webhook calls the soak's receiver refuses with a 500.
+    #[arg(long, default_value_t = 0.30)]
+    webhook_refusals: f64,
     /// Where logs and the report go.
     #[arg(long, default_value = "target/soak")]
     out: PathBuf,
@@ -123,6 +129,9 @@ async fn run(options: Options) -> Result<bool, String> {
 
     let stack = start_stack(&dir, &prefix, &chaos_faults, store_faults.as_deref()).await?;
     let mut report = Report::default();
+    let webhook_secret = format!("whsec_{prefix}");
+    let receiver = webhooks::Receiver::start(&webhook_secret, options.webhook_refusals, options.seed).await?;
+    receiver.subscribe(&stack, &webhook_secret).await?;
 
     // Phase 1: chaos. Sends and kills run together; the consumers are always running at the end.
     let pace = Pace::start(&stack.aws, &stack.config.queue_url, options.backlog);
@@ -229,6 +238,10 @@ async fn run(options: Options) -> Result<bool, String> {
         replayed_ids.len() - recovered
     ));
     report.phase("after outage + replay (all messages)", &end.analysis, outage_started.elapsed());
+    let terminal: Vec<&MessageRecord> = all.iter().filter_map(|id| end.records.get(id)).collect();
+    let (line, violations) = receiver.check(&terminal, drain_timeout).await;
+    report.lines.push(line);
+    report.violations.extend(violations);
     if store_faults.is_some() {
         let throttles = report::throttles(&throttle_log);
         if throttles.total == 0 {

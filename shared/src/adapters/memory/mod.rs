@@ -23,6 +23,7 @@ use crate::stream::transitions::MessageView;
 
 mod clock;
 mod counters;
+mod events;
 mod idempotency;
 mod messages;
 mod rate_counter;
@@ -33,6 +34,7 @@ mod uploads;
 mod webhooks;
 
 pub use clock::ManualClock;
+pub use events::{MemoryDeadEvents, MemoryEvents};
 pub use idempotency::MemoryIdempotency;
 pub use rate_counter::MemoryRateCounter;
 

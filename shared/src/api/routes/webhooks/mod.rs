@@ -21,7 +21,7 @@ use crate::api::{ApiError, AppState, Caller};
 use crate::domain::ids::{OrgId, WebhookId};
 use crate::domain::time::Timestamp;
 use crate::domain::validation::ValidationError;
-use crate::domain::webhook::{EventType, NewWebhook, WebhookRecord, WebhookSecrets, generate_secret};
+use crate::domain::webhook::{EventType, NewWebhook, WebhookRecord, WebhookSecrets, generate_secret, secret_name};
 use crate::domain::wire::decode_json_like;
 use crate::net::egress::EgressError;
 use crate::telemetry::chain;
@@ -30,17 +30,8 @@ use crate::telemetry::chain;
 /// limit bounds the fan-out of one status change.
 pub const MAX_WEBHOOKS_PER_ORG: usize = 10;
 
-/// Webhooks' secrets are named under this prefix, apart from phones' (`outbox/…`), so that the
-/// API's role can write these without being able to write those (template.yaml, `WebhookSecrets`).
-pub const SECRET_PREFIX: &str = "outbox-webhooks/";
-
 const CREATE_EXAMPLE: &str =
     r#"{"url": "https://example.com/outbox-events", "events": ["message.sent", "message.failed"]}"#;
-
-/// Where a webhook's secrets live in the secret store.
-pub fn secret_name(org: &OrgId, webhook_id: &WebhookId) -> String {
-    format!("{SECRET_PREFIX}{org}/{webhook_id}")
-}
 
 /// The secret store's JSON for `secrets`.
 fn secret_json(secrets: &WebhookSecrets) -> String {

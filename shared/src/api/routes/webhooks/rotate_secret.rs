@@ -9,8 +9,9 @@ use axum::response::Response;
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::{find_webhook, secret_json, secret_name, shown, webhook_id, with_secret};
+use super::{find_webhook, secret_json, shown, webhook_id, with_secret};
 use crate::api::{ApiError, AppState, Caller};
+use crate::domain::webhook::secret_name;
 use crate::domain::webhook::{WebhookRecord, WebhookSecrets, generate_secret};
 use crate::ports::SecretError;
 
