@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::api::body::json_body;
 use crate::api::{ApiError, AppState, Caller};
-use crate::domain::ids::{OrgId, WebhookId};
+use crate::domain::ids::WebhookId;
 use crate::domain::time::Timestamp;
 use crate::domain::validation::ValidationError;
 use crate::domain::webhook::{EventType, NewWebhook, WebhookRecord, WebhookSecrets, generate_secret, secret_name};
