@@ -4,6 +4,7 @@
 //! reads and parses the system's certificate store (146 files and a bundle on the bench machine,
 //! ~8 ms) once per client, at construction, which was most of a cold start.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -74,32 +75,42 @@ impl Timeouts {
 }
 
 /// The HTTPS client a process's SDK clients share: rustls over aws-lc-rs, as the SDK's default,
-/// trusting Mozilla's roots (`webpki-root-certs`, compiled in) instead of the system's store.
+/// trusting Mozilla's roots (`webpki-root-certs`, compiled in) instead of the system's store; it
+/// is built by the first request (`OnFirstRequest`).
 pub fn https_client() -> SharedHttpClient {
-    let roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(mozilla_roots_pem());
-    let tls = TlsContext::builder().with_trust_store(roots).build().expect("a trust store of certificates only");
-    let client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(tls)
-        .build_https();
-    SharedHttpClient::new(ConnectOnFirstRequest(client))
+    SharedHttpClient::new(OnFirstRequest::default())
 }
 
-/// An HTTP client whose connector (the TLS configuration with its parsed roots) is built by the
-/// first request, once per connect and read timeout, for every SDK client that shares it. The
-/// SDK's client checks its HTTP client as it is constructed, and the hyper client answers that by
-/// building a connector it then drops (so the system's roots would load at start): with the
-/// roots compiled in, that is only work at cold start, once per SDK client.
-#[derive(Debug)]
-struct ConnectOnFirstRequest(SharedHttpClient);
+/// The hyper client with the compiled-in roots; it parses them once per connect and read timeout.
+fn mozilla_roots_client() -> SharedHttpClient {
+    let roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(mozilla_roots_pem());
+    let tls = TlsContext::builder().with_trust_store(roots).build().expect("a trust store of certificates only");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
+}
 
-impl HttpClient for ConnectOnFirstRequest {
+/// An HTTP client built, with its trust store and connector, by the first request, and then shared
+/// by every SDK client of the process. Each SDK client checks its HTTP client as it is constructed,
+/// and the hyper client answers that by building a connector that it drops (so that the system's
+/// roots load at start): with the roots compiled in, that was only cold-start work, once per client.
+#[derive(Debug, Default)]
+struct OnFirstRequest(OnceLock<SharedHttpClient>);
+
+impl OnFirstRequest {
+    fn client(&self) -> &SharedHttpClient {
+        self.0.get_or_init(mozilla_roots_client)
+    }
+}
+
+impl HttpClient for OnFirstRequest {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        self.client().http_connector(settings, components)
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+        self.client().connector_metadata()
     }
 }
 
@@ -341,9 +352,10 @@ mod tests {
         // The hyper client builds (and drops) a connector in this check: each SDK client makes it.
         sdk_with(SharedHttpClient::new(CountingChecks(checks.clone()))).clients();
         assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 4);
-        let deferred =
-            SharedHttpClient::new(ConnectOnFirstRequest(SharedHttpClient::new(CountingChecks(checks.clone()))));
-        sdk_with(deferred).clients();
+        let deferred = OnFirstRequest::default();
+        let counting = SharedHttpClient::new(CountingChecks(checks.clone()));
+        assert!(deferred.0.set(counting).is_ok(), "nothing built it yet");
+        sdk_with(SharedHttpClient::new(deferred)).clients();
         assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 4, "the shared client is not checked at start");
     }
 
