@@ -1,6 +1,10 @@
 //! Building the AWS SDK clients, once per process, each with the timeouts every request gets;
-//! inside Lambda from its environment variables alone, and only the clients a function uses.
+//! inside Lambda from its environment variables alone, and only the clients a function uses. They
+//! share one HTTPS client that trusts the Mozilla roots compiled into the binary: the SDK's default
+//! reads and parses the system's certificate store (146 files and a bundle on the bench machine,
+//! ~8 ms) once per client, at construction, which was most of a cold start.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -8,6 +12,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use base64::Engine as _;
 
 use super::sdk_trace::SdkCalls;
 
@@ -64,6 +74,61 @@ impl Timeouts {
     }
 }
 
+/// The HTTPS client a process's SDK clients share: rustls over aws-lc-rs, as the SDK's default,
+/// trusting Mozilla's roots (`webpki-root-certs`, compiled in) instead of the system's store; it
+/// is built by the first request (`OnFirstRequest`).
+pub fn https_client() -> SharedHttpClient {
+    SharedHttpClient::new(OnFirstRequest::default())
+}
+
+/// The hyper client with the compiled-in roots; it parses them once per connect and read timeout.
+fn mozilla_roots_client() -> SharedHttpClient {
+    let roots = TrustStore::empty().with_native_roots(false).with_pem_certificate(mozilla_roots_pem());
+    let tls = TlsContext::builder().with_trust_store(roots).build().expect("a trust store of certificates only");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
+}
+
+/// An HTTP client built, with its trust store and connector, by the first request, and then shared
+/// by every SDK client of the process. Each SDK client checks its HTTP client as it is constructed,
+/// and the hyper client answers that by building a connector that it drops (so that the system's
+/// roots load at start): with the roots compiled in, that was only cold-start work, once per client.
+#[derive(Debug, Default)]
+struct OnFirstRequest(OnceLock<SharedHttpClient>);
+
+impl OnFirstRequest {
+    fn client(&self) -> &SharedHttpClient {
+        self.0.get_or_init(mozilla_roots_client)
+    }
+}
+
+impl HttpClient for OnFirstRequest {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.client().http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.client().connector_metadata()
+    }
+}
+
+/// The compiled-in roots as one PEM bundle, the form the SDK's trust store takes.
+fn mozilla_roots_pem() -> Vec<u8> {
+    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2_400);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        for line in encoded.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem.into_bytes()
+}
+
 /// Where the wiring gets its clients: all built up front (`AwsClients`), or each built when a
 /// function asks for it (`AwsSdk`), so a Lambda builds only the ones it uses.
 pub trait ClientSource {
@@ -110,6 +175,7 @@ impl AwsClients {
     /// test ones, which an emulator without IAM accepts.
     pub async fn emulator(endpoint: &str) -> AwsClients {
         let loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .timeout_config(Timeouts::EMULATOR.general())
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"));
@@ -151,7 +217,10 @@ impl AwsSdk {
         let timeouts = if endpoint_url.is_some() { Timeouts::EMULATOR } else { Timeouts::DEPLOYED };
         let sdk = match from_variables(|name| std::env::var(name).ok(), endpoint_url, timeouts) {
             Some(sdk) => sdk,
-            None => aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts.general()).load().await,
+            None => {
+                let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+                loader.timeout_config(timeouts.general()).load().await
+            }
         };
         AwsSdk { sdk, path_style: endpoint_url.is_some(), timeouts }
     }
@@ -201,6 +270,7 @@ fn from_variables(
         .region(Region::new(region))
         // Reads the variables at each refresh, as the default chain's first provider does.
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
+        .http_client(https_client())
         .retry_config(RetryConfig::standard())
         .timeout_config(timeouts.general());
     Some(match endpoint_url {
@@ -232,6 +302,61 @@ mod tests {
     fn expected(t: Timeouts) -> Vec<(Option<Duration>, Option<Duration>, Option<Duration>)> {
         let general = (Some(CONNECT_TIMEOUT), Some(t.attempt), Some(t.operation));
         vec![general, general, general, (Some(CONNECT_TIMEOUT), Some(t.s3_attempt), Some(t.s3_operation))]
+    }
+
+    #[test]
+    fn the_trust_store_holds_every_mozilla_root_in_pem() {
+        let pem = String::from_utf8(mozilla_roots_pem()).expect("PEM is ASCII");
+        let blocks: Vec<&str> = pem.split_terminator("-----END CERTIFICATE-----\n").collect();
+        assert_eq!(blocks.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        assert!(blocks.len() > 100, "Mozilla trusts well over 100 roots");
+        for (block, der) in blocks.iter().zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS) {
+            let body = block.strip_prefix("-----BEGIN CERTIFICATE-----\n").expect("each block opens with BEGIN");
+            assert!(body.lines().all(|line| line.len() <= 64), "RFC 7468 lines");
+            let decoded = base64::engine::general_purpose::STANDARD.decode(body.replace('\n', "")).expect("base64");
+            assert_eq!(decoded, der.as_ref());
+        }
+    }
+
+    /// An HTTP client that counts the checks SDK clients make of it as they are constructed.
+    #[derive(Debug, Default)]
+    struct CountingChecks(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl HttpClient for CountingChecks {
+        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+            unreachable!("no request is made")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+            _: &aws_smithy_types::config_bag::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn constructing_the_clients_builds_no_connector() {
+        let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sdk_with = |client: SharedHttpClient| AwsSdk {
+            sdk: SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .http_client(client)
+                .build(),
+            path_style: false,
+            timeouts: Timeouts::DEPLOYED,
+        };
+        // The hyper client builds (and drops) a connector in this check: each SDK client makes it.
+        sdk_with(SharedHttpClient::new(CountingChecks(checks.clone()))).clients();
+        assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 4);
+        let deferred = OnFirstRequest::default();
+        let counting = SharedHttpClient::new(CountingChecks(checks.clone()));
+        assert!(deferred.0.set(counting).is_ok(), "nothing built it yet");
+        sdk_with(SharedHttpClient::new(deferred)).clients();
+        assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 4, "the shared client is not checked at start");
     }
 
     #[tokio::test]
@@ -266,6 +391,7 @@ mod tests {
         let sdk = from_variables(lambda, None, Timeouts::DEPLOYED).expect("all variables set");
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert!(sdk.credentials_provider().is_some() && sdk.endpoint_url().is_none());
+        assert!(sdk.http_client().is_some(), "the shared client with the compiled-in roots, not the SDK's default");
         assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(RetryConfig::standard().max_attempts()));
         let clients = AwsSdk { sdk, path_style: false, timeouts: Timeouts::DEPLOYED }.clients();
         assert_eq!(timeouts_of(&clients), expected(Timeouts::DEPLOYED));
