@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/venv.sh
-cargo build --release --locked -p outbox-local -p outbox-api -p outbox-delivery -p outbox-dead-letter -p outbox-status-stream -p outbox-bench --bins
+cargo build --release --locked -p outbox-local -p outbox-api -p outbox-delivery -p outbox-dead-letter -p outbox-status-stream -p outbox-webhook -p outbox-bench --bins
 cargo bench --locked -p outbox --bench send_handler -- --warm-up-time 1 --measurement-time 3
 timeout --kill-after=10 1800 target/release/outbox-bench "$@"
 target/release/cost --json target/bench/cost.json

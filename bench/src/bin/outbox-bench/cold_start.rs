@@ -15,9 +15,11 @@ use outbox_bench::runtime_api::RuntimeApi;
 
 use crate::report::{Figure, Measurement};
 
-/// The three Lambda binaries, then the baseline.
-const BINARIES: [&str; 5] =
-    ["outbox-api", "outbox-delivery", "outbox-dead-letter", "outbox-status-stream", "hello-lambda"];
+/// The Lambda binaries, then the baseline.
+const BINARIES: [&str; 6] =
+    ["outbox-api", "outbox-delivery", "outbox-dead-letter", "outbox-status-stream", "outbox-webhook", "hello-lambda"];
+/// How many of `BINARIES` are functions.
+const FUNCTIONS: usize = BINARIES.len() - 1;
 
 #[derive(Debug, Serialize)]
 pub struct ColdStarts {
@@ -73,10 +75,10 @@ pub async fn cold_starts(root: &Path, runs: usize) -> Result<ColdStarts, String>
     }
     let size = |path: PathBuf| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut binaries = BTreeMap::new();
-    for name in &BINARIES[..4] {
+    for name in &BINARIES[..FUNCTIONS] {
         binaries.insert(name.to_string(), (median(&timings[name]), size(release.join(name))));
     }
-    let lambda_zip_binaries = BINARIES[..4]
+    let lambda_zip_binaries = BINARIES[..FUNCTIONS]
         .iter()
         .map(|name| (name.to_string(), size(root.join(format!("target/lambda/{name}/bootstrap")))))
         .filter(|(_, bytes)| *bytes > 0)
@@ -108,6 +110,7 @@ fn lambda_environment(name: &str) -> Vec<(String, String)> {
         ("OUTBOX_TABLE", "bench-table"),
         ("OUTBOX_QUEUE_URL", "http://127.0.0.1:9/000000000000/bench-jobs"),
         ("OUTBOX_DLQ_URL", "http://127.0.0.1:9/000000000000/bench-dlq"),
+        ("OUTBOX_EVENTS_QUEUE_URL", "http://127.0.0.1:9/000000000000/bench-events"),
         ("OUTBOX_MEDIA_BUCKET", "bench-media"),
         ("RUST_LOG", "info"),
     ])
