@@ -44,6 +44,7 @@ ALARMS = [
     "ApiFunctionErrorsAlarm", "ApiFunctionThrottlesAlarm", "DeliveryFunctionErrorsAlarm",
     "DeliveryFunctionThrottlesAlarm", "DeadLetterFunctionErrorsAlarm", "DeadLetterFunctionThrottlesAlarm",
     "EventsDeadLetterAlarm", "WebhookFunctionErrorsAlarm", "WebhookFunctionThrottlesAlarm",
+    "StatusStreamFunctionErrorsAlarm", "StatusStreamFunctionThrottlesAlarm",
 ]
 
 
@@ -87,7 +88,9 @@ def test_the_stuck_alarm_reads_the_jobs_queues_oldest_age_past_the_longest_healt
     assert 1000 < threshold < 1800, f"alarms after {threshold} s with the default base"
 
 
-@pytest.mark.parametrize("function", ["ApiFunction", "DeliveryFunction", "DeadLetterFunction", "WebhookFunction"])
+@pytest.mark.parametrize(
+    "function", ["ApiFunction", "DeliveryFunction", "DeadLetterFunction", "StatusStreamFunction", "WebhookFunction"]
+)
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
 def test_each_function_has_an_errors_and_a_throttles_alarm_on_itself(
     template: dict[str, Any], function: str, metric: str
@@ -169,3 +172,11 @@ def test_every_functions_role_may_write_traces_when_tracing_is_active(template: 
         ]
         assert len(tracing) == 1, f"{name}'s role {role} has no Tracing statement under TracingActive"
         assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= set(tracing[0]["Action"]), name
+
+
+def test_every_function_of_the_template_has_its_errors_and_throttles_alarms(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    missing = [f"{f}{m}Alarm" for f in functions for m in ("Errors", "Throttles") if f"{f}{m}Alarm" not in resources]
+    assert not missing, f"functions without their alarm: {missing}"
+    assert all(f"{f}ErrorsAlarm" in ALARMS and f"{f}ThrottlesAlarm" in ALARMS for f in functions)
