@@ -31,6 +31,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::domain::ids::OrgId;
 use crate::ports::StoreError;
 use indexes::{Index, PK, SK};
 
@@ -88,6 +89,24 @@ impl DynamoStore {
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", index.pk)
             .expression_attribute_values(":pk", s(partition))
+    }
+
+    /// Every item of an org's partition (`ORG#{org}`) whose sort key starts with `prefix`, page by
+    /// page: its phones, its webhooks. `consistent` where a caller reads what it may just have written.
+    pub(super) async fn org_items(&self, org: &OrgId, prefix: &str, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(format!("ORG#{org}")))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(consistent)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
     }
 
     /// Every item of an index partition, page by page; only sort keys from `since` on when given.

@@ -118,20 +118,7 @@ impl TenantStore for DynamoStore {
     }
 
     async fn list_phones(&self, org: &OrgId) -> Result<Vec<Phone>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :phone)")
-            .expression_attribute_values(":pk", s(format!("ORG#{org}")))
-            .expression_attribute_values(":phone", s("PHONE#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
-        items.into_iter().map(from_item).collect()
+        self.org_items(org, "PHONE#", false).await?.into_iter().map(from_item).collect()
     }
 
     async fn delete_phone(&self, org: &OrgId, phone_id: &PhoneId) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::{DynamoStore, Item, from_item, key, put_applied, s, to_item, unavailable};
+use super::{DynamoStore, Item, from_item, key, put_applied, to_item, unavailable};
 use crate::domain::ids::{OrgId, WebhookId};
 use crate::domain::webhook::WebhookRecord;
 use crate::ports::{StoreError, WebhookStore};
@@ -30,20 +30,8 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<WebhookRecord>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :webhook)")
-            .expression_attribute_values(":pk", s(format!("ORG#{org}")))
-            .expression_attribute_values(":webhook", s("WEBHOOK#"))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
+        // Consistent: a create counts the org's webhooks again right after its own write.
+        let items = self.org_items(org, "WEBHOOK#", true).await?;
         let mut found = items.into_iter().map(from_item).collect::<Result<Vec<WebhookRecord>, _>>()?;
         found.sort_by(|a, b| (a.created_at, &a.webhook_id).cmp(&(b.created_at, &b.webhook_id)));
         Ok(found)
