@@ -123,7 +123,7 @@ pub struct Usage {
     pub gb_seconds: f64,
     pub sqs_requests: f64,
     pub write_units: f64,
-    /// Strongly consistent reads of up to 4 KB (the phone's purge marker, once per delivery).
+    /// Strongly consistent reads of up to 4 KB (the phone's purge marker, once per delivery batch).
     pub read_units: f64,
     pub dynamodb_gb_months: f64,
     pub s3_puts: f64,
@@ -246,6 +246,19 @@ fn stream_share(inputs: &Inputs, messages: f64, counter_items: f64) -> (f64, f64
     (wru, invocations, gb_s)
 }
 
+/// A delivery batch's wall time: the measured batch against a 200 ms provider (memory ports), plus
+/// the store's three awaited round trips: every job's `begin_attempt`, the batch's one read of the
+/// phone's purge marker once they have all begun, every job's `finish_attempt`.
+fn delivery_batch_ms(inputs: &Inputs) -> f64 {
+    inputs.delivery_batch_ms + 3.0 * ROUND_TRIP_MS
+}
+
+/// Delivery invocations for `messages` of one phone, `BatchSize` at a time; each reads the
+/// phone's purge marker once (`deliver::purge_markers`).
+fn batches_delivered(inputs: &Inputs, messages: f64) -> f64 {
+    messages / inputs.batch_size
+}
+
 /// The API function's billed GB-s for one send: its CPU, then the limiter's UpdateItem, SendMessage
 /// and PutItem awaited in turn (and the media's PutObject before them).
 fn api_gb_seconds(inputs: &Inputs, cpu_us: f64, limiter: f64, media: bool) -> f64 {
@@ -259,8 +272,7 @@ fn single(inputs: &Inputs, name: &str, scenario: &Scenario, cpu_us: f64, media: 
     let writes = message_writes(&scenario.message, &inputs.indexes);
     let limiter_wru = inputs.limiter;
     let (stream_wru, stream_calls, stream_gb_s) = stream_share(inputs, 1.0e6, 1.0);
-    // A delivery batch: the measured batch against a 200 ms provider plus each message's two store writes.
-    let delivery_ms = inputs.delivery_batch_ms + 2.0 * ROUND_TRIP_MS;
+    let delivery_ms = delivery_batch_ms(inputs);
     let media_gb = scenario.media_bytes as f64 / GIB;
     let usage = Usage {
         api_requests: scenario.request_bytes.div_ceil(API_GATEWAY_CHUNK) as f64,
@@ -270,7 +282,7 @@ fn single(inputs: &Inputs, name: &str, scenario: &Scenario, cpu_us: f64, media: 
             + stream_gb_s,
         sqs_requests: 1.0 + 2.0 / inputs.batch_size,
         write_units: writes.iter().map(|(_, w)| w.total() as f64).sum::<f64>() + limiter_wru + stream_wru,
-        read_units: 1.0,
+        read_units: 1.0 / inputs.batch_size,
         dynamodb_gb_months: stored_bytes(&scenario.message.finished, &inputs.indexes) as f64 / GIB
             * inputs.retention_days
             / DAYS_PER_MONTH,
@@ -315,16 +327,16 @@ fn broadcast(inputs: &Inputs, scenario: &Scenario) -> Cost {
     // The limiter, two summary puts, then the job batches and the record puts at their concurrency.
     let api_rounds = 3.0 + (batches / BROADCAST_QUEUE_CONCURRENCY).ceil() + (n / BROADCAST_PUT_CONCURRENCY).ceil();
     let api_ms = inputs.text_cpu_us * n / 1e3 + ROUND_TRIP_MS * api_rounds;
-    let delivery_ms = inputs.delivery_batch_ms + 2.0 * ROUND_TRIP_MS;
+    let delivery_ms = delivery_batch_ms(inputs);
     let usage = Usage {
         api_requests: scenario.request_bytes.div_ceil(API_GATEWAY_CHUNK) as f64,
-        invocations: 1.0 + n / inputs.batch_size + stream_calls * n,
+        invocations: 1.0 + batches_delivered(inputs, n) + stream_calls * n,
         gb_seconds: gb_seconds(inputs.api_memory_mb, api_ms)
-            + n / inputs.batch_size * gb_seconds(inputs.delivery_memory_mb, delivery_ms)
+            + batches_delivered(inputs, n) * gb_seconds(inputs.delivery_memory_mb, delivery_ms)
             + stream_gb_s * n,
         sqs_requests: batches + 2.0 * n / inputs.batch_size,
         write_units: n * per_message + summary + inputs.limiter + stream_wru * n,
-        read_units: n,
+        read_units: batches_delivered(inputs, n),
         dynamodb_gb_months: (n * stored_bytes(&scenario.message.finished, &inputs.indexes) as f64
             + scenario.broadcast_summary.as_ref().map_or(0.0, |item| (item_size(item) + 100) as f64))
             / GIB

@@ -4,7 +4,8 @@
 //! reads and parses the system's certificate store (146 files and a bundle on the bench machine,
 //! ~8 ms) once per client, at construction, which was most of a cold start.
 
-use std::sync::OnceLock;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -129,13 +130,65 @@ fn mozilla_roots_pem() -> Vec<u8> {
     pem.into_bytes()
 }
 
-/// Where the wiring gets its clients: all built up front (`AwsClients`), or each built when a
-/// function asks for it (`AwsSdk`), so a Lambda builds only the ones it uses.
+/// An SDK client that is built the first time a request needs it (or one built already). Building
+/// a client parses its service's endpoint rules and partition table, about a quarter of a
+/// millisecond each: done at start for every client an API or delivery Lambda could use, that was
+/// most of what its cold start had over a hello-world binary's. The adapters hold these and reach
+/// the client through `Deref`, so a function pays only for the services its requests use, when
+/// they first use them.
+pub struct LazyClient<C>(Arc<Lazy<C>>);
+
+struct Lazy<C> {
+    client: OnceLock<C>,
+    build: std::sync::Mutex<Option<Box<dyn FnOnce() -> C + Send>>>,
+}
+
+impl<C> LazyClient<C> {
+    pub fn new(build: impl FnOnce() -> C + Send + 'static) -> LazyClient<C> {
+        LazyClient(Arc::new(Lazy { client: OnceLock::new(), build: std::sync::Mutex::new(Some(Box::new(build))) }))
+    }
+
+    /// Whether the client has been built (by a request, or because it was given built).
+    pub fn is_built(&self) -> bool {
+        self.0.client.get().is_some()
+    }
+}
+
+impl<C> From<C> for LazyClient<C> {
+    fn from(client: C) -> LazyClient<C> {
+        LazyClient(Arc::new(Lazy { client: OnceLock::from(client), build: std::sync::Mutex::new(None) }))
+    }
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> LazyClient<C> {
+        LazyClient(Arc::clone(&self.0))
+    }
+}
+
+impl<C> Deref for LazyClient<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        self.0.client.get_or_init(|| {
+            let build = self.0.build.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            build.expect("a client is built once: OnceLock runs one initialiser")()
+        })
+    }
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyClient").field("built", &self.is_built()).finish()
+    }
+}
+
+/// Where the wiring gets its clients: all built up front (`AwsClients`), or each built by the
+/// first request that uses it (`AwsSdk`), so a Lambda builds only the ones it uses.
 pub trait ClientSource {
-    fn dynamodb(&self) -> aws_sdk_dynamodb::Client;
-    fn sqs(&self) -> aws_sdk_sqs::Client;
-    fn s3(&self) -> aws_sdk_s3::Client;
-    fn secrets(&self) -> aws_sdk_secretsmanager::Client;
+    fn dynamodb(&self) -> LazyClient<aws_sdk_dynamodb::Client>;
+    fn sqs(&self) -> LazyClient<aws_sdk_sqs::Client>;
+    fn s3(&self) -> LazyClient<aws_sdk_s3::Client>;
+    fn secrets(&self) -> LazyClient<aws_sdk_secretsmanager::Client>;
 }
 
 /// The four clients the local runner, the admin CLI, the tests and the bench share.
@@ -180,32 +233,33 @@ impl AwsClients {
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"));
         let sdk = loader.credentials_provider(emulator_credentials()).load().await;
-        AwsSdk { sdk, path_style: true, timeouts: Timeouts::EMULATOR }.clients()
+        AwsSdk::new(sdk, true, Timeouts::EMULATOR).clients()
     }
 }
 
 impl ClientSource for AwsClients {
-    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        self.dynamodb.clone()
+    fn dynamodb(&self) -> LazyClient<aws_sdk_dynamodb::Client> {
+        self.dynamodb.clone().into()
     }
-    fn sqs(&self) -> aws_sdk_sqs::Client {
-        self.sqs.clone()
+    fn sqs(&self) -> LazyClient<aws_sdk_sqs::Client> {
+        self.sqs.clone().into()
     }
-    fn s3(&self) -> aws_sdk_s3::Client {
-        self.s3.clone()
+    fn s3(&self) -> LazyClient<aws_sdk_s3::Client> {
+        self.s3.clone().into()
     }
-    fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        self.secrets.clone()
+    fn secrets(&self) -> LazyClient<aws_sdk_secretsmanager::Client> {
+        self.secrets.clone().into()
     }
 }
 
-/// One process's SDK configuration, from which each client is built when asked for.
+/// One process's SDK configuration and its clients, each built by the first request that uses it
+/// and then shared by every adapter of the process.
 #[derive(Clone, Debug)]
 pub struct AwsSdk {
-    sdk: SdkConfig,
-    /// S3 on an emulator's endpoint needs path-style addressing.
-    path_style: bool,
-    timeouts: Timeouts,
+    dynamodb: LazyClient<aws_sdk_dynamodb::Client>,
+    sqs: LazyClient<aws_sdk_sqs::Client>,
+    s3: LazyClient<aws_sdk_s3::Client>,
+    secrets: LazyClient<aws_sdk_secretsmanager::Client>,
 }
 
 impl AwsSdk {
@@ -222,35 +276,61 @@ impl AwsSdk {
                 loader.timeout_config(timeouts.general()).load().await
             }
         };
-        AwsSdk { sdk, path_style: endpoint_url.is_some(), timeouts }
+        AwsSdk::new(sdk, endpoint_url.is_some(), timeouts)
     }
 
+    /// Each client carries `SdkCalls`, which records its calls as X-Ray subsegments when traced.
+    /// S3 on an emulator's endpoint needs path-style addressing.
+    fn new(sdk: SdkConfig, path_style: bool, timeouts: Timeouts) -> AwsSdk {
+        let config = sdk.clone();
+        let dynamodb = LazyClient::new(move || {
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&config).interceptor(SdkCalls).build(),
+            )
+        });
+        let config = sdk.clone();
+        let sqs = LazyClient::new(move || {
+            aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&config).interceptor(SdkCalls).build())
+        });
+        let config = sdk.clone();
+        let s3 = LazyClient::new(move || {
+            let config = aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(path_style)
+                .timeout_config(timeouts.s3())
+                .interceptor(SdkCalls)
+                .build();
+            aws_sdk_s3::Client::from_conf(config)
+        });
+        let secrets = LazyClient::new(move || {
+            let config = aws_sdk_secretsmanager::config::Builder::from(&sdk).interceptor(SdkCalls).build();
+            aws_sdk_secretsmanager::Client::from_conf(config)
+        });
+        AwsSdk { dynamodb, sqs, s3, secrets }
+    }
+
+    /// Every client, built now.
     pub fn clients(&self) -> AwsClients {
-        AwsClients { dynamodb: self.dynamodb(), sqs: self.sqs(), s3: self.s3(), secrets: self.secrets() }
+        AwsClients {
+            dynamodb: (*self.dynamodb).clone(),
+            sqs: (*self.sqs).clone(),
+            s3: (*self.s3).clone(),
+            secrets: (*self.secrets).clone(),
+        }
     }
 }
 
 impl ClientSource for AwsSdk {
-    // Each client carries `SdkCalls`, which records its calls as X-Ray subsegments when traced.
-    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&self.sdk).interceptor(SdkCalls).build(),
-        )
+    fn dynamodb(&self) -> LazyClient<aws_sdk_dynamodb::Client> {
+        self.dynamodb.clone()
     }
-    fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&self.sdk).interceptor(SdkCalls).build())
+    fn sqs(&self) -> LazyClient<aws_sdk_sqs::Client> {
+        self.sqs.clone()
     }
-    fn s3(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
-            .force_path_style(self.path_style)
-            .timeout_config(self.timeouts.s3())
-            .interceptor(SdkCalls)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+    fn s3(&self) -> LazyClient<aws_sdk_s3::Client> {
+        self.s3.clone()
     }
-    fn secrets(&self) -> aws_sdk_secretsmanager::Client {
-        let config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk).interceptor(SdkCalls).build();
-        aws_sdk_secretsmanager::Client::from_conf(config)
+    fn secrets(&self) -> LazyClient<aws_sdk_secretsmanager::Client> {
+        self.secrets.clone()
     }
 }
 
@@ -340,14 +420,13 @@ mod tests {
     #[test]
     fn constructing_the_clients_builds_no_connector() {
         let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let sdk_with = |client: SharedHttpClient| AwsSdk {
-            sdk: SdkConfig::builder()
+        let sdk_with = |client: SharedHttpClient| {
+            let sdk = SdkConfig::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new("us-east-1"))
                 .http_client(client)
-                .build(),
-            path_style: false,
-            timeouts: Timeouts::DEPLOYED,
+                .build();
+            AwsSdk::new(sdk, false, Timeouts::DEPLOYED)
         };
         // The hyper client builds (and drops) a connector in this check: each SDK client makes it.
         sdk_with(SharedHttpClient::new(CountingChecks(checks.clone()))).clients();
@@ -359,6 +438,27 @@ mod tests {
         assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 4, "the shared client is not checked at start");
     }
 
+    #[test]
+    fn a_client_is_built_by_its_first_use_once_and_shared_by_every_adapter() {
+        let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(SharedHttpClient::new(CountingChecks(checks.clone())))
+            .build();
+        let aws = AwsSdk::new(sdk, false, Timeouts::DEPLOYED);
+        let (store, other_store, queue) = (aws.dynamodb(), aws.dynamodb(), aws.sqs());
+        assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing is built at start");
+        assert!(!store.is_built() && !queue.is_built());
+        assert_eq!(store.config().region().map(|r| r.as_ref()), Some("us-east-1"));
+        assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 1, "one client built by its first use");
+        assert!(other_store.is_built(), "the same client, shared");
+        assert!(!queue.is_built() && !aws.s3().is_built() && !aws.secrets().is_built(), "the unused ones are not");
+        let _ = other_store.config();
+        assert_eq!(checks.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(LazyClient::from(42).is_built(), "a client given built is built");
+    }
+
     #[tokio::test]
     async fn every_client_has_connect_attempt_and_operation_timeouts() {
         let sdk = aws_config::SdkConfig::builder()
@@ -366,7 +466,7 @@ mod tests {
             .region(Region::new("us-east-1"))
             .timeout_config(Timeouts::DEPLOYED.general())
             .build();
-        let deployed = AwsSdk { sdk, path_style: false, timeouts: Timeouts::DEPLOYED }.clients();
+        let deployed = AwsSdk::new(sdk, false, Timeouts::DEPLOYED).clients();
         assert_eq!(timeouts_of(&deployed), expected(Timeouts::DEPLOYED));
         let emulator = AwsClients::emulator("http://127.0.0.1:9").await;
         assert_eq!(timeouts_of(&emulator), expected(Timeouts::EMULATOR));
@@ -393,7 +493,7 @@ mod tests {
         assert!(sdk.credentials_provider().is_some() && sdk.endpoint_url().is_none());
         assert!(sdk.http_client().is_some(), "the shared client with the compiled-in roots, not the SDK's default");
         assert_eq!(sdk.retry_config().map(|r| r.max_attempts()), Some(RetryConfig::standard().max_attempts()));
-        let clients = AwsSdk { sdk, path_style: false, timeouts: Timeouts::DEPLOYED }.clients();
+        let clients = AwsSdk::new(sdk, false, Timeouts::DEPLOYED).clients();
         assert_eq!(timeouts_of(&clients), expected(Timeouts::DEPLOYED));
         let local = from_variables(lambda, Some("http://127.0.0.1:9"), Timeouts::EMULATOR).expect("set");
         assert_eq!(local.endpoint_url(), Some("http://127.0.0.1:9"));
@@ -404,7 +504,7 @@ mod tests {
         assert!(from_variables(no_secret, None, Timeouts::DEPLOYED).is_none());
         // A request gets as far as connecting: the clients' defaults supply the sleep and time
         // source the timeouts and retries need, which the config does not set.
-        let closed = AwsSdk { sdk: local, path_style: true, timeouts: Timeouts::EMULATOR };
+        let closed = AwsSdk::new(local, true, Timeouts::EMULATOR);
         let err = closed.dynamodb().list_tables().send().await.expect_err("nothing listens on port 9");
         assert!(
             matches!(err, aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)),

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+
+use super::aws::LazyClient;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -13,13 +15,13 @@ use crate::ports::{MediaError, MediaStore, ObjectInfo, PresignedPut};
 
 #[derive(Clone, Debug)]
 pub struct S3MediaStore {
-    client: Client,
+    client: LazyClient<Client>,
     bucket: String,
 }
 
 impl S3MediaStore {
-    pub fn new(client: Client, bucket: impl Into<String>) -> S3MediaStore {
-        S3MediaStore { client, bucket: bucket.into() }
+    pub fn new(client: impl Into<LazyClient<Client>>, bucket: impl Into<String>) -> S3MediaStore {
+        S3MediaStore { client: client.into(), bucket: bucket.into() }
     }
 }
 

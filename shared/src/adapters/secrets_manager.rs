@@ -3,16 +3,18 @@
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
+use super::aws::LazyClient;
+
 use crate::ports::{SecretError, SecretStore};
 
 #[derive(Clone, Debug)]
 pub struct SecretsManager {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl SecretsManager {
-    pub fn new(client: Client) -> SecretsManager {
-        SecretsManager { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> SecretsManager {
+        SecretsManager { client: client.into() }
     }
 }
 

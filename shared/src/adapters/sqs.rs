@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
+
+use super::aws::LazyClient;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::{StreamExt, stream};
 use tracing::warn;
@@ -25,7 +27,7 @@ const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: Client,
+    client: LazyClient<Client>,
     queue_url: String,
     dlq_url: String,
     /// The longest `DelaySeconds` a job is sent with (`Config::max_delay`).
@@ -33,9 +35,13 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
-    pub fn new(client: Client, queue_url: impl Into<String>, dlq_url: impl Into<String>) -> SqsQueue {
+    pub fn new(
+        client: impl Into<LazyClient<Client>>,
+        queue_url: impl Into<String>,
+        dlq_url: impl Into<String>,
+    ) -> SqsQueue {
         let max_delay = Duration::from_secs(MAX_SQS_DELAY_SECS as u64);
-        SqsQueue { client, queue_url: queue_url.into(), dlq_url: dlq_url.into(), max_delay }
+        SqsQueue { client: client.into(), queue_url: queue_url.into(), dlq_url: dlq_url.into(), max_delay }
     }
 
     /// Sends jobs with at most `max_delay` (instead of SQS's 15 minutes).
@@ -150,13 +156,13 @@ impl JobQueue for SqsQueue {
 /// The webhook events queue (its dead-letter queue is the redrive policy's, read by `outbox-admin`).
 #[derive(Clone, Debug)]
 pub struct SqsEvents {
-    client: Client,
+    client: LazyClient<Client>,
     queue_url: String,
 }
 
 impl SqsEvents {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> SqsEvents {
-        SqsEvents { client, queue_url: queue_url.into() }
+    pub fn new(client: impl Into<LazyClient<Client>>, queue_url: impl Into<String>) -> SqsEvents {
+        SqsEvents { client: client.into(), queue_url: queue_url.into() }
     }
 
     /// One SendMessageBatch call; an entry SQS did not take fails the whole call.
@@ -202,13 +208,13 @@ impl EventQueue for SqsEvents {
 /// The events dead-letter queue, read by a replay.
 #[derive(Clone, Debug)]
 pub struct SqsDeadEvents {
-    client: Client,
+    client: LazyClient<Client>,
     dlq_url: String,
 }
 
 impl SqsDeadEvents {
-    pub fn new(client: Client, dlq_url: impl Into<String>) -> SqsDeadEvents {
-        SqsDeadEvents { client, dlq_url: dlq_url.into() }
+    pub fn new(client: impl Into<LazyClient<Client>>, dlq_url: impl Into<String>) -> SqsDeadEvents {
+        SqsDeadEvents { client: client.into(), dlq_url: dlq_url.into() }
     }
 }
 

@@ -4,6 +4,7 @@
 //! their batches through `sqs_batch`.
 
 pub mod dead_letter;
+pub mod purge_markers;
 pub mod retry;
 pub mod sqs_batch;
 
@@ -22,6 +23,7 @@ use crate::metrics::{self, Metrics};
 use crate::ports::{AttemptResult, BeginAttempt, Clock, JobQueue, StatusStore, StoreError};
 use crate::providers::{DeliveryError, Providers, REQUEST_TIMEOUT};
 use crate::telemetry::chain;
+use purge_markers::{PurgeMarkers, Ticket};
 use retry::RetryPolicy;
 use sqs_batch::{ReceivedRecord, batch_response};
 
@@ -129,10 +131,13 @@ pub fn invocation_deadline(deadline_ms: u64, now: Timestamp, timeout: Duration) 
 }
 
 /// The Lambda handler: every record decoded and delivered on its own, concurrently, each within
-/// the invocation's `deadline` (Lambda's `Context::deadline`; the local event source's own).
+/// the invocation's `deadline` (Lambda's `Context::deadline`; the local event source's own). The
+/// batch's jobs share one read of each phone's purge marker (`purge_markers`).
 pub async fn handle_batch(delivery: &Delivery, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse {
-    let results = join_all(event.records.into_iter().filter_map(ReceivedRecord::from_sqs).map(|record| async move {
-        let failed = !handle_record(delivery, &record, deadline).await;
+    let records: Vec<ReceivedRecord> = event.records.into_iter().filter_map(ReceivedRecord::from_sqs).collect();
+    let (_markers, tickets) = PurgeMarkers::for_batch(delivery.store.clone(), records.len());
+    let results = join_all(records.into_iter().zip(tickets).map(|(record, ticket)| async move {
+        let failed = !handle_record(delivery, &record, ticket, deadline).await;
         failed.then_some(record.message_id)
     }))
     .await;
@@ -140,11 +145,11 @@ pub async fn handle_batch(delivery: &Delivery, event: SqsEvent, deadline: Timest
 }
 
 /// Processes one record; `true` when it may be deleted.
-async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: Timestamp) -> bool {
+async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, marker: Ticket, deadline: Timestamp) -> bool {
     let (job, outcome) = match Job::decode(&record.body) {
         Ok(job) => {
             let span = info_span!("deliver", queue_id = %job.queue_id, org_id = %job.org_id, receive_count = record.receive_count);
-            let outcome = deliver_job(delivery, &job, deadline).instrument(span).await;
+            let outcome = deliver_job(delivery, &job, marker, deadline).instrument(span).await;
             (Some(job), outcome)
         }
         Err(err) => (None, JobOutcome::DeadLetter { reason: format!("malformed job: {err}") }),
@@ -203,8 +208,9 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, deadline: T
 /// Delivers one job: the conditional `queued → sending` transition, one provider call, the outcome.
 /// The record's attempt count, not SQS's receive count, decides the backoff and when to give up:
 /// throttles, duplicates and crashed batch-mates consume receives without an attempt.
-/// Nothing is started that could not be finished and recorded before `deadline`.
-pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) -> JobOutcome {
+/// Nothing is started that could not be finished and recorded before `deadline`. `marker` is the
+/// job's share of its batch's purge-marker reads (`Ticket::alone` for a job on its own).
+pub async fn deliver_job(delivery: &Delivery, job: &Job, marker: Ticket, deadline: Timestamp) -> JobOutcome {
     let started = delivery.clock.now();
     if job.is_early(started.epoch_secs()) {
         return defer(delivery, job).await;
@@ -238,7 +244,7 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
 
     let attempt = message.attempts;
     // Read after the attempt began, so a purge either saw this message sending or is seen here.
-    match delivery.store.phone_purged_at(&job.org_id, &message.phone_id).await {
+    match marker.purged_at(&job.org_id, &message.phone_id).await {
         Ok(Some(purged_at)) if message.purged_by(purged_at) => {
             let recorded = record_outcome(delivery, job, attempt, AttemptResult::Purged, deadline).await;
             if let Ok(true) = recorded {
@@ -258,6 +264,12 @@ pub async fn deliver_job(delivery: &Delivery, job: &Job, deadline: Timestamp) ->
             return JobOutcome::PassOn { after: delivery.retry.delay_for(1) };
         }
     }
+    // The wait for the batch's marker reads came out of the same invocation.
+    let Some(budget) = call_budget(budget, deadline.since(delivery.clock.now())) else {
+        info!("too little of the invocation left after the purge-marker read; undoing the attempt and passing it on");
+        let _ = record_outcome(delivery, job, attempt, AttemptResult::Released, deadline).await;
+        return JobOutcome::PassOn { after: Duration::from_secs(1) };
+    };
     // The budget and the backoff count this generation's attempts: a replay gets the full budget again.
     let this_round = attempt.saturating_sub(message.attempts_before_replay);
     let provider = message.provider.as_str();

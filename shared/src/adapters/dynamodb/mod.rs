@@ -22,6 +22,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+
+use crate::adapters::aws::LazyClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -57,13 +59,13 @@ const BATCH_RETRIES: u32 = 5;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into() }
+    pub fn new(client: impl Into<LazyClient<Client>>, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client: client.into(), table: table.into() }
     }
 
     /// The item at `key`, read consistently (a status asked for right after a write sees it).

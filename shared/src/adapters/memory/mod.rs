@@ -57,6 +57,8 @@ pub struct MemoryStore {
     /// The sparse provider-message-id index (gsi6): real providers' messages once sent.
     provider_ids: Mutex<HashMap<(OrgId, String), QueueId>>,
     faults: Mutex<Vec<Fault>>,
+    /// Calls of each operation that can be faulted, counted (tests).
+    calls: Mutex<HashMap<String, usize>>,
     counters: Mutex<HashMap<CounterItem, counters::CounterItemState>>,
     /// Each message record as the in-memory stream last passed it to the counters.
     streamed: Mutex<HashMap<(OrgId, QueueId), MessageView>>,
@@ -84,8 +86,14 @@ impl MemoryStore {
         lock(&self.faults).iter().filter(|f| f.op == op).map(|f| f.times).sum()
     }
 
+    /// How many times `op` has been called (an operation that can be faulted).
+    pub fn calls_of(&self, op: &str) -> usize {
+        lock(&self.calls).get(op).copied().unwrap_or(0)
+    }
+
     /// The injected failure of this call of `op`, if any.
     pub(super) fn fault(&self, op: &str) -> Result<(), StoreError> {
+        *lock(&self.calls).entry(op.to_string()).or_default() += 1;
         let mut faults = lock(&self.faults);
         let Some(fault) = faults.iter_mut().find(|f| f.op == op && (f.skip > 0 || f.times > 0)) else { return Ok(()) };
         if fault.skip > 0 {

@@ -55,3 +55,24 @@ async fn a_marker_that_cannot_be_read_undoes_the_attempt_and_passes_the_job_on()
     assert!(h.receive(&again[0].encode(), 1).await.is_empty());
     assert_eq!((h.record(&queue_id).await.status, h.calls(&queue_id)), (Status::Sent, 1));
 }
+
+#[tokio::test]
+async fn a_batch_reads_its_phones_marker_once_and_cancels_every_job_a_purge_came_before() {
+    let h = Harness::new();
+    let mut accepted = vec![];
+    for _ in 0..10 {
+        accepted.push(h.accept(NORMAL).await);
+    }
+    purger(&h).purge(h.org(), PurgeSelection::Phone(h.phone.phone_id.clone())).await.unwrap();
+    h.clock.advance(Duration::from_millis(5));
+    // One job that fails to decode is in the batch too: its ticket must not hold the others back.
+    let mut records: Vec<_> =
+        accepted.iter().enumerate().map(|(i, (_, job))| sqs_message(&format!("msg-{i}"), job, 1)).collect();
+    records.push(sqs_message("msg-bad", "not a job", 1));
+    assert!(failed_ids(&h.deliver(records).await).is_empty(), "all acknowledged, the bad one dead-lettered");
+    for (queue_id, _) in &accepted {
+        assert_eq!((h.record(queue_id).await.status, h.calls(queue_id)), (Status::Cancelled, 0));
+    }
+    assert_eq!(h.store.calls_of("phone_purged_at"), 1, "one read for the batch's one phone");
+    assert_eq!(h.dead_letters().len(), 1);
+}
