@@ -13,6 +13,7 @@ pub mod cache;
 pub mod config;
 pub mod deliver;
 pub mod domain;
+pub mod lazy_client;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod metrics;

@@ -18,6 +18,7 @@ use crate::api::{ApiPorts, ApiSettings, AppState};
 use crate::deliver::Delivery;
 use crate::deliver::dead_letter::DeadLetters;
 use crate::deliver::retry::RetryPolicy;
+use crate::lazy_client::LazyClient;
 use crate::metrics::Metrics;
 use crate::net::egress::Egress;
 use crate::ports::{Clock, StatusStore, SystemClock, Tracking};
@@ -169,11 +170,12 @@ pub fn status_stream(config: &Config, aws: &impl ClientSource) -> StatusStream {
 pub fn webhook_sender(config: &Config, aws: &impl ClientSource) -> Option<WebhookSender> {
     let queue_url = config.events_queue_url.as_ref()?;
     let egress = Egress::new(config.allow_private_targets);
+    let resolver = egress.clone();
     Some(WebhookSender {
         webhooks: Arc::new(DynamoStore::new(aws.dynamodb(), &config.table)),
         secrets: Arc::new(SecretsManager::new(aws.secrets())),
         queue: Arc::new(SqsEvents::new(aws.sqs(), queue_url)),
-        http: crate::webhooks::http_client(&egress),
+        http: LazyClient::new(move || crate::webhooks::http_client(&resolver)),
         egress,
         clock: system_clock(),
         retry: RetryPolicy { base: config.webhook_retry_base },

@@ -6,7 +6,9 @@ use outbox::Config;
 use outbox::adapters::aws::AwsSdk;
 use outbox::telemetry::xray::{self, Daemon};
 
-#[tokio::main]
+// One thread: Lambda gives a process one invocation at a time, and its work is awaiting AWS and
+// the providers. No worker threads to start (cold start) or per-thread malloc arenas (memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     outbox::telemetry::init();
     let config = Config::from_env()?;

@@ -4,8 +4,7 @@
 //! reads and parses the system's certificate store (146 files and a bundle on the bench machine,
 //! ~8 ms) once per client, at construction, which was most of a cold start.
 
-use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -21,6 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine as _;
 
 use super::sdk_trace::SdkCalls;
+pub use crate::lazy_client::LazyClient;
 
 /// Opening a connection to an endpoint; in-region (or on loopback) this takes milliseconds.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -128,58 +128,6 @@ fn mozilla_roots_pem() -> Vec<u8> {
         pem.push_str("-----END CERTIFICATE-----\n");
     }
     pem.into_bytes()
-}
-
-/// An SDK client that is built the first time a request needs it (or one built already). Building
-/// a client parses its service's endpoint rules and partition table, about a quarter of a
-/// millisecond each: done at start for every client an API or delivery Lambda could use, that was
-/// most of what its cold start had over a hello-world binary's. The adapters hold these and reach
-/// the client through `Deref`, so a function pays only for the services its requests use, when
-/// they first use them.
-pub struct LazyClient<C>(Arc<Lazy<C>>);
-
-struct Lazy<C> {
-    client: OnceLock<C>,
-    build: std::sync::Mutex<Option<Box<dyn FnOnce() -> C + Send>>>,
-}
-
-impl<C> LazyClient<C> {
-    pub fn new(build: impl FnOnce() -> C + Send + 'static) -> LazyClient<C> {
-        LazyClient(Arc::new(Lazy { client: OnceLock::new(), build: std::sync::Mutex::new(Some(Box::new(build))) }))
-    }
-
-    /// Whether the client has been built (by a request, or because it was given built).
-    pub fn is_built(&self) -> bool {
-        self.0.client.get().is_some()
-    }
-}
-
-impl<C> From<C> for LazyClient<C> {
-    fn from(client: C) -> LazyClient<C> {
-        LazyClient(Arc::new(Lazy { client: OnceLock::from(client), build: std::sync::Mutex::new(None) }))
-    }
-}
-
-impl<C> Clone for LazyClient<C> {
-    fn clone(&self) -> LazyClient<C> {
-        LazyClient(Arc::clone(&self.0))
-    }
-}
-
-impl<C> Deref for LazyClient<C> {
-    type Target = C;
-    fn deref(&self) -> &C {
-        self.0.client.get_or_init(|| {
-            let build = self.0.build.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-            build.expect("a client is built once: OnceLock runs one initialiser")()
-        })
-    }
-}
-
-impl<C> std::fmt::Debug for LazyClient<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LazyClient").field("built", &self.is_built()).finish()
-    }
 }
 
 /// Where the wiring gets its clients: all built up front (`AwsClients`), or each built by the

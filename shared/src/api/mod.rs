@@ -23,7 +23,7 @@ pub use error::ApiError;
 pub use idempotency::{IdempotencyError, IdempotencyKey};
 pub use rate_limit::block_size as rate_token_block;
 pub use rate_limit::{RateLimiter, RateStatus};
-pub use state::{ApiPorts, ApiSettings, AppState};
+pub use state::{ApiPorts, ApiSettings, AppParts, AppState};
 
 use routes::{assets, chats, health, media, message, provider, queue, send, webhooks};
 
@@ -93,19 +93,19 @@ pub fn routes() -> Vec<(Method, &'static str, Access, MethodRouter<AppState>)> {
 
 /// The whole API. Paths carry the `/v1` stage prefix, as API Gateway passes it with a `v1` stage.
 pub fn router(state: AppState) -> Router {
-    let (mut public, mut keyed) = (Router::new(), Router::new());
-    for (_, path, access, handler) in routes() {
-        match access {
-            Access::Public | Access::ProviderSigned => public = public.route(path, handler),
-            Access::ApiKey => keyed = keyed.route(path, handler),
-        }
+    let (keyed, public): (Vec<_>, Vec<_>) =
+        routes().into_iter().partition(|(_, _, access, _)| *access == Access::ApiKey);
+    // `route_layer` covers the routes added before it: the keyed ones, then the public ones join the
+    // same router (a `merge` of two routers would insert each public route twice, at cold start).
+    let mut router = Router::new();
+    for (_, path, _, handler) in keyed {
+        router = router.route(path, handler);
     }
-    keyed
-        .route_layer(from_fn_with_state(state.clone(), auth::authenticate))
-        .merge(public)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+    router = router.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+    for (_, path, _, handler) in public {
+        router = router.route(path, handler);
+    }
+    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

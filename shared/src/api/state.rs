@@ -52,9 +52,28 @@ pub struct ApiSettings {
     pub api_timeout: Duration,
 }
 
-/// Everything the routes need, cloned cheaply into each request.
+/// Everything the routes need, in one allocation: axum clones the state into every route as the
+/// router is built (and into each request), and a clone is one reference count, not forty. Reads
+/// go through `Deref`; a test that swaps a port writes through `DerefMut` (copy on write).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut AppParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What `AppState` holds.
+#[derive(Clone)]
+pub struct AppParts {
     pub store: Arc<dyn StatusStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
@@ -90,7 +109,7 @@ impl AppState {
             metrics: enqueuer.metrics.clone(),
         };
         let inbound = Inbound::new(receipts, ports.tenants.clone(), ports.secrets.clone(), settings.auth_cache_ttl);
-        AppState {
+        AppState(Arc::new(AppParts {
             store: ports.store,
             tenants: ports.tenants,
             idempotency: ports.idempotency,
@@ -110,6 +129,6 @@ impl AppState {
             api_timeout: settings.api_timeout,
             keys: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
             phones: Arc::new(TtlCache::new(settings.auth_cache_ttl, CACHE_CAPACITY)),
-        }
+        }))
     }
 }

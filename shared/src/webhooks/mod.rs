@@ -17,6 +17,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::deliver::retry::RetryPolicy;
 use crate::deliver::sqs_batch::{ReceivedRecord, batch_response};
 use crate::domain::webhook::{EventDelivery, WebhookSecrets};
+use crate::lazy_client::LazyClient;
 use crate::metrics::{self, Metrics};
 use crate::net::egress::Egress;
 use crate::net::signatures::webhook_header;
@@ -43,7 +44,8 @@ pub struct WebhookSender {
     pub queue: Arc<dyn EventQueue>,
     /// Where webhooks may point: checked again at each call, since DNS can change.
     pub egress: Egress,
-    pub http: reqwest::Client,
+    /// Built by the first call (`http_client`): its trust store is no cold-start work.
+    pub http: LazyClient<reqwest::Client>,
     pub clock: Arc<dyn Clock>,
     pub retry: RetryPolicy,
     pub metrics: Metrics,

@@ -88,7 +88,7 @@ fn harness(allow_private: bool) -> Harness {
         webhooks: store.clone(),
         secrets: secrets.clone(),
         queue: queue.clone(),
-        http: http_client(&egress),
+        http: http_client(&egress).into(),
         egress,
         clock: clock.clone(),
         retry: RetryPolicy { base: Duration::from_secs(60) },
@@ -254,7 +254,7 @@ async fn a_hostname_that_resolves_to_a_private_address_is_refused_at_call_time()
     // The name was public when the webhook was created; now it answers a private address.
     let lookup = FixedLookup::new([("hooks.example.com", vec!["10.0.0.7".parse().unwrap()])]);
     let egress = Egress::new(false).with_lookup(Arc::new(lookup));
-    h.sender.http = http_client(&egress);
+    h.sender.http = http_client(&egress).into();
     h.sender.egress = egress;
     let webhook = h.webhook("https://hooks.example.com/outbox", &WebhookSecrets::new("whsec_e".into())).await;
     let Outcome::Failed(reason) = deliver(&h.sender, &delivery(&webhook)).await else {
