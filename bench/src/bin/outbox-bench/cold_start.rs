@@ -94,7 +94,7 @@ pub async fn cold_starts(root: &Path, runs: usize) -> Result<ColdStarts, String>
 
 /// What Lambda gives a function (and what our functions need) when AWS_LAMBDA_RUNTIME_API is
 /// the emulator: no network is touched before the first `next`.
-fn lambda_environment(name: &str) -> Vec<(String, String)> {
+pub fn lambda_environment(name: &str) -> Vec<(String, String)> {
     env_vars(&[
         ("AWS_LAMBDA_FUNCTION_NAME", name),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
