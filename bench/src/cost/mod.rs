@@ -276,13 +276,13 @@ fn single(inputs: &Inputs, name: &str, scenario: &Scenario, cpu_us: f64, media: 
     let media_gb = scenario.media_bytes as f64 / GIB;
     let usage = Usage {
         api_requests: scenario.request_bytes.div_ceil(API_GATEWAY_CHUNK) as f64,
-        invocations: 1.0 + 1.0 / inputs.batch_size + stream_calls,
+        invocations: 1.0 + batches_delivered(inputs, 1.0) + stream_calls,
         gb_seconds: api_gb_seconds(inputs, cpu_us, inputs.limiter, media)
             + gb_seconds(inputs.delivery_memory_mb, delivery_ms) / inputs.batch_size
             + stream_gb_s,
         sqs_requests: 1.0 + 2.0 / inputs.batch_size,
         write_units: writes.iter().map(|(_, w)| w.total() as f64).sum::<f64>() + limiter_wru + stream_wru,
-        read_units: 1.0 / inputs.batch_size,
+        read_units: batches_delivered(inputs, 1.0),
         dynamodb_gb_months: stored_bytes(&scenario.message.finished, &inputs.indexes) as f64 / GIB
             * inputs.retention_days
             / DAYS_PER_MONTH,

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-
-use super::aws::LazyClient;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
+
+use super::aws::LazyClient;
 
 use crate::ports::{MediaError, MediaStore, ObjectInfo, PresignedPut};
 

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-
-use super::aws::LazyClient;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use futures_util::{StreamExt, stream};
 use tracing::warn;
 
+use super::aws::LazyClient;
 use crate::domain::ids::QueueId;
 use crate::domain::job::{Job, MAX_SQS_DELAY_SECS};
 use crate::domain::time::Timestamp;

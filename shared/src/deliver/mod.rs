@@ -135,7 +135,7 @@ pub fn invocation_deadline(deadline_ms: u64, now: Timestamp, timeout: Duration) 
 /// batch's jobs share one read of each phone's purge marker (`purge_markers`).
 pub async fn handle_batch(delivery: &Delivery, event: SqsEvent, deadline: Timestamp) -> SqsBatchResponse {
     let records: Vec<ReceivedRecord> = event.records.into_iter().filter_map(ReceivedRecord::from_sqs).collect();
-    let (_markers, tickets) = PurgeMarkers::for_batch(delivery.store.clone(), records.len());
+    let tickets = PurgeMarkers::for_batch(delivery.store.clone(), records.len());
     let results = join_all(records.into_iter().zip(tickets).map(|(record, ticket)| async move {
         let failed = !handle_record(delivery, &record, ticket, deadline).await;
         failed.then_some(record.message_id)
@@ -209,7 +209,7 @@ async fn handle_record(delivery: &Delivery, record: &ReceivedRecord, marker: Tic
 /// The record's attempt count, not SQS's receive count, decides the backoff and when to give up:
 /// throttles, duplicates and crashed batch-mates consume receives without an attempt.
 /// Nothing is started that could not be finished and recorded before `deadline`. `marker` is the
-/// job's share of its batch's purge-marker reads (`Ticket::alone` for a job on its own).
+/// job's share of its batch's purge-marker reads (`PurgeMarkers::for_batch`).
 pub async fn deliver_job(delivery: &Delivery, job: &Job, marker: Ticket, deadline: Timestamp) -> JobOutcome {
     let started = delivery.clock.now();
     if job.is_early(started.epoch_secs()) {

@@ -35,16 +35,15 @@ struct State {
 }
 
 impl PurgeMarkers {
-    /// The coordinator of a batch and one ticket per job in it.
-    pub fn for_batch(store: Arc<dyn StatusStore>, jobs: usize) -> (Arc<PurgeMarkers>, Vec<Ticket>) {
+    /// One ticket per job of a batch of `jobs`, sharing the batch's reads.
+    pub fn for_batch(store: Arc<dyn StatusStore>, jobs: usize) -> Vec<Ticket> {
         let markers = Arc::new(PurgeMarkers {
             store,
             state: Mutex::new(State { outstanding: jobs, wanted: Vec::new() }),
             all_in: Notify::new(),
             read: OnceCell::new(),
         });
-        let tickets = (0..jobs).map(|_| Ticket { markers: Some(markers.clone()) }).collect();
-        (markers, tickets)
+        (0..jobs).map(|_| Ticket { markers: Some(markers.clone()) }).collect()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -92,11 +91,6 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// A batch of one: the read starts as soon as this job asks.
-    pub fn alone(store: Arc<dyn StatusStore>) -> Ticket {
-        PurgeMarkers::for_batch(store, 1).1.pop().expect("one ticket")
-    }
-
     /// When `phone`'s queue was last purged, read after every job of the batch has begun its
     /// attempt or ended without one. Call it after this job's attempt began.
     pub async fn purged_at(mut self, org: &OrgId, phone: &PhoneId) -> Marker {
@@ -130,7 +124,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_reads_each_phones_marker_once_after_every_job_has_checked_in() {
         let store = Arc::new(MemoryStore::default());
-        let (_, mut tickets) = PurgeMarkers::for_batch(store.clone(), 4);
+        let mut tickets = PurgeMarkers::for_batch(store.clone(), 4);
         let (a, b) = (phone("phone-a"), phone("phone-b"));
         let (first, second, third, last) =
             (tickets.pop().unwrap(), tickets.pop().unwrap(), tickets.pop().unwrap(), tickets.pop().unwrap());
@@ -154,12 +148,12 @@ mod tests {
     async fn a_failed_read_fails_every_job_of_that_phone_and_a_lone_ticket_reads_at_once() {
         let store = Arc::new(MemoryStore::default());
         store.inject_fault("phone_purged_at", 0, 1, StoreError::unavailable("GetItem", "throttled"));
-        let (_, mut tickets) = PurgeMarkers::for_batch(store.clone(), 2);
+        let mut tickets = PurgeMarkers::for_batch(store.clone(), 2);
         let a = phone("phone-a");
         let (one, two) =
             tokio::join!(tickets.pop().unwrap().purged_at(&a.0, &a.1), tickets.pop().unwrap().purged_at(&a.0, &a.1));
         assert!(one.is_err() && two.is_err());
-        let alone = Ticket::alone(store.clone()).purged_at(&a.0, &a.1).await;
+        let alone = PurgeMarkers::for_batch(store.clone(), 1).remove(0).purged_at(&a.0, &a.1).await;
         assert_eq!(alone.unwrap(), None);
         assert_eq!(store.calls_of("phone_purged_at"), 2);
     }

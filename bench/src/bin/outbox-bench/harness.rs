@@ -50,8 +50,7 @@ impl Bench<'_> {
     }
 
     pub async fn send_text(&self, base: &str, i: usize) -> Result<(), String> {
-        let body = json!({"chat_id": format!("9199{:08}", i), "message": format!("Your order #{i} has shipped.")});
-        self.send_body(base, body.to_string()).await
+        self.send_body(base, text_body(i)).await
     }
 
     pub async fn send_body(&self, base: &str, body: String) -> Result<(), String> {
@@ -72,6 +71,11 @@ impl Bench<'_> {
         }
         Ok(())
     }
+}
+
+/// The body of the bench's `i`-th text send.
+pub fn text_body(i: usize) -> String {
+    json!({"chat_id": format!("9199{:08}", i), "message": format!("Your order #{i} has shipped.")}).to_string()
 }
 
 /// The jobs queue of `config`, long-polled for 1 s as the local consumers poll it, and its ARN

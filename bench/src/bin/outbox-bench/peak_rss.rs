@@ -19,7 +19,7 @@ use outbox_bench::runtime_api::RuntimeApi;
 use outbox_bench::{median, sibling_binary, workspace_root};
 
 use crate::cold_start::lambda_environment;
-use crate::harness::{ApiStack, Bench};
+use crate::harness::{ApiStack, Bench, text_body};
 use crate::report::{Figure, Measurement};
 
 /// How long the API function may take to answer one invocation.
@@ -155,8 +155,7 @@ async fn function_rss(
         .stderr(log);
     let mut child = command.spawn().map_err(|err| format!("could not start outbox-api: {err}"))?;
     let measured = async {
-        let text = json!({"chat_id": "919900000000", "message": "Your order #0 has shipped."}).to_string();
-        invoke_send(runtime, template, &text).await?;
+        invoke_send(runtime, template, &text_body(0)).await?;
         let (_, idle) = memory_of(child.id())?;
         // Where the idle process's pages are (the binary's, the heap's), for a breakdown.
         let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", child.id())).unwrap_or_default();
