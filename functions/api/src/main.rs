@@ -1,9 +1,12 @@
 //! The API Lambda: the shared router behind API Gateway.
 
 use lambda_http::tower::ServiceExt;
-use lambda_http::{Request, RequestExt, service_fn};
+use std::convert::Infallible;
+
+use lambda_http::{Body, IntoResponse, Request, RequestExt, service_fn};
 use outbox::Config;
 use outbox::adapters::aws::AwsSdk;
+use outbox::api::lambda_body::LambdaBodies;
 use outbox::telemetry::xray::{self, Daemon};
 
 // One thread: Lambda gives a process one invocation at a time, and its work is awaiting AWS and
@@ -14,12 +17,23 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let aws = AwsSdk::from_environment(config.endpoint_url.as_deref()).await;
     let app = outbox::api::router(outbox::wiring::app_state(&config, &aws));
-    let daemon = &Daemon::from_env();
-    lambda_http::run(service_fn(move |request: Request| {
+    let daemon = Daemon::from_env();
+    // Each event's body is taken out of the event before lambda_http reads it, and put back here.
+    let bodies = LambdaBodies::new();
+    let layer = bodies.layer();
+    let handler = service_fn(move |mut request: Request| {
+        let context = request.lambda_context_ref();
         // Each request's calls are subsegments of its own invocation's trace.
-        let trace = request.lambda_context_ref().and_then(|context| context.xray_trace_id.clone());
-        let app = app.clone();
-        async move { xray::in_invocation(daemon.as_ref(), trace.as_deref(), app.oneshot(request)).await }
-    }))
-    .await
+        let trace = context.and_then(|context| context.xray_trace_id.clone());
+        if let Some(body) = context.and_then(|context| bodies.restore(&context.request_id)) {
+            *request.body_mut() = Body::Binary(body);
+        }
+        let (app, daemon) = (app.clone(), daemon.clone());
+        async move {
+            let response = xray::in_invocation(daemon.as_ref(), trace.as_deref(), app.oneshot(request)).await?;
+            // lambda_http's own conversion, made here: the runtime wants a response it can share.
+            Ok::<_, Infallible>(response.into_response().await)
+        }
+    });
+    lambda_http::runtime(handler).layer(layer).run().await
 }

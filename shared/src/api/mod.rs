@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod error;
 mod idempotency;
+pub mod lambda_body;
 mod openapi;
 mod rate_limit;
 mod routes;
