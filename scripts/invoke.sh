@@ -72,6 +72,10 @@ echo "invoke: building ${bins[*]} (release, cargo lambda build; nothing to compi
 # One command per binary, exactly as sam build runs it, so that cargo finds sam build's output fresh.
 for bin in "${bins[@]}"; do
   CARGO_TARGET_DIR=target cargo lambda build --release "${arch_flag[@]}" --bin "$bin" --lambda-dir "$logs/bin"
+  # functions/no_pie.rs links each one position-dependent, so the loader relocates nothing at a cold
+  # start; a build that lost it (or a linker that ignored -no-pie) would still pass every other check.
+  readelf -h "$logs/bin/$bin/bootstrap" | grep -q 'Type: *EXEC' \
+    || { echo "invoke: $bin was linked position-independent (functions/no_pie.rs not applied)" >&2; exit 1; }
 done
 if [ -z "${OUTBOX_LOCAL_BIN:-}" ]; then
   bash scripts/build-local.sh

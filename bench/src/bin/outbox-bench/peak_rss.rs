@@ -56,21 +56,19 @@ impl Measurement for PeakRss {
                 let local_idle = median(&measured.local_runs.iter().map(|(_, idle)| *idle as f64).collect::<Vec<_>>());
                 let size = measured.request_bytes as f64;
                 let mib = (size / MIB as f64).round();
-                // The largest request keeps the id "6" the earlier runs reported.
-                let id = if measured.request_bytes + MIB > outbox::config::DEFAULT_MAX_BODY_BYTES {
-                    "6".to_string()
-                } else {
-                    format!("6:{mib}MiB")
-                };
-                Figure::new(
+                // The largest request keeps the id "6" the earlier runs reported, and is the one the
+                // goal is for: below it, the ratio is mostly the idle process's own pages.
+                let largest = measured.request_bytes + MIB > outbox::config::DEFAULT_MAX_BODY_BYTES;
+                let id = if largest { "6".to_string() } else { format!("6:{mib}MiB") };
+                let figure = Figure::new(
                     &id,
                     &format!("peak RSS of the API function (outbox-api), {mib} MiB inline media request"),
                     peak / 1e6,
                     "MB",
                 )
-                .against(size / 1e6)
-                .goal("≤ 4× the request", peak / size, 4.0)
-                .note(format!(
+                .against(size / 1e6);
+                let figure = if largest { figure.goal("≤ 4× the request", peak / size, 4.0) } else { figure };
+                figure.note(format!(
                     "a {:.2} MB request ({:.2} MB decoded image); RSS before it {:.1} MB, growth {:.2}× the request; \
                      the local runner (outbox-local api): {:.1} MB peak ({:.2}×), {:.1} MB before",
                     size / 1e6,
