@@ -1,8 +1,9 @@
 //! The API Lambda: the shared router behind API Gateway.
 
-use lambda_http::tower::ServiceExt;
 use std::convert::Infallible;
 
+use lambda_http::lambda_runtime::layers::TracingLayer;
+use lambda_http::tower::ServiceExt;
 use lambda_http::{Body, IntoResponse, Request, RequestExt, service_fn};
 use outbox::Config;
 use outbox::adapters::aws::AwsSdk;
@@ -35,5 +36,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             Ok::<_, Infallible>(response.into_response().await)
         }
     });
-    lambda_http::runtime(handler).layer(layer).run().await
+    // What lambda_http::run sets up, plus the body layer: each invocation's span (its request id on
+    // every log line) outermost.
+    lambda_http::runtime(handler).layer(layer).layer(TracingLayer::new()).run().await
 }
