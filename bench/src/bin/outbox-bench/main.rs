@@ -51,7 +51,8 @@ struct Options {
     #[arg(long, default_value = DEFAULT_OUT)]
     out: PathBuf,
     /// Only these figures, to iterate on one (comma-separated: requests, latency, cpu, batch,
-    /// cold-start, rss; cost needs requests and cpu). Its JSON goes to target/bench/ unless --out.
+    /// cold-start, rss, cost; cost takes cpu's and batch's durations when they run too, else the
+    /// model's defaults). Its JSON goes to target/bench/ unless --out.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -79,17 +80,15 @@ async fn run(options: Options) -> Result<(), String> {
 
     let mut results = Results::default();
     let wants = |figure: &str| options.only.is_empty() || options.only.iter().any(|only| only == figure);
-    let requests = match wants("requests") {
-        true => Some(results.measure(requests::per_message(&bench, options.counted_sends)).await?),
-        false => None,
-    };
+    if wants("requests") {
+        results.measure(requests::per_message(&bench, options.counted_sends)).await?;
+    }
     if wants("latency") {
         results.measure(latency::send_latency(&bench, options.latency_samples)).await?;
     }
-    let cpu = match wants("cpu") {
-        true => Some(results.measure(async { handler_cpu::from_criterion(&root) }).await?),
-        false => None,
-    };
+    if wants("cpu") {
+        results.measure(async { handler_cpu::from_criterion(&root) }).await?;
+    }
     if wants("batch") {
         results.measure(batch::batch_ratio(&bench, options.batches)).await?;
     }
@@ -99,12 +98,12 @@ async fn run(options: Options) -> Result<(), String> {
     if wants("rss") {
         results.measure(peak_rss::peak_rss(&bench, options.rss_runs)).await?;
     }
-    let cost = match (requests, cpu) {
-        (Some(requests), Some(cpu)) => Some(results.measure(async { Ok(cost::model(&requests, &cpu)) }).await?),
-        _ => None,
-    };
+    if wants("cost") {
+        let details = results.details.clone();
+        results.measure(cost::figures(&details)).await?;
+    }
 
-    println!("{}", report::render(&results.figures, cost.as_ref()));
+    println!("{}", report::render(&results.figures));
     let json = json!({
         "command": if options.only.is_empty() { "make bench".to_string() } else { format!("outbox-bench --only {}", options.only.join(",")) },
         "generated_at": outbox::ports::Clock::now(&outbox::ports::SystemClock),

@@ -7,8 +7,6 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cost::CostModel;
-
 /// How many measurements a run makes (the `n/7` of the progress lines).
 const STEPS: usize = 7;
 
@@ -93,13 +91,9 @@ impl Results {
     }
 }
 
-/// The table, then each figure's note, then figure 7's arithmetic.
-pub fn render(figures: &[Figure], cost: Option<&CostModel>) -> String {
-    let mut text = table(figures);
-    if let Some(cost) = cost {
-        text.push_str(&cost.breakdown());
-    }
-    text
+/// The table, then each figure's note.
+pub fn render(figures: &[Figure]) -> String {
+    table(figures)
 }
 
 /// One aligned row per figure, under a header, and the notes of those that have one.

@@ -1,7 +1,7 @@
 //! Figure 1: the AWS requests one text message costs, counted on the wire by a proxy in front of
 //! moto, on the send path (rate limiter off and on) and the delivery path, against the design's
-//! floor (2 per send, 3 with the limiter, 2.2 per delivery); and the DynamoDB write units of the
-//! items those requests store.
+//! floor (2 per send, 3 with the limiter, 2.2 per delivery). What the stored items cost in write
+//! units is the cost model's (figure 7, `outbox_bench::cost`), from the template's index projections.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use outbox::adapters::aws::AwsClients;
-use outbox::adapters::dynamodb::indexes::{self, Index};
 use outbox::local::event_source::receipts_of;
 use outbox::providers::Providers;
 use outbox_bench::proxy::{CountingProxy, Counts};
-use outbox_bench::records::{Item, item_size, scan_message_items};
 
 use crate::harness::{BATCH, Bench, jobs_source};
 use crate::report::{Figure, Measurement};
@@ -28,12 +26,6 @@ pub struct RequestCounts {
     pub send_limiter_off: BTreeMap<String, f64>,
     pub send_limiter_on: BTreeMap<String, f64>,
     pub delivery: BTreeMap<String, f64>,
-    /// DynamoDB write request units per message, from the stored items' sizes and index keys.
-    pub wru_send: f64,
-    pub wru_delivery: f64,
-    pub wru_rate_counter: f64,
-    pub item_bytes_queued: usize,
-    pub item_bytes_sent: usize,
 }
 
 fn per(counts: &Counts, n: usize) -> BTreeMap<String, f64> {
@@ -42,11 +34,6 @@ fn per(counts: &Counts, n: usize) -> BTreeMap<String, f64> {
 
 fn total(per_op: &BTreeMap<String, f64>) -> f64 {
     per_op.values().sum()
-}
-
-/// The requests per message to one service (`"SQS"`) or operation (`"DynamoDB GetItem"`).
-pub fn service_total(per_op: &BTreeMap<String, f64>, service: &str) -> f64 {
-    per_op.iter().filter(|(op, _)| op.starts_with(service)).map(|(_, v)| v).sum()
 }
 
 impl Measurement for RequestCounts {
@@ -99,7 +86,6 @@ pub async fn per_message(bench: &Bench<'_>, n: usize) -> Result<RequestCounts, S
     // The delivery path, in process through the same handler and event source the consumers
     // run, against a second proxy: nothing but delivery is counted.
     let stack = &stacks[0];
-    let queued_item = scan_message_items(&stack.aws, &stack.config.table).await?.into_iter().next().unwrap_or_default();
     let proxy = CountingProxy::start(&bench.moto.endpoint).await?;
     let aws = AwsClients::emulator(&proxy.endpoint).await;
     let delivery = outbox::wiring::delivery(&stack.config, &aws, Providers::standard());
@@ -119,45 +105,10 @@ pub async fn per_message(bench: &Bench<'_>, n: usize) -> Result<RequestCounts, S
         source.acknowledge(receipts, &response).await;
     }
     let delivery_counts = per(&proxy.snapshot(), expected);
-    let sent_item = scan_message_items(&stack.aws, &stack.config.table)
-        .await?
-        .into_iter()
-        .find(|item| item.get("status").and_then(|s| s.as_s().ok()).is_some_and(|s| s == "sent"))
-        .unwrap_or_default();
-    let wru_send = write_units(None, &queued_item);
-    let wru_delivery = write_units(Some(&queued_item), &queued_item) + write_units(Some(&queued_item), &sent_item);
     Ok(RequestCounts {
         sends: n,
         send_limiter_off: counted.remove("off").unwrap_or_default(),
         send_limiter_on: counted.remove("1000000").unwrap_or_default(),
         delivery: delivery_counts,
-        wru_send,
-        wru_delivery,
-        wru_rate_counter: 1.0,
-        item_bytes_queued: item_size(&queued_item),
-        item_bytes_sent: item_size(&sent_item),
     })
-}
-
-/// DynamoDB write request units of one write of a message item from `before` to `after`: the
-/// table's, plus each global index (all project ALL) the item is in before or after; an index
-/// key that changes costs a delete and a put. (The begin transition is counted as `queued →
-/// queued`: its index keys are those of the queued item.)
-fn write_units(before: Option<&Item>, after: &Item) -> f64 {
-    let kb = |item: &Item| item_size(item).div_ceil(1024).max(1) as f64;
-    let size = before.map_or(kb(after), |b| kb(b).max(kb(after)));
-    // An item is in an index only while it has both of the index's key attributes.
-    let key = |item: &Item, index: &Index| {
-        let attribute = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        attribute(index.pk).zip(attribute(index.sk))
-    };
-    let indexes: f64 = indexes::ALL
-        .iter()
-        .map(|index| match (before.and_then(|b| key(b, index)), key(after, index)) {
-            (None, None) => 0.0,
-            (Some(old), Some(new)) if old != new => 2.0 * size,
-            _ => size,
-        })
-        .sum();
-    size + indexes
 }
