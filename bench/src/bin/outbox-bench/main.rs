@@ -41,8 +41,8 @@ struct Options {
     /// Batches timed for figure 4.
     #[arg(long, default_value_t = 5)]
     batches: usize,
-    /// Cold starts per binary for figure 5.
-    #[arg(long, default_value_t = 15)]
+    /// Cold starts per binary for figure 5 (a few ms each; fewer than ~60 leaves the median noisy).
+    #[arg(long, default_value_t = 61)]
     cold_starts: usize,
     /// Fresh API processes measured for figure 6.
     #[arg(long, default_value_t = 3)]
