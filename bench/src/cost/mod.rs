@@ -99,9 +99,9 @@ impl Inputs {
             // The media lifecycle: RetentionDays + the schedule horizon (template.yaml's MediaExpiry).
             media_days: retention_days + MAX_SCHEDULE_AHEAD_DAYS as f64,
             // Assumed without results: `make bench`'s last figures on this design (README, "Figures").
-            text_cpu_us: text_cpu.unwrap_or(7.0),
-            image_cpu_us: image_cpu.unwrap_or(3400.0),
-            delivery_batch_ms: batch_ms.unwrap_or(201.0),
+            text_cpu_us: text_cpu.unwrap_or(17.0),
+            image_cpu_us: image_cpu.unwrap_or(8900.0),
+            delivery_batch_ms: batch_ms.unwrap_or(202.0),
             measured,
             phone_rate,
             limiter: match parameter_default(template, "RateLimitPerMinute")?.as_str() {
