@@ -375,6 +375,13 @@ mod tests {
         }
     }
 
+    /// Invocation `request_id` of `event`, as lambda_runtime hands it to its layers.
+    fn invocation(request_id: &str, event: Bytes) -> LambdaInvocation {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = request_id.into();
+        LambdaInvocation { parts: http::Response::new(()).into_parts().0, body: event, context }
+    }
+
     #[tokio::test]
     async fn the_handler_finds_the_body_by_request_id_and_nothing_is_left_after() {
         use tower::{Layer, Service, ServiceExt};
@@ -393,13 +400,7 @@ mod tests {
             })
         };
         let mut service = bodies.layer().layer(inner);
-        let mut context = lambda_runtime::Context::default();
-        context.request_id = "req-1".into();
-        let invocation = LambdaInvocation {
-            parts: http::Response::new(()).into_parts().0,
-            body: event(json!("{\"message\":\"hi\"}"), false),
-            context,
-        };
+        let invocation = invocation("req-1", event(json!("{\"message\":\"hi\"}"), false));
         service.ready().await.unwrap().call(invocation).await.unwrap();
         let (event_body, restored) = seen.lock().unwrap().take().unwrap();
         assert_eq!(event_body, Value::Null);
@@ -413,14 +414,7 @@ mod tests {
         let bodies = LambdaBodies::new();
         let inner = tower::service_fn(|_: LambdaInvocation| async { Ok::<(), lambda_runtime::Error>(()) });
         let mut service = bodies.layer().layer(inner);
-        let mut context = lambda_runtime::Context::default();
-        context.request_id = "req-2".into();
-        let invocation = LambdaInvocation {
-            parts: http::Response::new(()).into_parts().0,
-            body: event(json!("{}"), false),
-            context,
-        };
-        service.ready().await.unwrap().call(invocation).await.unwrap();
+        service.ready().await.unwrap().call(invocation("req-2", event(json!("{}"), false))).await.unwrap();
         assert!(bodies.lock().is_empty());
     }
 }
