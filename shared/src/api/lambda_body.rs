@@ -14,8 +14,9 @@
 //! request's body is the event's own buffer, and the handler reads it as one frame.
 //!
 //! A body API Gateway base64-encoded (what it takes for binary: a multipart upload) is decoded in
-//! place the same way, where `lambda_http` would have decoded it into a new buffer. An event with
-//! no body, or that is not such an event, goes to `lambda_http` as it came.
+//! place the same way (by the media decoder's `decode_chunks_in_place`), where `lambda_http` would
+//! have decoded it into a new buffer. An event with no body, or that is not such an event, goes to
+//! `lambda_http` as it came.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,8 @@ use bytes::{Buf as _, Bytes, BytesMut};
 use lambda_runtime::LambdaInvocation;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+
+use crate::domain::media::decode_chunks_in_place;
 
 /// The bodies taken out of the events in flight, by request id: one at a time in a Lambda
 /// process, more with managed concurrency.
@@ -145,16 +148,17 @@ pub fn take_body(event: Bytes) -> (Bytes, Option<Vec<u8>>) {
         }
         Err(shared) => BytesMut::from(&shared[start + 1..end - 1]),
     };
-    let mut length = unescape_in_place(&mut body);
+    let length = unescape_in_place(&mut body);
+    body.truncate(length);
     if base64 {
-        body.truncate(length);
-        length = decode_base64_in_place(&mut body).unwrap_or_else(|| {
+        let text = 0..body.len();
+        let decoded = decode_chunks_in_place(&mut body, text).unwrap_or_else(|_| {
             // API Gateway's base64 always decodes; lambda_http would have panicked on this.
             tracing::warn!("the event's base64 body does not decode; the request goes on without a body");
             0
         });
+        body.truncate(decoded);
     }
-    body.truncate(length);
     (Bytes::from(rest), Some(Vec::from(body)))
 }
 
@@ -169,23 +173,6 @@ fn body_span(event: &[u8]) -> Option<(usize, usize, bool)> {
     // The raw value borrows from `event`: its offset is where it starts.
     let start = raw.as_ptr() as usize - event.as_ptr() as usize;
     Some((start, start + raw.len(), envelope.is_base64_encoded))
-}
-
-/// Decodes standard base64 (padded, as API Gateway writes it) in place, a block at a time,
-/// returning the decoded length; `None` if it is not base64. Each block's bytes are written
-/// behind where it was read: 3 bytes for every 4 characters.
-fn decode_base64_in_place(text: &mut [u8]) -> Option<usize> {
-    use base64::Engine as _;
-    const BLOCK: usize = 4096;
-    let mut decoded = [0; BLOCK / 4 * 3];
-    let (mut read, mut write) = (0, 0);
-    while read < text.len() {
-        let end = (read + BLOCK).min(text.len());
-        let length = base64::engine::general_purpose::STANDARD.decode_slice(&text[read..end], &mut decoded).ok()?;
-        text[write..write + length].copy_from_slice(&decoded[..length]);
-        (read, write) = (end, write + length);
-    }
-    Some(write)
 }
 
 /// Unescapes the contents of a JSON string (RFC 8259 §7, as serde_json has already checked them)

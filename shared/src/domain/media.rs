@@ -300,7 +300,7 @@ pub fn decode_base64(data: &str, field: &str, kind: Option<MediaKind>) -> Result
 const DECODE_CHUNK: usize = 8 * 1024;
 
 /// Why a text is not a file in base64; completes "{field} …".
-type NotBase64 = &'static str;
+pub(crate) type NotBase64 = &'static str;
 
 const NOT_BASE64: NotBase64 = "is not valid base64";
 
@@ -405,8 +405,8 @@ fn decode_chunks(input: &[u8], range: Range<usize>, mut emit: impl FnMut(&[u8]))
 
 /// As `decode_chunks`, writing the bytes over `buf` from its start. Each chunk of symbols is copied
 /// out before its bytes are written, and 4 symbols give at most 3 bytes, so the writing never
-/// overtakes the reading.
-fn decode_chunks_in_place(buf: &mut [u8], range: Range<usize>) -> Result<usize, NotBase64> {
+/// overtakes the reading. (Also the API function's, for a body API Gateway base64-encoded.)
+pub(crate) fn decode_chunks_in_place(buf: &mut [u8], range: Range<usize>) -> Result<usize, NotBase64> {
     let (mut read, mut written) = (range.start, 0);
     let mut symbols = [0u8; DECODE_CHUNK];
     let mut bytes = [0u8; DECODE_CHUNK / 4 * 3];
